@@ -1,0 +1,165 @@
+// Package decode is the seam between transport and formats: a Decoder turns
+// the payload of one message into rows appended to typed Arrow builders, and
+// reports every record it cannot decode so that nothing is lost. Decoders
+// never see NATS; the pipeline never sees a format.
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/tapline/tapline/schema"
+)
+
+// Decoder decodes message payloads of one format.
+//
+// Contract:
+//   - Tables is fixed for the decoder's lifetime; Decode appends to
+//     out.Builders[i] for Tables()[i].
+//   - Decode splits payload into records (a line, a JSON document, a
+//     length-delimited protobuf message: the format decides) and, for each
+//     record, either appends all of its rows or none of them. A record that
+//     cannot be decoded becomes one Reject; the decoder keeps going with the
+//     next record. Records + len(Rejects) added by a call equals the records
+//     the payload held.
+//   - Decode must not retain payload, or any slice of it, after it returns.
+//   - Decode is not safe for concurrent use; use one Decoder per goroutine.
+//   - The same payload always yields the same rows (replays depend on it).
+type Decoder interface {
+	Tables() []*schema.Table
+	Decode(payload []byte, meta Meta, out *Output)
+}
+
+// Meta is what the transport knows about a payload.
+type Meta struct {
+	// Subject is the NATS subject the message was published to. Some
+	// formats take facts from it (for example client or server side).
+	Subject string
+}
+
+// Output accumulates the rows and rejects of one or more Decode calls.
+type Output struct {
+	// Builders receive rows, one per table in Decoder.Tables() order.
+	Builders []*array.RecordBuilder
+	// Records counts input records whose rows were appended.
+	Records int
+	// Rejects lists the records that could not be decoded.
+	Rejects []Reject
+}
+
+// Reject is one record that could not be decoded.
+type Reject struct {
+	// Start and End delimit the record's original bytes in the payload.
+	Start, End int
+	// Line is the 1-based line of the record's first byte in the payload.
+	Line int
+	// Reason says what was wrong, in words a person can act on.
+	Reason string
+}
+
+// Rejectf appends a Reject for payload[start:end] with a formatted reason
+// and computes its line number.
+func (o *Output) Rejectf(payload []byte, start, end int, format string, args ...any) {
+	o.Rejects = append(o.Rejects, Reject{Start: start, End: end, Line: LineOf(payload, start), Reason: fmt.Sprintf(format, args...)})
+}
+
+// LineOf returns the 1-based line number of offset off in payload.
+func LineOf(payload []byte, off int) int {
+	n := 1
+	if off > len(payload) {
+		off = len(payload)
+	}
+	for _, c := range payload[:off] {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// Quote returns a short, quoted copy of a record for error messages: at most
+// max bytes of it, with an ellipsis when cut.
+func Quote(record []byte, max int) string {
+	if len(record) <= max {
+		return fmt.Sprintf("%q", record)
+	}
+	return fmt.Sprintf("%q...", record[:max])
+}
+
+// Options are the settings every decoder constructor receives. The zero
+// value is valid and means: timestamps without a zone are UTC, bodies are
+// kept up to 256 bytes.
+type Options struct {
+	// TimeZone reads timestamps that carry no zone (SOFATracer writes the
+	// JVM's local time). Nil means UTC.
+	TimeZone *time.Location
+	// BodyPrefix bounds how many bytes of a payload body (Envoy tap socket
+	// data) are kept per row; 0 means 256, negative means none.
+	BodyPrefix int
+}
+
+// Location returns TimeZone, or UTC when it is nil.
+func (o Options) Location() *time.Location {
+	if o.TimeZone == nil {
+		return time.UTC
+	}
+	return o.TimeZone
+}
+
+// BodyLimit returns the effective body prefix length.
+func (o Options) BodyLimit() int {
+	switch {
+	case o.BodyPrefix == 0:
+		return 256
+	case o.BodyPrefix < 0:
+		return 0
+	}
+	return o.BodyPrefix
+}
+
+// Constructor builds a Decoder from Options.
+type Constructor func(Options) (Decoder, error)
+
+// Registry maps format names to constructors. It is filled explicitly by the
+// program (cmd/tapline), never by init functions. The zero value is empty and
+// ready to use; a Registry is not safe for concurrent Register calls.
+type Registry struct {
+	formats map[string]Constructor
+}
+
+// ErrUnknownFormat is wrapped by Registry.New for a name nobody registered.
+var ErrUnknownFormat = errors.New("unknown format")
+
+// Register adds a format. It panics on a duplicate name (a wiring bug).
+func (r *Registry) Register(name string, c Constructor) {
+	if r.formats == nil {
+		r.formats = map[string]Constructor{}
+	}
+	if _, dup := r.formats[name]; dup {
+		panic("BUG: decode: format registered twice: " + name)
+	}
+	r.formats[name] = c
+}
+
+// New builds a decoder for the named format.
+func (r *Registry) New(name string, opts Options) (Decoder, error) {
+	c, ok := r.formats[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownFormat, name, r.Names())
+	}
+	return c(opts)
+}
+
+// Names lists the registered formats, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.formats))
+	for n := range r.formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,79 @@
+package sofarpc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
+)
+
+// BenchmarkDecodeDigest decodes messages of n real digest lines (the
+// upstream docs' client and server examples, alternating) and reports
+// lines/s. Builders are flushed every 64k rows, as the pipeline's batches are.
+func BenchmarkDecodeDigest(b *testing.B) {
+	client, err := os.ReadFile("testdata/rpc-client-digest-docs.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	server, err := os.ReadFile("testdata/rpc-server-digest-docs.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 100, 1000} {
+		var payload bytes.Buffer
+		for i := 0; i < n; i++ {
+			if i%2 == 0 {
+				payload.Write(client)
+			} else {
+				payload.Write(server)
+			}
+		}
+		b.Run(fmt.Sprintf("lines_per_msg=%d", n), func(b *testing.B) {
+			benchDecode(b, payload.Bytes(), n)
+		})
+	}
+}
+
+// BenchmarkDecodeStat decodes messages of 100 stat lines.
+func BenchmarkDecodeStat(b *testing.B) {
+	line, err := os.ReadFile("testdata/rpc-stat-docs.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDecode(b, bytes.Repeat(line, 100), 100)
+}
+
+func benchDecode(b *testing.B, payload []byte, lines int) {
+	mem := memory.NewGoAllocator()
+	dec := newDecoder()
+	tables := dec.Tables()
+	out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
+	for i, t := range tables {
+		out.Builders[i] = t.NewBuilder(mem)
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dec.Decode(payload, decode.Meta{Subject: "logs.sofarpc.client.digest"}, &out)
+		if out.Records >= 1<<16 {
+			for _, bl := range out.Builders {
+				rec := bl.NewRecord()
+				schema.ReserveLike(bl, rec)
+				rec.Release()
+			}
+			out.Records = 0
+		}
+	}
+	b.StopTimer()
+	if len(out.Rejects) > 0 {
+		b.Fatalf("unexpected rejects: %v", out.Rejects[0])
+	}
+	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -1,0 +1,13 @@
+package schema
+
+// All returns every table tapline writes, for checks that walk all of them
+// (the schema/SQL agreement test, the startup column check).
+func All() []*Table {
+	return []*Table{
+		SofarpcDigest, SofarpcStat,
+		// g3proxy tables
+		// webdebug tables
+		// django tables
+		// envoytap tables
+	}
+}

@@ -1,0 +1,137 @@
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Package is the npm package that ships the engine library, pinned: tapline's
+// SQL is tested against exactly this ClickHouse build (26.7).
+const (
+	Package          = "@chdb/lib-linux-x64-gnu"
+	PackageVersion   = "26.7.3-stable.1"
+	PackageIntegrity = "sha512-XP97mMqnc5tZpKQywR8N7cLTsHNiTmHr30pC5mzo3jWmukjKn2IBa60c2B/gWUNcuFjOMjWoorQICCqBVj5wpw=="
+	// LibraryEnv names the environment variable that points at libchdb.so.
+	LibraryEnv = "TAPLINE_LIBCHDB"
+)
+
+// CacheSubdir is where the fetched library lives below a cache root:
+// <root>/chdb/<PackageVersion>/libchdb.so.
+var CacheSubdir = filepath.Join("chdb", PackageVersion)
+
+// Config configures the embedded engine. The zero value is not usable:
+// DataDir is required; everything else has a default.
+type Config struct {
+	// DataDir holds the engine's tables (under DataDir/clickhouse) and the
+	// lock file. Created when missing.
+	DataDir string
+	// Library is the path to libchdb.so. Empty means: $TAPLINE_LIBCHDB, then
+	// .cache/chdb/<version>/libchdb.so in the working directory or any parent
+	// (where `go tool task engine` puts it), then the same below the user's
+	// cache directory.
+	Library string
+	// Database is created when missing and made the current database of
+	// every connection. Empty means "tapline".
+	Database string
+	// Connections is the size of the connection pool; 0 means 4. One
+	// connection runs one statement at a time.
+	Connections int
+	// Settings are ClickHouse query-level settings applied to every
+	// connection, e.g. {"max_threads": "2"}.
+	Settings map[string]string
+}
+
+// Validate reports every problem with the configuration at once. It does not
+// modify c and does not touch the file system.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("embedded engine: data directory is empty: set --data-dir (or TAPLINE_DATA_DIR)"))
+	}
+	if c.Connections < 0 {
+		errs = append(errs, fmt.Errorf("embedded engine: connections = %d: must be 0 (default 4) or more", c.Connections))
+	}
+	for k := range c.Settings {
+		if k == "" || k[0] == '-' {
+			errs = append(errs, fmt.Errorf("embedded engine: setting name %q is not a ClickHouse setting name", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) database() string {
+	if c.Database == "" {
+		return "tapline"
+	}
+	return c.Database
+}
+
+func (c Config) connections() int {
+	if c.Connections == 0 {
+		return 4
+	}
+	return c.Connections
+}
+
+// ResolveLibrary returns the library path Open would load, following the
+// order documented on Config.Library, or an error that says how to fetch it.
+func (c Config) ResolveLibrary() (string, error) {
+	if c.Library != "" {
+		return existing(c.Library)
+	}
+	if p := os.Getenv(LibraryEnv); p != "" {
+		return existing(p)
+	}
+	var tried []string
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			p := filepath.Join(dir, ".cache", CacheSubdir, "libchdb.so")
+			tried = append(tried, p)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	if ucd, err := os.UserCacheDir(); err == nil {
+		p := filepath.Join(ucd, "tapline", CacheSubdir, "libchdb.so")
+		tried = append(tried, p)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("embedded engine: libchdb.so not found (looked in $%s and %d cache paths, first %s): run `go tool task engine` or `tapline engine fetch`, or set $%s",
+		LibraryEnv, len(tried), first(tried), LibraryEnv)
+}
+
+func existing(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("embedded engine: library %s: %w (run `go tool task engine` to fetch it)", abs, err)
+	}
+	return abs, nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return s[0]
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,313 @@
+// Package embedded runs the ClickHouse engine inside the tapline process:
+// chDB's libchdb.so (ClickHouse 26.7), loaded with dlopen at run time so that
+// building tapline never needs the library.
+//
+// The engine is a process-wide resource. One process may hold one open
+// Engine at a time (chDB boots one server per process and keeps one data
+// path); Open refuses a second one with ErrEngineOpen. A file lock on the
+// data directory also keeps a second process away from the same data.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/tapline/tapline/sink"
+)
+
+// ErrEngineOpen is returned by Open while another Engine is open in this
+// process. Share the open Engine instead of opening a second one.
+var ErrEngineOpen = errors.New("an embedded ClickHouse engine is already open in this process (chDB allows one per process): share it instead of opening another")
+
+// ErrDataDirLocked is returned by Open when another process holds the data
+// directory. Query that process (tapline sql finds it through the endpoint
+// file it announces) or stop it first.
+var ErrDataDirLocked = errors.New("data directory is in use by another tapline process")
+
+// EngineError is an error reported by the ClickHouse engine. Code is the
+// ClickHouse error code parsed from the message ("Code: 60. DB::Exception:
+// ..."), or 0 when the message carries none.
+type EngineError struct {
+	Code    int
+	Message string
+}
+
+// Error returns the engine's message unchanged.
+func (e *EngineError) Error() string { return e.Message }
+
+var codeRE = regexp.MustCompile(`Code: (\d+)\.`)
+
+func newEngineError(msg string) *EngineError {
+	e := &EngineError{Message: strings.TrimSpace(msg)}
+	if m := codeRE.FindStringSubmatch(msg); m != nil {
+		e.Code, _ = strconv.Atoi(m[1])
+	}
+	return e
+}
+
+// process guards the one-engine-per-process rule and remembers which
+// library file was loaded (dlopen happens once per process).
+var process struct {
+	mu      sync.Mutex
+	lib     *libchdb
+	libPath string
+	open    bool
+}
+
+// Engine is an open embedded ClickHouse engine. It owns a default Pool of
+// connections on Config.Database; NewPool opens more pools on other
+// databases (tests use one database each). All methods are safe for
+// concurrent use.
+type Engine struct {
+	lib     *libchdb
+	dataDir string
+	args    []string
+	lock    *os.File
+	version string
+
+	*Pool // the default pool
+
+	mu     sync.Mutex
+	pools  []*Pool
+	closed bool
+}
+
+// Pool is a set of engine connections whose current database is one
+// database. Each statement runs on one connection, so at most as many
+// statements as the pool has connections run at once; further callers wait
+// for a free connection.
+type Pool struct {
+	database string
+	conns    []cconn
+	free     chan cconn
+	once     sync.Once
+}
+
+// Open loads the engine library (once per process), boots the engine on
+// cfg.DataDir and opens the default pool. It fails with ErrEngineOpen while
+// another Engine is open in this process and with ErrDataDirLocked while
+// another process uses the data directory.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	libPath, err := cfg.ResolveLibrary()
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: data directory %q: %w", cfg.DataDir, err)
+	}
+
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	if process.open {
+		return nil, ErrEngineOpen
+	}
+	if process.lib == nil {
+		lib, err := loadLibrary(libPath)
+		if err != nil {
+			return nil, fmt.Errorf("embedded engine: %w (run `go tool task engine` to fetch it, or set %s)", err, LibraryEnv)
+		}
+		// Before the first connect: keep the Go runtime's signal handlers
+		// (nil dereferences become panics, stack growth and GC keep working).
+		lib.disableSignalHandlers()
+		process.lib = &lib
+		process.libPath = libPath
+	} else if process.libPath != libPath {
+		return nil, fmt.Errorf("embedded engine: this process already loaded %s; it cannot load %s as well", process.libPath, libPath)
+	}
+
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded engine: create data directory: %w", err)
+	}
+	lock, err := lockDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock}
+	e.args = []string{"clickhouse", "--path=" + filepath.Join(dataDir, "clickhouse")}
+	for _, k := range sortedKeys(cfg.Settings) {
+		e.args = append(e.args, "--"+k+"="+cfg.Settings[k])
+	}
+	p, err := e.NewPool(cfg.database(), cfg.connections())
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	e.Pool = p
+	e.version = e.lib.version()
+	process.open = true
+	return e, nil
+}
+
+// NewPool opens n connections whose current database is database, creating
+// the database when missing. The pool is closed with the engine.
+func (e *Engine) NewPool(database string, n int) (*Pool, error) {
+	if database == "" || n < 1 {
+		return nil, fmt.Errorf("embedded engine: pool needs a database name and at least one connection (got %q, %d)", database, n)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("embedded engine is closed")
+	}
+	p := &Pool{database: database, free: make(chan cconn, n)}
+	db := sink.QuoteIdent(database)
+	for i := 0; i < n; i++ {
+		c, err := e.lib.connect(e.args)
+		if err != nil {
+			p.closeConns()
+			return nil, fmt.Errorf("embedded engine: connect to %s: %w", e.dataDir, err)
+		}
+		p.conns = append(p.conns, c)
+		// Every connection is its own session: each switches to the database.
+		if i == 0 {
+			if _, err := c.queryParams("CREATE DATABASE IF NOT EXISTS "+db, "TabSeparated", nil); err != nil {
+				p.closeConns()
+				return nil, fmt.Errorf("embedded engine: create database %s: %w", database, err)
+			}
+		}
+		if _, err := c.queryParams("USE "+db, "TabSeparated", nil); err != nil {
+			p.closeConns()
+			return nil, fmt.Errorf("embedded engine: use database %s: %w", database, err)
+		}
+		p.free <- c
+	}
+	e.pools = append(e.pools, p)
+	return p, nil
+}
+
+// lockDir takes an exclusive, non-blocking flock on dataDir/tapline.lock. The
+// lock is released when the returned file is closed or the process exits.
+func lockDir(dataDir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dataDir, "tapline.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("embedded engine: lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w: %s", ErrDataDirLocked, dataDir)
+	}
+	return f, nil
+}
+
+// DataDir returns the absolute data directory the engine runs on.
+func (e *Engine) DataDir() string { return e.dataDir }
+
+// Version returns the engine's version string, e.g. "26.7.3".
+func (e *Engine) Version() string { return e.version }
+
+// Database returns the pool's current database.
+func (p *Pool) Database() string { return p.database }
+
+func (p *Pool) acquire(ctx context.Context) (cconn, error) {
+	select {
+	case c, ok := <-p.free:
+		if !ok {
+			return cconn{}, errors.New("embedded engine is closed")
+		}
+		return c, nil
+	case <-ctx.Done():
+		return cconn{}, ctx.Err()
+	}
+}
+
+func (p *Pool) release(c cconn) { p.free <- c }
+
+// Result is what one statement returned: its output in the requested format
+// and the engine's counters. RowsWritten includes rows written by dependent
+// materialized views.
+type Result struct {
+	Data        []byte
+	RowsRead    uint64
+	RowsWritten uint64
+	Elapsed     float64
+}
+
+// Query runs one statement and returns its output in the given ClickHouse
+// output format (for example "TabSeparated", "JSONEachRow", "ArrowStream",
+// "PrettyCompactMonoBlock"). params bind {name:Type} placeholders on the
+// engine side; values are never spliced into the SQL text. The context only
+// bounds the wait for a free connection: a statement that started runs to
+// its end.
+func (p *Pool) Query(ctx context.Context, query, format string, params map[string]string) (Result, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	return c.queryParams(query, format, params)
+}
+
+// Exec runs statements that return nothing useful (DDL, SET, INSERT ...
+// VALUES). See Query for params and ctx.
+func (p *Pool) Exec(ctx context.Context, stmt string, params map[string]string) error {
+	_, err := p.Query(ctx, stmt, "TabSeparated", params)
+	return err
+}
+
+// InsertStream runs one INSERT statement (without FORMAT clause) fed with
+// chunks in the given input format, for example "ArrowStream", and returns
+// after the engine committed it. The chunks are copied by the engine; the
+// caller keeps ownership.
+func (p *Pool) InsertStream(ctx context.Context, stmt, format string, chunks ...[]byte) (Result, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	return c.insert(stmt, format, chunks)
+}
+
+// close waits for running statements, then closes every connection.
+func (p *Pool) close() {
+	p.once.Do(func() {
+		for range p.conns {
+			<-p.free
+		}
+		close(p.free)
+		p.closeConns()
+	})
+}
+
+func (p *Pool) closeConns() {
+	for _, c := range p.conns {
+		c.close()
+	}
+	p.conns = nil
+}
+
+// Close closes every pool (waiting for running statements) and releases the
+// data directory lock. After Close another Engine may be opened in this
+// process. Close is idempotent.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	pools := e.pools
+	e.mu.Unlock()
+	for _, p := range pools {
+		p.close()
+	}
+	_ = e.lock.Close()
+	process.mu.Lock()
+	process.open = false
+	process.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,23 @@
+//go:build !(cgo && linux)
+
+package embedded
+
+import "errors"
+
+// This build has no cgo or is not Linux: the engine cannot be loaded, but
+// everything else in tapline builds and runs against a ClickHouse server.
+type libchdb struct{}
+
+type cconn struct{}
+
+var errNoCgo = errors.New("embedded engine needs a Linux build with cgo enabled (CGO_ENABLED=1); use a ClickHouse server target instead")
+
+func loadLibrary(string) (libchdb, error)       { return libchdb{}, errNoCgo }
+func (libchdb) version() string                 { return "" }
+func (libchdb) disableSignalHandlers()          {}
+func (libchdb) connect([]string) (cconn, error) { return cconn{}, errNoCgo }
+func (cconn) close()                            {}
+func (cconn) queryParams(string, string, map[string]string) (Result, error) {
+	return Result{}, errNoCgo
+}
+func (cconn) insert(string, string, [][]byte) (Result, error) { return Result{}, errNoCgo }

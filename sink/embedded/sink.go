@@ -1,0 +1,84 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+
+	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink"
+)
+
+// Target is the embedded engine as a sink.Target: inserts travel as Arrow
+// IPC streams (format ArrowStream) through chdb_stream_insert, with no copy
+// into text formats.
+type Target struct {
+	p    *Pool
+	bufs sync.Pool
+}
+
+var _ sink.Target = (*Target)(nil)
+
+// NewTarget returns a Target on pool p (an Engine's default pool is
+// engine.Pool). Close does not close the engine: the engine's owner does.
+func NewTarget(p *Pool) *Target {
+	return &Target{p: p, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
+
+// Pool returns the pool the target runs on.
+func (t *Target) Pool() *Pool { return t.p }
+
+// Exec runs one statement in the engine's database.
+func (t *Target) Exec(ctx context.Context, stmt string) error {
+	if err := t.p.Exec(ctx, stmt, nil); err != nil {
+		return wrap("exec", err)
+	}
+	return nil
+}
+
+// Query runs one statement and returns its output in format.
+func (t *Target) Query(ctx context.Context, query, format string, params map[string]string) ([]byte, error) {
+	r, err := t.p.Query(ctx, query, format, params)
+	if err != nil {
+		return nil, wrap("query", err)
+	}
+	return r.Data, nil
+}
+
+// Insert serialises rec as an Arrow IPC stream and inserts it with the
+// deduplication token. See sink.Target.
+func (t *Target) Insert(ctx context.Context, table *schema.Table, rec arrow.Record, token string) error {
+	if !rec.Schema().Equal(table.Arrow()) {
+		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("BUG: record schema %v does not match table schema %v", rec.Schema(), table.Arrow())}
+	}
+	buf := t.bufs.Get().(*bytes.Buffer)
+	defer t.bufs.Put(buf)
+	buf.Reset()
+	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()))
+	if err := w.Write(rec); err != nil {
+		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("encode Arrow IPC: %w", err)}
+	}
+	if err := w.Close(); err != nil {
+		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("encode Arrow IPC: %w", err)}
+	}
+	if _, err := t.p.InsertStream(ctx, sink.InsertStatement(table, token), "ArrowStream", buf.Bytes()); err != nil {
+		return wrap("insert into "+table.Name(), err)
+	}
+	return nil
+}
+
+// Close does nothing: the engine is closed by whoever opened it.
+func (t *Target) Close() error { return nil }
+
+func wrap(op string, err error) error {
+	se := &sink.Error{Op: op, Err: err}
+	if ee, ok := err.(*EngineError); ok {
+		se.Code = ee.Code
+		se.Retryable = sink.RetryableCode(ee.Code)
+	}
+	return se
+}

@@ -1,0 +1,34 @@
+-- Cross-source per-minute latency and error aggregates: one table that
+-- answers "p99 latency and error rate per source and service" for every
+-- format. Each source has a view in views/latency_1m_<source>_mv.sql that
+-- says what latency and error mean for it:
+--   sofarpc   kind client|server, service, operation = method
+--             (latency and error as in tables/sofarpc_digest.sql)
+--   g3proxy   (to be written by the g3proxy view)
+--   webdebug  (to be written by the webdebug view)
+--   django    (to be written by the django view)
+--   envoytap  (to be written by the envoytap view)
+-- Latency is always milliseconds (Float64, so sub-millisecond sources keep
+-- their precision). Read with -Merge combinators:
+--   SELECT source, service, sum(requests), sum(errors) / sum(requests) AS error_rate,
+--          quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[4] AS p99
+--   FROM latency_1m WHERE minute >= now() - INTERVAL 1 HOUR GROUP BY source, service
+CREATE TABLE IF NOT EXISTS latency_1m
+(
+    minute DateTime('UTC'),
+    source LowCardinality(String),
+    -- What was measured: a call side, a task, a request, a query, a connection.
+    kind LowCardinality(String),
+    service LowCardinality(String),
+    operation LowCardinality(String),
+    requests SimpleAggregateFunction(sum, UInt64),
+    errors SimpleAggregateFunction(sum, UInt64),
+    latency_sum_ms SimpleAggregateFunction(sum, Float64),
+    latency_max_ms SimpleAggregateFunction(max, Float64),
+    -- t-digest states for p50, p90, p95, p99, p99.9 (in that order).
+    latency_quantiles AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99, 0.999), Float64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (source, service, operation, kind, minute)
+SETTINGS non_replicated_deduplication_window = 10000
