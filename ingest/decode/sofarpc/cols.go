@@ -11,23 +11,23 @@ import (
 // record builders so that appending is free of type assertions.
 type cols struct {
 	// sofarpc_digest
-	ts                                                          *array.TimestampBuilder
-	side, traceID, spanID, localApp, remoteApp, protocol        *array.StringBuilder
-	service, method, invokeType, routerRecord, thread, result   *array.StringBuilder
-	remoteIP, remoteHost, localIP                               *array.StringBuilder
-	isError                                                     *array.BooleanBuilder
-	latency                                                     *array.Uint32Builder
-	remotePort, localPort                                       *array.Uint16Builder
-	reqSize, respSize                                           *array.Uint64Builder
-	reqSer, respDeser, connTime, elapse                         *array.Uint32Builder
-	poolWait, bizImpl, respSer, reqDeser                        *array.Uint32Builder
-	baggage, sysBaggage, extra                                  mapCol
+	ts                                                        *array.TimestampBuilder
+	side, traceID, spanID, localApp, remoteApp, protocol      *array.StringBuilder
+	service, method, invokeType, routerRecord, thread, result *array.StringBuilder
+	remoteIP, remoteHost, localIP                             *array.StringBuilder
+	isError                                                   *array.BooleanBuilder
+	latency                                                   *array.Uint32Builder
+	remotePort, localPort                                     *array.Uint16Builder
+	reqSize, respSize                                         *array.Uint64Builder
+	reqSer, respDeser, connTime, elapse                       *array.Uint32Builder
+	poolWait, bizImpl, respSer, reqDeser                      *array.Uint32Builder
+	baggage, sysBaggage, extra                                mapCol
 	// sofarpc_stat
-	sTime                                                       *array.TimestampBuilder
-	sSide, sLocalApp, sRemoteApp, sService, sMethod             *array.StringBuilder
-	sCount, sTotal                                              *array.Uint64Builder
-	sSuccess, sLoadTest                                         *array.BooleanBuilder
-	sKeyExtra, sExtra                                           mapCol
+	sTime                                           *array.TimestampBuilder
+	sSide, sLocalApp, sRemoteApp, sService, sMethod *array.StringBuilder
+	sCount, sTotal                                  *array.Uint64Builder
+	sSuccess, sLoadTest                             *array.BooleanBuilder
+	sKeyExtra, sExtra                               mapCol
 }
 
 // mapCol is a Map(String, String) builder with its key and item builders.

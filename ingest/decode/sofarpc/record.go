@@ -18,19 +18,19 @@ type kv struct{ k, v []byte }
 // record that fails half way appends nothing. Byte slices point into the
 // input line or into the decoder's arena; both outlive the record.
 type digest struct {
-	tsMs                                        int64
-	side, traceID, spanID, localApp, remoteApp  []byte
-	protocol, service, method, invokeType       []byte
-	routerRecord, thread, resultCode, remoteIP  []byte
-	localIP                                     []byte
-	localPort                                   num
-	reqSize, respSize                           num
-	reqSer, respDeser, connTime, elapse         num
-	poolWait, bizImpl, respSer, reqDeser        num
-	timeCost                                    num
-	errorText                                   []byte
-	baggage, sysBaggage, extra                  []kv
-	hasTime                                     bool
+	tsMs                                       int64
+	side, traceID, spanID, localApp, remoteApp []byte
+	protocol, service, method, invokeType      []byte
+	routerRecord, thread, resultCode, remoteIP []byte
+	localIP                                    []byte
+	localPort                                  num
+	reqSize, respSize                          num
+	reqSer, respDeser, connTime, elapse        num
+	poolWait, bizImpl, respSer, reqDeser       num
+	timeCost                                   num
+	errorText                                  []byte
+	baggage, sysBaggage, extra                 []kv
+	hasTime                                    bool
 }
 
 func (d *digest) reset() {
@@ -39,14 +39,14 @@ func (d *digest) reset() {
 
 // stat holds one stat record between parsing and appending.
 type stat struct {
-	tsMs                                int64
-	side                                []byte
-	localApp, remoteApp, service, meth  []byte
-	count, totalCost                    num
-	success                             bool
-	loadTest                            int8 // -1 absent, 0 false, 1 true
-	statKeyExtra, extra                 []kv
-	hasTime, hasStatKey                 bool
+	tsMs                               int64
+	side                               []byte
+	localApp, remoteApp, service, meth []byte
+	count, totalCost                   num
+	success                            bool
+	loadTest                           int8 // -1 absent, 0 false, 1 true
+	statKeyExtra, extra                []kv
+	hasTime, hasStatKey                bool
 }
 
 func (s *stat) reset() {
