@@ -1,0 +1,259 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Broker is a connection to NATS JetStream, and the embedded server when
+// this process runs one. Safe for concurrent use.
+type Broker struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	srv  *server.Server
+	lock *os.File
+	url  string
+	// tmpStore is a temporary store directory to remove on Close.
+	tmpStore string
+}
+
+// Start connects to cfg.URL, or starts an embedded JetStream server (on
+// cfg.StoreDir, listening on cfg.Listen) and connects to it in-process.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	timeout := cfg.ConnectTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "tapline"
+	}
+	b := &Broker{}
+	opts := []nats.Option{nats.Name(name), nats.Timeout(timeout), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	if cfg.Embedded() {
+		if err := b.startServer(cfg, timeout); err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.InProcessServer(b.srv))
+		b.url = b.srv.ClientURL()
+	} else {
+		b.url = cfg.URL
+		opts = append(opts, clientAuth(cfg)...)
+	}
+	nc, err := nats.Connect(b.url, opts...)
+	if err != nil {
+		b.stopServer()
+		return nil, fmt.Errorf("nats: connect to %s: %w (is the server running and reachable? check --nats-url)", redactURL(b.url), err)
+	}
+	b.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	b.js = js
+	if _, err := js.AccountInfo(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("nats: %s has no JetStream for this account: %w (enable JetStream on the server)", redactURL(b.url), err)
+	}
+	return b, nil
+}
+
+func clientAuth(cfg Config) []nats.Option {
+	var o []nats.Option
+	if cfg.CredsFile != "" {
+		o = append(o, nats.UserCredentials(cfg.CredsFile))
+	}
+	if cfg.NKeyFile != "" {
+		if opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile); err == nil {
+			o = append(o, opt)
+		}
+	}
+	if cfg.User != "" {
+		o = append(o, nats.UserInfo(cfg.User, string(cfg.Password)))
+	}
+	if cfg.Token != "" {
+		o = append(o, nats.Token(string(cfg.Token)))
+	}
+	if cfg.CAFile != "" {
+		o = append(o, nats.RootCAs(cfg.CAFile))
+	}
+	if cfg.CertFile != "" {
+		o = append(o, nats.ClientCert(cfg.CertFile, cfg.KeyFile))
+	}
+	return o
+}
+
+func (b *Broker) startServer(cfg Config, timeout time.Duration) error {
+	host, port := "127.0.0.1", -1
+	if cfg.Listen != "" {
+		h, p, _ := net.SplitHostPort(cfg.Listen) // validated
+		host = h
+		port, _ = strconv.Atoi(p)
+	}
+	opts := &server.Options{
+		ServerName: "tapline-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		NoSigs:     true,
+		NoLog:      true,
+		MaxPayload: 8 << 20,
+	}
+	if cfg.StoreDir != "" {
+		if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
+			return fmt.Errorf("nats: create store directory: %w", err)
+		}
+		// One process per store: the server itself does not lock it.
+		f, err := os.OpenFile(filepath.Join(cfg.StoreDir, "nats.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return fmt.Errorf("nats: lock store directory: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("nats: store %s is used by another tapline process: talk to that process (its URL is in the data directory's endpoint file) or stop it", cfg.StoreDir)
+		}
+		b.lock = f
+		opts.StoreDir = cfg.StoreDir
+	} else {
+		// No store given: a private temporary one, removed on Close.
+		dir, err := os.MkdirTemp("", "tapline-nats-")
+		if err != nil {
+			return fmt.Errorf("nats: temporary store: %w", err)
+		}
+		b.tmpStore = dir
+		opts.StoreDir = dir
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		b.unlock()
+		return fmt.Errorf("nats: embedded server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(timeout) {
+		srv.Shutdown()
+		b.unlock()
+		return fmt.Errorf("nats: embedded server did not start within %v on %s:%d (is the port taken? set --nats-listen)", timeout, host, port)
+	}
+	b.srv = srv
+	return nil
+}
+
+func (b *Broker) unlock() {
+	if b.lock != nil {
+		_ = b.lock.Close()
+		b.lock = nil
+	}
+	if b.tmpStore != "" {
+		_ = os.RemoveAll(b.tmpStore)
+		b.tmpStore = ""
+	}
+}
+
+func (b *Broker) stopServer() {
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+		b.srv = nil
+	}
+	b.unlock()
+}
+
+// URL returns the client URL: the embedded server's loopback address, or
+// the configured URL with any password removed.
+func (b *Broker) URL() string { return redactURL(b.url) }
+
+// Embedded reports whether this broker runs the server in-process.
+func (b *Broker) Embedded() bool { return b.srv != nil }
+
+// Close drains the connection (pending publishes and acks are flushed) and
+// stops the embedded server.
+func (b *Broker) Close() {
+	if b.nc != nil {
+		_ = b.nc.Drain()
+		for i := 0; i < 100 && !b.nc.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.nc.Close()
+	}
+	b.stopServer()
+}
+
+// StreamSpec describes a stream tapline creates.
+type StreamSpec struct {
+	// Name of the stream, e.g. "TAPLINE_SOFARPC".
+	Name string
+	// Subjects it captures, e.g. "logs.sofarpc.>".
+	Subjects []string
+	// MaxAge drops messages older than this; 0 means 7 days.
+	MaxAge time.Duration
+	// MaxBytes bounds the stream; 0 means no limit beyond the server's.
+	MaxBytes int64
+	// Replicas for a clustered server; 0 means 1.
+	Replicas int
+	// Memory selects memory storage instead of file storage.
+	Memory bool
+}
+
+// EnsureStream creates the stream or updates its subjects and limits, so
+// it can run on every start.
+func (b *Broker) EnsureStream(ctx context.Context, s StreamSpec) error {
+	cfg := jetstream.StreamConfig{
+		Name:        s.Name,
+		Subjects:    s.Subjects,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      s.MaxAge,
+		MaxBytes:    s.MaxBytes,
+		Replicas:    s.Replicas,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  2 * time.Minute,
+		AllowDirect: true,
+	}
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 7 * 24 * time.Hour
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = -1
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if s.Memory {
+		cfg.Storage = jetstream.MemoryStorage
+	}
+	if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("nats: stream %s (%s): %w", s.Name, strings.Join(s.Subjects, ", "), err)
+	}
+	return nil
+}
+
+// redactURL removes user:password@ from NATS URLs.
+func redactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if s := strings.Index(p, "://"); s >= 0 && s < at {
+				parts[i] = p[:s+3] + "[redacted]@" + p[at+1:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// ErrNoMessage is returned by Consumer.Next when no message arrived in time.
+var ErrNoMessage = errors.New("no message")

@@ -1,0 +1,166 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ConsumerSpec describes a durable pull consumer on a stream.
+type ConsumerSpec struct {
+	// Stream the consumer reads.
+	Stream string
+	// Durable name; several tapline processes with the same durable name
+	// share the work (each message goes to one of them).
+	Durable string
+	// AckWait is how long the server waits for an ack before redelivering;
+	// 0 means 60s. Long batches send InProgress to extend it.
+	AckWait time.Duration
+	// MaxAckPending bounds the messages delivered and not yet acked; 0
+	// means 20000. It must exceed the messages one batch holds.
+	MaxAckPending int
+}
+
+// Consumer is a durable pull consumer. Next is not safe for concurrent use;
+// the other methods are.
+type Consumer struct {
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	iter   jetstream.MessagesContext
+	spec   ConsumerSpec
+}
+
+// Consumer creates or updates the durable consumer and starts pulling.
+// Deliveries are acknowledged explicitly, one by one: an ack never covers
+// another message, so no batch can acknowledge an uncommitted message.
+func (b *Broker) Consumer(ctx context.Context, spec ConsumerSpec) (*Consumer, error) {
+	if spec.AckWait == 0 {
+		spec.AckWait = 60 * time.Second
+	}
+	if spec.MaxAckPending == 0 {
+		spec.MaxAckPending = 20000
+	}
+	st, err := b.js.Stream(ctx, spec.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("nats: stream %s: %w", spec.Stream, err)
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       spec.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       spec.AckWait,
+		MaxAckPending: spec.MaxAckPending,
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: consumer %s on %s: %w", spec.Durable, spec.Stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000), jetstream.PullExpiry(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("nats: pull from %s/%s: %w", spec.Stream, spec.Durable, err)
+	}
+	return &Consumer{stream: st, cons: cons, iter: it, spec: spec}, nil
+}
+
+// Stream returns the stream name.
+func (c *Consumer) Stream() string { return c.spec.Stream }
+
+// Durable returns the consumer's durable name.
+func (c *Consumer) Durable() string { return c.spec.Durable }
+
+// AckWait returns the consumer's ack wait.
+func (c *Consumer) AckWait() time.Duration { return c.spec.AckWait }
+
+// Msg is one delivered message.
+type Msg struct {
+	m jetstream.Msg
+	// Seq is the message's stream sequence.
+	Seq uint64
+	// Delivered counts deliveries of this message (1 the first time).
+	Delivered uint64
+	// Published is when the message was stored in the stream.
+	Published time.Time
+}
+
+// Data returns the payload. It stays valid until the process drops the Msg.
+func (m *Msg) Data() []byte { return m.m.Data() }
+
+// Subject returns the subject the message was published to.
+func (m *Msg) Subject() string { return m.m.Subject() }
+
+// Ack acknowledges the message: the server will not deliver it again. Call
+// only once the data it carries is committed.
+func (m *Msg) Ack() error { return m.m.Ack() }
+
+// NakWithDelay asks for redelivery after delay (a sink outage).
+func (m *Msg) NakWithDelay(delay time.Duration) error { return m.m.NakWithDelay(delay) }
+
+// InProgress resets the server's ack timer for this message.
+func (m *Msg) InProgress() error { return m.m.InProgress() }
+
+// Next returns the next delivered message, waiting at most maxWait; it
+// returns ErrNoMessage when none arrived in time.
+func (c *Consumer) Next(ctx context.Context, maxWait time.Duration) (*Msg, error) {
+	wctx, cancel := context.WithTimeout(ctx, maxWait)
+	defer cancel()
+	m, err := c.iter.Next(jetstream.NextContext(wctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+			return nil, ErrNoMessage
+		}
+		return nil, fmt.Errorf("nats: next message from %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return nil, fmt.Errorf("nats: message metadata: %w", err)
+	}
+	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp}, nil
+}
+
+// Stop stops pulling. Messages delivered and not acknowledged are
+// redelivered after their ack wait (to this or another process).
+func (c *Consumer) Stop() { c.iter.Stop() }
+
+// StoredMsg is a message read from the stream by sequence.
+type StoredMsg struct {
+	Seq     uint64
+	Subject string
+	Data    []byte
+}
+
+// Get reads the message with stream sequence seq (for replaying a journaled
+// batch). It fails when the stream no longer holds it.
+func (c *Consumer) Get(ctx context.Context, seq uint64) (*StoredMsg, error) {
+	raw, err := c.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("nats: get %s #%d: %w", c.spec.Stream, seq, err)
+	}
+	return &StoredMsg{Seq: raw.Sequence, Subject: raw.Subject, Data: raw.Data}, nil
+}
+
+// State is a consumer's progress as the server sees it.
+type State struct {
+	// AckFloor: every message up to this stream sequence is acknowledged.
+	AckFloor uint64
+	// Pending messages not yet delivered (the lag).
+	Pending uint64
+	// AckPending messages delivered and not yet acknowledged.
+	AckPending int
+	// Redelivered messages delivered more than once and not yet acked.
+	Redelivered int
+}
+
+// State asks the server for the consumer's progress.
+func (c *Consumer) State(ctx context.Context) (State, error) {
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return State{}, fmt.Errorf("nats: consumer info %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
+	}
+	return State{AckFloor: info.AckFloor.Stream, Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
+}

@@ -1,0 +1,168 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Journal records every batch's exact message sequences and deduplication
+// token in a JetStream key-value bucket before the batch is inserted, so a
+// batch cut short by a crash is replayed after restart with exactly the same
+// records and token, and ClickHouse counts it once. Safe for concurrent use.
+type Journal struct {
+	kv jetstream.KeyValue
+}
+
+// DefaultJournalBucket is the key-value bucket tapline journals batches in.
+const DefaultJournalBucket = "TAPLINE_JOURNAL"
+
+// Journal opens (creating when missing) the journal bucket.
+func (b *Broker) Journal(ctx context.Context, bucket string) (*Journal, error) {
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "tapline batch journal: sequences and dedup tokens of batches not yet acknowledged",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats: journal bucket %s: %w", bucket, err)
+	}
+	return &Journal{kv: kv}, nil
+}
+
+// SeqRange is an inclusive range of stream sequences.
+type SeqRange struct {
+	First uint64 `json:"f"`
+	Last  uint64 `json:"l"`
+}
+
+// BatchRecord is one journaled batch.
+type BatchRecord struct {
+	// Stream and Durable identify the consumer that read the batch.
+	Stream  string `json:"stream"`
+	Durable string `json:"durable"`
+	// Ranges are the batch's stream sequences, sorted and disjoint.
+	Ranges []SeqRange `json:"ranges"`
+	// Token is the batch's insert_deduplication_token base.
+	Token string `json:"token"`
+	// Committed is set once every insert of the batch was committed.
+	Committed bool `json:"committed"`
+	// Written is when the record was last written.
+	Written time.Time `json:"written"`
+}
+
+// First returns the batch's lowest sequence.
+func (r BatchRecord) First() uint64 { return r.Ranges[0].First }
+
+// Last returns the batch's highest sequence.
+func (r BatchRecord) Last() uint64 { return r.Ranges[len(r.Ranges)-1].Last }
+
+// Contains reports whether seq belongs to the batch.
+func (r BatchRecord) Contains(seq uint64) bool {
+	i := sort.Search(len(r.Ranges), func(i int) bool { return r.Ranges[i].Last >= seq })
+	return i < len(r.Ranges) && r.Ranges[i].First <= seq
+}
+
+// Count returns how many sequences the batch holds.
+func (r BatchRecord) Count() uint64 {
+	var n uint64
+	for _, rg := range r.Ranges {
+		n += rg.Last - rg.First + 1
+	}
+	return n
+}
+
+// Ranges compresses sequences (in any order, without duplicates) into
+// sorted inclusive ranges.
+func Ranges(seqs []uint64) []SeqRange {
+	s := append([]uint64(nil), seqs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	var out []SeqRange
+	for _, q := range s {
+		if n := len(out); n > 0 && out[n-1].Last+1 == q {
+			out[n-1].Last = q
+			continue
+		} else if n > 0 && out[n-1].Last == q {
+			continue
+		}
+		out = append(out, SeqRange{First: q, Last: q})
+	}
+	return out
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ValidName reports whether s can name a stream, consumer or bucket:
+// letters, digits, '_' and '-'.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+func (r BatchRecord) key() string {
+	return r.Stream + "." + r.Durable + "." + strconv.FormatUint(r.First(), 10) + "-" + strconv.FormatUint(r.Last(), 10)
+}
+
+// Put writes (or overwrites) the record and returns once it is stored.
+func (j *Journal) Put(ctx context.Context, r BatchRecord) error {
+	if len(r.Ranges) == 0 {
+		return errors.New("BUG: journal record without sequences")
+	}
+	r.Written = time.Now().UTC()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("journal: encode: %w", err)
+	}
+	if _, err := j.kv.Put(ctx, r.key(), b); err != nil {
+		return fmt.Errorf("journal: put %s: %w", r.key(), err)
+	}
+	return nil
+}
+
+// Delete removes the record.
+func (j *Journal) Delete(ctx context.Context, r BatchRecord) error {
+	if err := j.kv.Purge(ctx, r.key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("journal: delete %s: %w", r.key(), err)
+	}
+	return nil
+}
+
+// List returns the records of one consumer, oldest batch first.
+func (j *Journal) List(ctx context.Context, stream, durable string) ([]BatchRecord, error) {
+	prefix := stream + "." + durable + "."
+	lister, err := j.kv.ListKeysFiltered(ctx, prefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("journal: list %s: %w", prefix, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	var out []BatchRecord
+	for _, k := range keys {
+		e, err := j.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("journal: get %s: %w", k, err)
+		}
+		var r BatchRecord
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, fmt.Errorf("journal: decode %s: %w", k, err)
+		}
+		if len(r.Ranges) > 0 {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].First() < out[b].First() })
+	return out, nil
+}

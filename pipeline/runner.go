@@ -1,0 +1,254 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
+)
+
+// runner runs one source: a reader goroutine that decodes into batches and
+// a writer goroutine that journals, inserts and acknowledges them in order.
+type runner struct {
+	p      *Pipeline
+	src    Source
+	tables []*schema.Table
+	mem    memory.Allocator
+	stats  stats
+
+	// building batch (reader goroutine only)
+	out    decode.Output
+	msgs   []*ingest.Msg
+	seqs   []uint64
+	bytes  int
+	opened time.Time
+
+	// shared between reader and writer
+	mu       sync.Mutex
+	inflight map[uint64]struct{}  // sequences in batches not yet acknowledged
+	done     []ingest.BatchRecord // committed batches not yet known fully acked
+}
+
+// batch is a sealed batch on its way to ClickHouse.
+type batch struct {
+	msgs    []*ingest.Msg
+	recs    []arrow.Record // per table; nil when the table got no rows
+	journal ingest.BatchRecord
+	records int
+}
+
+func newRunner(p *Pipeline, s Source) *runner {
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]struct{}{}}
+	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
+	for i, t := range r.tables {
+		r.out.Builders[i] = t.NewBuilder(r.mem)
+	}
+	return r
+}
+
+func (r *runner) run(ctx context.Context) error {
+	defer func() {
+		for _, b := range r.out.Builders {
+			b.Release()
+		}
+	}()
+	if err := r.replay(ctx); err != nil {
+		return err
+	}
+	batches := make(chan *batch, 1)
+	// The writer keeps going when ctx ends: it commits the batches in hand.
+	var werr error
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		werr = r.writer(context.WithoutCancel(ctx), batches)
+	}()
+
+	readErr := r.read(ctx, batches, writerDone)
+	close(batches)
+	<-writerDone
+	r.src.Consumer.Stop()
+	if werr != nil {
+		return werr
+	}
+	return readErr
+}
+
+// read pulls, decodes and seals batches until ctx ends or the writer fails.
+// The batch in hand is sealed and handed over when ctx ends (drain).
+func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-chan struct{}) error {
+	cfg := r.p.cfg
+	for {
+		select {
+		case <-writerDone:
+			return nil // the writer failed; run reports its error
+		default:
+		}
+		if ctx.Err() != nil {
+			return r.sealAndSend(batches, writerDone)
+		}
+		wait := cfg.maxAge()
+		if len(r.msgs) > 0 {
+			wait = time.Until(r.opened.Add(cfg.maxAge()))
+			if wait <= 0 {
+				r.sealAndSend(batches, writerDone)
+				continue
+			}
+		}
+		m, err := r.src.Consumer.Next(ctx, wait)
+		if errors.Is(err, ingest.ErrNoMessage) || errors.Is(err, context.Canceled) {
+			continue
+		}
+		if err != nil {
+			r.p.log.Warn("fetch failed, retrying", "source", r.src.Name, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if r.alreadyHandled(m) {
+			continue
+		}
+		if err := r.add(ctx, m); err != nil {
+			return err
+		}
+		if r.rows() >= cfg.maxRows() || r.bytes >= cfg.maxBytes() {
+			r.sealAndSend(batches, writerDone)
+		}
+	}
+}
+
+// alreadyHandled reports whether m is a redelivery that needs no work: its
+// sequence belongs to a batch in flight (it will be acked with it) or to a
+// committed batch (acked again now).
+func (r *runner) alreadyHandled(m *ingest.Msg) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.inflight[m.Seq]; ok {
+		return true
+	}
+	for _, d := range r.done {
+		if d.Contains(m.Seq) {
+			if err := m.Ack(); err != nil {
+				r.p.log.Warn("ack of redelivered message failed", "source", r.src.Name, "seq", m.Seq, "err", err)
+			}
+			r.stats.update(func(s *Stats) { s.Skipped++ })
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) rows() int {
+	n := 0
+	for _, b := range r.out.Builders {
+		if len(b.Fields()) > 0 {
+			n += b.Field(0).Len()
+		}
+	}
+	return n
+}
+
+// add decodes one message into the batch in hand and dead-letters its bad
+// records (before the message can be acknowledged).
+func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
+	data := m.Data()
+	before, rejBefore := r.out.Records, len(r.out.Rejects)
+	r.src.Decoder.Decode(data, decode.Meta{Subject: m.Subject()}, &r.out)
+	if err := r.deadLetter(ctx, m.Subject(), m.Seq, data, r.out.Rejects[rejBefore:]); err != nil {
+		return err
+	}
+	accepted, rejected := r.out.Records-before, len(r.out.Rejects)-rejBefore
+	r.out.Rejects = r.out.Rejects[:rejBefore] // the batch keeps no reject bytes
+	if len(r.msgs) == 0 {
+		r.opened = time.Now()
+	}
+	r.msgs = append(r.msgs, m)
+	r.seqs = append(r.seqs, m.Seq)
+	r.bytes += len(data)
+	r.mu.Lock()
+	r.inflight[m.Seq] = struct{}{}
+	r.mu.Unlock()
+	r.stats.update(func(s *Stats) {
+		s.Messages++
+		s.Records += uint64(accepted)
+		s.Rejected += uint64(rejected)
+	})
+	return nil
+}
+
+// deadLetter publishes rejects, retrying while the stream is unavailable:
+// a record may not be acknowledged before its dead letter is stored.
+func (r *runner) deadLetter(ctx context.Context, subject string, seq uint64, data []byte, rejects []decode.Reject) error {
+	for i, rj := range rejects {
+		dl := ingest.DeadLetter{Source: r.src.Name, Subject: subject, Stream: r.src.Consumer.Stream(), Seq: seq, Index: i, Line: rj.Line, Reason: rj.Reason, Data: data[rj.Start:rj.End]}
+		if err := r.retry(ctx, "dead-letter publish", nil, func() (bool, error) {
+			err := r.p.dlq.Publish(ctx, dl)
+			return err != nil, err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sealAndSend closes the batch in hand (if any) and hands it to the
+// writer; when the writer is gone the batch is dropped unacknowledged (its
+// messages are redelivered to the next run).
+func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) error {
+	if len(r.msgs) == 0 {
+		return nil
+	}
+	b := &batch{msgs: r.msgs, records: r.out.Records, recs: make([]arrow.Record, len(r.tables))}
+	for i, bl := range r.out.Builders {
+		rec := bl.NewRecord()
+		schema.ReserveLike(bl, rec)
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		b.recs[i] = rec
+	}
+	ranges := ingest.Ranges(r.seqs)
+	b.journal = ingest.BatchRecord{
+		Stream:  r.src.Consumer.Stream(),
+		Durable: r.src.Consumer.Durable(),
+		Ranges:  ranges,
+	}
+	b.journal.Token = Token(b.journal)
+	r.msgs, r.seqs, r.bytes, r.out.Records = nil, nil, 0, 0
+	select {
+	case batches <- b:
+	case <-writerDone:
+		b.release()
+	}
+	return nil
+}
+
+// Token is the deduplication token of a journaled batch: stream, consumer
+// and the first and last stream sequence. Batches never share a sequence
+// (a sequence in a journaled batch is never decoded into another), so the
+// token names one set of records; replaying the batch reproduces it.
+// Each table's insert appends ":" and the table name, so that views fed by
+// two tables of one batch never see one token twice.
+func Token(j ingest.BatchRecord) string {
+	return fmt.Sprintf("tapline:%s:%s:%d-%d", j.Stream, j.Durable, j.First(), j.Last())
+}
+
+func (b *batch) release() {
+	for _, rec := range b.recs {
+		if rec != nil {
+			rec.Release()
+		}
+	}
+}

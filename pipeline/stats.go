@@ -1,0 +1,55 @@
+package pipeline
+
+import (
+	"sync"
+	"time"
+)
+
+// Stats are one source's counters since the pipeline started.
+type Stats struct {
+	Source string
+	// Messages read (first deliveries and redeliveries that needed work).
+	Messages uint64
+	// Records decoded into rows, and records dead-lettered.
+	Records, Rejected uint64
+	// RecordsCommitted counts decoded records whose batch is committed.
+	RecordsCommitted uint64
+	// Rows committed per table.
+	Rows map[string]uint64
+	// Batches committed, and batches replayed from the journal at start.
+	Batches, Replayed uint64
+	// Skipped counts redeliveries of messages already committed (acked again).
+	Skipped uint64
+	// Retries counts insert attempts that failed temporarily.
+	Retries uint64
+	// LastError is the latest temporary failure, "" once an insert succeeds.
+	LastError string
+	// LastCommit is when the latest batch was committed.
+	LastCommit time.Time
+}
+
+type stats struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+func (st *stats) update(f func(*Stats)) {
+	st.mu.Lock()
+	if st.s.Rows == nil {
+		st.s.Rows = map[string]uint64{}
+	}
+	f(&st.s)
+	st.mu.Unlock()
+}
+
+func (st *stats) snapshot(name string) Stats {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.s
+	s.Source = name
+	s.Rows = make(map[string]uint64, len(st.s.Rows))
+	for k, v := range st.s.Rows {
+		s.Rows[k] = v
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/sink"
+)
+
+// errCrashed is returned by the writer when the test hook simulates a crash.
+var errCrashed = errors.New("simulated crash between insert and ack")
+
+// writer commits batches in order: journal, insert every table, mark
+// committed, acknowledge. It returns on the first failure that retrying
+// cannot cure; the failed batch stays journaled and unacknowledged.
+func (r *runner) writer(ctx context.Context, batches <-chan *batch) error {
+	var n int
+	lastGC := time.Now()
+	for b := range batches {
+		n++
+		err := r.commit(ctx, b, n)
+		b.release()
+		if err != nil {
+			// Drain the channel so the reader never blocks on a dead writer.
+			go func() {
+				for b := range batches {
+					b.release()
+				}
+			}()
+			return err
+		}
+		if time.Since(lastGC) > 2*time.Second || len(batches) == 0 {
+			r.collect(ctx)
+			lastGC = time.Now()
+		}
+	}
+	r.collect(ctx)
+	return nil
+}
+
+func (r *runner) commit(ctx context.Context, b *batch, n int) error {
+	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
+		err := r.p.journal.Put(ctx, b.journal)
+		return err != nil, err
+	}); err != nil {
+		return err
+	}
+	if err := r.insert(ctx, b.journal.Token, b.recs, b.msgs); err != nil {
+		return err
+	}
+	if r.p.cfg.crashAfterInsert == n {
+		return errCrashed
+	}
+	b.journal.Committed = true
+	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
+		err := r.p.journal.Put(ctx, b.journal)
+		return err != nil, err
+	}); err != nil {
+		return err
+	}
+	for _, m := range b.msgs {
+		if err := m.Ack(); err != nil {
+			// The batch is committed and journaled: a redelivery is acked
+			// again without being inserted.
+			r.p.log.Warn("ack failed; the message will be redelivered and skipped", "source", r.src.Name, "seq", m.Seq, "err", err)
+		}
+	}
+	r.mu.Lock()
+	for _, m := range b.msgs {
+		delete(r.inflight, m.Seq)
+	}
+	r.done = append(r.done, b.journal)
+	r.mu.Unlock()
+	r.stats.update(func(s *Stats) {
+		s.Batches++
+		s.RecordsCommitted += uint64(b.records)
+		for i, rec := range b.recs {
+			if rec != nil {
+				s.Rows[r.tables[i].Name()] += uint64(rec.NumRows())
+			}
+		}
+		s.LastCommit = time.Now()
+		s.LastError = ""
+	})
+	return nil
+}
+
+// insert writes every non-empty table of a batch, each with the batch token
+// and the table name, retrying temporary failures.
+func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, msgs []*ingest.Msg) error {
+	for i, rec := range recs {
+		if rec == nil {
+			continue
+		}
+		tbl := r.tables[i]
+		tok := token + ":" + tbl.Name()
+		if err := r.retry(ctx, "insert into "+tbl.Name(), msgs, func() (bool, error) {
+			err := r.p.target.Insert(ctx, tbl, rec, tok)
+			return sink.IsRetryable(err), err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retry runs op until it succeeds, fails for good (op says it is not
+// retryable), or ctx ends. Between attempts it backs off exponentially and
+// keeps msgs from being redelivered (InProgress).
+func (r *runner) retry(ctx context.Context, what string, msgs []*ingest.Msg, op func() (retryable bool, err error)) error {
+	delay := r.p.cfg.retryMin()
+	lastTouch := time.Now()
+	for attempt := 1; ; attempt++ {
+		retryable, err := op()
+		if err == nil {
+			return nil
+		}
+		if !retryable {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		r.stats.update(func(s *Stats) {
+			s.Retries++
+			s.LastError = fmt.Sprintf("%s: %v", what, err)
+		})
+		r.p.log.Warn("temporary failure, retrying", "source", r.src.Name, "op", what, "attempt", attempt, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: gave up: %w (last error: %v)", what, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		if len(msgs) > 0 && time.Since(lastTouch) > r.src.Consumer.AckWait()/3 {
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+			lastTouch = time.Now()
+		}
+		delay *= 2
+		if delay > r.p.cfg.retryMax() {
+			delay = r.p.cfg.retryMax()
+		}
+	}
+}
+
+// collect forgets committed batches whose messages are all acknowledged
+// (the consumer's ack floor passed their last sequence): no redelivery of
+// them can come any more, so their journal records are deleted.
+func (r *runner) collect(ctx context.Context) {
+	if r.p.cfg.keepJournal {
+		return
+	}
+	r.mu.Lock()
+	pending := len(r.done)
+	r.mu.Unlock()
+	if pending == 0 {
+		return
+	}
+	st, err := r.src.Consumer.State(ctx)
+	if err != nil {
+		r.p.log.Warn("consumer state unavailable; journal cleanup postponed", "source", r.src.Name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	var gone []ingest.BatchRecord
+	keep := r.done[:0]
+	for _, d := range r.done {
+		if d.Last() <= st.AckFloor {
+			gone = append(gone, d)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	r.done = keep
+	r.mu.Unlock()
+	for _, d := range gone {
+		if err := r.p.journal.Delete(ctx, d); err != nil {
+			r.p.log.Warn("journal cleanup failed", "source", r.src.Name, "err", err)
+		}
+	}
+}
