@@ -148,3 +148,16 @@ func (d *DeadLetters) Count(ctx context.Context) (map[string]uint64, error) {
 	}
 	return out, nil
 }
+
+// Delete removes one dead letter by its sequence in the dead-letter stream
+// (after it was replayed).
+func (d *DeadLetters) Delete(ctx context.Context, storedSeq uint64) error {
+	st, err := d.js.Stream(ctx, d.stream)
+	if err != nil {
+		return fmt.Errorf("nats: dead-letter stream %s: %w", d.stream, err)
+	}
+	if err := st.DeleteMsg(ctx, storedSeq); err != nil {
+		return fmt.Errorf("nats: delete dead letter #%d: %w", storedSeq, err)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/pipeline"
+	"github.com/tapline/tapline/sink/embedded"
+)
+
+// errHelp is returned after --help printed the usage (exit 0).
+var errHelp = errors.New("help printed")
+
+// settings is every configurable value. Each command registers the groups
+// it needs; values come from flags, then TAPLINE_<FLAG> environment
+// variables, then the YAML file given by --config (keys are flag names),
+// then defaults.
+type settings struct {
+	ConfigFile string
+
+	DataDir    string
+	ClickHouse string
+	Database   string
+	Library    string
+
+	NATSURL      string
+	NATSListen   string
+	NATSCreds    string
+	NATSNKey     string
+	NATSUser     string
+	NATSPassword string
+	NATSToken    string
+	NATSCA       string
+	NATSCert     string
+	NATSKey      string
+
+	Sources    string
+	TimeZone   string
+	BatchRows  int
+	BatchBytes int
+	BatchAge   time.Duration
+
+	HTTP string
+}
+
+type group int
+
+const (
+	groupData group = 1 << iota
+	groupNATS
+	groupPipeline
+	groupHTTP
+)
+
+const defaultDataDir = "tapline-data"
+
+// newFlags returns a FlagSet for a command with the groups' flags.
+func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("tapline "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&s.ConfigFile, "config", "", "YAML file with settings; keys are flag names (e.g. data-dir: /var/lib/tapline)")
+	if groups&groupData != 0 {
+		fs.StringVar(&s.DataDir, "data-dir", defaultDataDir, "directory for the embedded ClickHouse engine, the embedded NATS store and the endpoint file")
+		fs.StringVar(&s.ClickHouse, "clickhouse", "", "ClickHouse server DSN (clickhouse://user:pass@host:9000/db); empty uses the embedded engine in --data-dir")
+		fs.StringVar(&s.Database, "database", "tapline", "ClickHouse database for tapline's tables")
+		fs.StringVar(&s.Library, "libchdb", "", "path to libchdb.so; empty looks in $TAPLINE_LIBCHDB and the engine cache (tapline engine fetch)")
+	}
+	if groups&groupNATS != 0 {
+		fs.StringVar(&s.NATSURL, "nats-url", "", "external NATS server or cluster URL(s); empty runs an embedded server storing in --data-dir")
+		fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:-1", "client address of the embedded NATS server (port -1: any free port, announced in the endpoint file)")
+		fs.StringVar(&s.NATSCreds, "nats-creds", "", "NATS credentials file (with --nats-url)")
+		fs.StringVar(&s.NATSNKey, "nats-nkey", "", "NATS NKey seed file (with --nats-url)")
+		fs.StringVar(&s.NATSUser, "nats-user", "", "NATS user (with --nats-url)")
+		fs.StringVar(&s.NATSPassword, "nats-password", "", "NATS password (with --nats-user); prefer TAPLINE_NATS_PASSWORD")
+		fs.StringVar(&s.NATSToken, "nats-token", "", "NATS token (with --nats-url); prefer TAPLINE_NATS_TOKEN")
+		fs.StringVar(&s.NATSCA, "nats-ca", "", "CA file to verify the NATS server's TLS certificate")
+		fs.StringVar(&s.NATSCert, "nats-cert", "", "client certificate for NATS mutual TLS")
+		fs.StringVar(&s.NATSKey, "nats-key", "", "client key for NATS mutual TLS")
+	}
+	if groups&groupPipeline != 0 {
+		fs.StringVar(&s.Sources, "sources", "", "comma-separated formats to consume; empty means all: "+strings.Join(formatNames(), ","))
+		fs.StringVar(&s.TimeZone, "time-zone", "UTC", "IANA zone of timestamps written without one (SOFATracer writes JVM-local time)")
+		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
+		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
+		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+	}
+	if groups&groupHTTP != 0 {
+		fs.StringVar(&s.HTTP, "http", "127.0.0.1:8124", "address of the ClickHouse-compatible HTTP endpoint (tapline sql, Grafana); empty disables it")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tapline %s\n\n", synopsis)
+		fmt.Fprintln(stderr, "Flags (each also TAPLINE_<NAME> in the environment, e.g. --data-dir is TAPLINE_DATA_DIR):")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, then fills unset flags from the environment and the
+// YAML file. Every problem is reported at once, naming its flag, variable
+// or key.
+func (s *settings) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usageError{err}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := "TAPLINE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("$%s: %w", env, err))
+			}
+			set[f.Name] = true
+		}
+	})
+	if s.ConfigFile != "" {
+		errs = append(errs, s.applyYAML(fs, set)...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+func (s *settings) applyYAML(fs *flag.FlagSet, set map[string]bool) []error {
+	b, err := os.ReadFile(s.ConfigFile)
+	if err != nil {
+		return []error{fmt.Errorf("--config: %w", err)}
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return []error{fmt.Errorf("--config %s: %w", s.ConfigFile, err)}
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []error
+	for _, k := range keys {
+		f := fs.Lookup(k)
+		if f == nil || k == "config" {
+			errs = append(errs, fmt.Errorf("--config %s: unknown key %q (keys are this command's flag names)", s.ConfigFile, k))
+			continue
+		}
+		if set[k] {
+			continue
+		}
+		if err := fs.Set(k, fmt.Sprint(m[k])); err != nil {
+			errs = append(errs, fmt.Errorf("--config %s: key %s: %w", s.ConfigFile, k, err))
+		}
+	}
+	return errs
+}
+
+// natsConfig builds the NATS configuration; the embedded server stores in
+// <data-dir>/nats.
+func (s *settings) natsConfig() ingest.Config {
+	c := ingest.Config{
+		URL: s.NATSURL, CredsFile: s.NATSCreds, NKeyFile: s.NATSNKey, User: s.NATSUser,
+		Password: ingest.Secret(s.NATSPassword), Token: ingest.Secret(s.NATSToken),
+		CAFile: s.NATSCA, CertFile: s.NATSCert, KeyFile: s.NATSKey,
+	}
+	if c.URL == "" {
+		c.StoreDir = s.DataDir + "/nats"
+		c.Listen = s.NATSListen
+	}
+	return c
+}
+
+func (s *settings) engineConfig() embedded.Config {
+	return embedded.Config{DataDir: s.DataDir, Library: s.Library, Database: s.Database}
+}
+
+func (s *settings) pipelineConfig() pipeline.Config {
+	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge}
+}
+
+// selectedSources returns the formats to run, validating the names.
+func (s *settings) selectedSources() ([]string, error) {
+	if strings.TrimSpace(s.Sources) == "" {
+		return formatNames(), nil
+	}
+	known := map[string]bool{}
+	for _, n := range formatNames() {
+		known[n] = true
+	}
+	var out []string
+	var errs []error
+	for _, n := range strings.Split(s.Sources, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !known[n] {
+			errs = append(errs, fmt.Errorf("--sources: unknown format %q (known: %s)", n, strings.Join(formatNames(), ", ")))
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, errors.Join(errs...)
+}
+
+func (s *settings) location() (*time.Location, error) {
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("--time-zone %q: %w", s.TimeZone, err)
+	}
+	return loc, nil
+}

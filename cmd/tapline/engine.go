@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tapline/tapline/sink/embedded"
+)
+
+func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var cache string
+	fs := s.newFlags("engine", "engine fetch [--cache DIR]", 0, stderr)
+	fs.StringVar(&cache, "cache", "", "cache root; empty means .cache in the tapline source tree, else the user cache directory")
+	if len(args) == 0 || args[0] != "fetch" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fs.Usage()
+			return errHelp
+		}
+		return usagef("want `tapline engine fetch`")
+	}
+	if err := s.parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if cache == "" {
+		cache = embedded.DefaultCacheRoot()
+	}
+	lib, err := embedded.FetchLibrary(ctx, cache, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, lib)
+	return nil
+}
+
+// ensureEngine fetches the engine when no library can be found, so that
+// the demo works on a fresh machine with one command.
+func ensureEngine(ctx context.Context, s *settings, stderr io.Writer) error {
+	if s.ClickHouse != "" {
+		return nil
+	}
+	if _, err := s.engineConfig().ResolveLibrary(); err == nil {
+		return nil
+	}
+	lib, err := embedded.FetchLibrary(ctx, embedded.DefaultCacheRoot(), stderr)
+	if err != nil {
+		return err
+	}
+	s.Library = lib
+	return nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sink/embedded"
+	"github.com/tapline/tapline/sql"
+)
+
+// target is an open ClickHouse target and how to close it.
+type target struct {
+	sink.Target
+	engine *embedded.Engine // nil for a server
+	desc   string
+}
+
+func (t *target) close() {
+	_ = t.Target.Close()
+	if t.engine != nil {
+		_ = t.engine.Close()
+	}
+}
+
+// openTarget opens the configured ClickHouse: the embedded engine in
+// --data-dir, or the server named by --clickhouse.
+func openTarget(ctx context.Context, s *settings) (*target, error) {
+	if s.ClickHouse != "" {
+		return openServer(ctx, s)
+	}
+	e, err := embedded.Open(ctx, s.engineConfig())
+	if errors.Is(err, embedded.ErrDataDirLocked) {
+		return nil, fmt.Errorf("%w: a `tapline run` (or demo) holds %s; use `tapline sql` against it, or stop it first", err, s.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &target{Target: embedded.NewTarget(e.Pool), engine: e, desc: fmt.Sprintf("embedded ClickHouse %s in %s (database %s)", e.Version(), filepath.Join(e.DataDir(), "clickhouse"), s.Database)}, nil
+}
+
+// applySchema creates tapline's tables and views (idempotent).
+func applySchema(ctx context.Context, t sink.Target) error {
+	return sql.Apply(ctx, t)
+}
+
+// endpoint is what a running tapline announces in <data-dir>/endpoint.json
+// so that other tapline commands on the same data directory can reach it.
+type endpoint struct {
+	PID     int       `json:"pid"`
+	HTTP    string    `json:"http,omitempty"`
+	NATS    string    `json:"nats,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+func endpointPath(dataDir string) string { return filepath.Join(dataDir, "endpoint.json") }
+
+func writeEndpoint(dataDir string, ep endpoint) error {
+	b, err := json.MarshalIndent(ep, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := endpointPath(dataDir) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("announce endpoint: %w", err)
+	}
+	return os.Rename(tmp, endpointPath(dataDir))
+}
+
+func removeEndpoint(dataDir string) { _ = os.Remove(endpointPath(dataDir)) }
+
+// runningEndpoint returns the endpoint of a live tapline on dataDir, or nil.
+func runningEndpoint(ctx context.Context, dataDir string) *endpoint {
+	b, err := os.ReadFile(endpointPath(dataDir))
+	if err != nil {
+		return nil
+	}
+	var ep endpoint
+	if json.Unmarshal(b, &ep) != nil || ep.PID <= 0 {
+		return nil
+	}
+	if p, err := os.FindProcess(ep.PID); err != nil || p.Signal(syscallZero) != nil {
+		return nil
+	}
+	if ep.HTTP != "" {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+ep.HTTP+"/ping", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			ep.HTTP = ""
+		} else {
+			resp.Body.Close()
+		}
+	}
+	return &ep
+}
+
+// openBroker connects to the configured NATS, or to the embedded server of a
+// tapline already running on the data directory, or starts one.
+func openBroker(ctx context.Context, s *settings) (*ingest.Broker, error) {
+	cfg := s.natsConfig()
+	if cfg.URL == "" {
+		if ep := runningEndpoint(ctx, s.DataDir); ep != nil && ep.NATS != "" {
+			cfg = ingest.Config{URL: ep.NATS}
+		}
+	}
+	b, err := ingest.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ensureSources creates each source's stream (idempotent).
+func ensureSources(ctx context.Context, b *ingest.Broker, formats []string) error {
+	for _, f := range formats {
+		spec := ingest.DefaultSource(f)
+		if err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func formatOfSubject(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) >= 2 && parts[0] == "logs" {
+		return parts[1]
+	}
+	return ""
+}

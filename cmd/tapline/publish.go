@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var subject string
+	var perMsg int
+	var whole bool
+	fs := s.newFlags("publish", "publish --subject logs.<format>.<...> [flags] [FILE ...] (stdin when no file)", groupData|groupNATS, stderr)
+	fs.StringVar(&subject, "subject", "", "subject to publish to, e.g. logs.sofarpc.client.digest (required)")
+	fs.IntVar(&perMsg, "lines-per-message", 500, "records (lines) per message for line formats")
+	fs.BoolVar(&whole, "whole", false, "publish each file as one message (documents: webdebug, envoytap JSON or protobuf); default for those formats")
+	if err := s.parse(fs, args); err != nil {
+		return err
+	}
+	if subject == "" {
+		return usagef("--subject is required (e.g. logs.sofarpc.client.digest)")
+	}
+	format := formatOfSubject(subject)
+	known := false
+	for _, f := range formatNames() {
+		known = known || f == format
+	}
+	if !known {
+		return usagef("--subject %q: want logs.<format>.<...> with format one of %v", subject, formatNames())
+	}
+	if perMsg < 1 {
+		return usagef("--lines-per-message must be at least 1")
+	}
+	if format == "webdebug" || format == "envoytap" {
+		whole = true
+	}
+	if err := s.natsConfig().Validate(); err != nil {
+		return usageError{err}
+	}
+	b, err := openBroker(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := ensureSources(ctx, b, []string{format}); err != nil {
+		return err
+	}
+	pub, err := b.Publisher(0, nil)
+	if err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	var msgs, records int
+	for _, name := range files {
+		var r io.Reader = os.Stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		if whole {
+			data, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			if err := pub.Publish(ctx, subject, data, ""); err != nil {
+				return err
+			}
+			msgs++
+			records++
+			continue
+		}
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		var buf bytes.Buffer
+		n := 0
+		flush := func() error {
+			if n == 0 {
+				return nil
+			}
+			if err := pub.Publish(ctx, subject, bytes.Clone(buf.Bytes()), ""); err != nil {
+				return err
+			}
+			msgs++
+			buf.Reset()
+			n = 0
+			return nil
+		}
+		for sc.Scan() {
+			line := sc.Bytes()
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			buf.Write(line)
+			buf.WriteByte('\n')
+			n++
+			records++
+			if n == perMsg {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "published %d records in %d messages to %s (%s)\n", records, msgs, subject, b.URL())
+	if b.Embedded() {
+		fmt.Fprintf(stdout, "stored in the embedded NATS in %s; `tapline run --data-dir %s` will consume them\n", s.DataDir, s.DataDir)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+)
+
+func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var s settings
+	var format string
+	fs := s.newFlags("sql", `sql [flags] "SELECT ..." (or the query on stdin)`, groupData, stderr)
+	fs.StringVar(&format, "format", "PrettyCompactMonoBlock", "ClickHouse output format: PrettyCompactMonoBlock, TabSeparatedWithNames, CSVWithNames, JSONEachRow, Vertical, ...")
+	if err := s.parse(fs, args); err != nil {
+		return err
+	}
+	query := strings.TrimSpace(strings.Join(fs.Args(), " "))
+	if query == "" || query == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			return err
+		}
+		query = strings.TrimSpace(string(b))
+	}
+	if query == "" {
+		return usagef("no query: pass it as an argument or on stdin")
+	}
+	// A running tapline holds the embedded engine: ask it over loopback.
+	if s.ClickHouse == "" {
+		if ep := runningEndpoint(ctx, s.DataDir); ep != nil {
+			if ep.HTTP == "" {
+				return fmt.Errorf("tapline (pid %d) holds %s but serves no HTTP endpoint (it runs with --http \"\"): query it through a ClickHouse server target, or restart it with --http", ep.PID, s.DataDir)
+			}
+			return queryHTTP(ctx, ep.HTTP, query, format, stdout)
+		}
+	}
+	t, err := openTarget(ctx, &s)
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	out, err := t.Query(ctx, query, format, nil)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+func queryHTTP(ctx context.Context, addr, query, format string, stdout io.Writer) error {
+	u := "http://" + addr + "/?default_format=" + url.QueryEscape(format)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(query))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("query the running tapline at %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s", strings.TrimSpace(string(b)))
+	}
+	_, err = io.Copy(stdout, resp.Body)
+	return err
+}
