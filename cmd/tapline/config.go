@@ -105,9 +105,11 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 }
 
 // parse parses args, then fills unset flags from the environment and the
-// YAML file. Every problem is reported at once, naming its flag, variable
-// or key.
-func (s *settings) parse(fs *flag.FlagSet, args []string) error {
+// YAML file, then runs validate (when not nil) on the result. Every problem
+// (bad environment values, unknown YAML keys, and everything validate
+// finds) is reported at once as one usage error, naming its flag, variable
+// or key. Only a malformed command line stops it early.
+func (s *settings) parse(fs *flag.FlagSet, args []string, validate func() error) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -131,6 +133,11 @@ func (s *settings) parse(fs *flag.FlagSet, args []string) error {
 	})
 	if s.ConfigFile != "" {
 		errs = append(errs, s.applyYAML(fs, set)...)
+	}
+	if validate != nil {
+		if err := validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return usageError{err}

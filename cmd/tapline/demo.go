@@ -35,16 +35,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// The demo's own default directory, so it never wipes a real one.
 	s.DataDir = "tapline-demo"
 	fs.Lookup("data-dir").DefValue = s.DataDir
-	if err := s.parse(fs, args); err != nil {
+	var formats []string
+	if err := s.parse(fs, args, func() error {
+		s.HTTP = ""
+		var errs []error
+		var err error
+		formats, err = s.validateRun()
+		errs = append(errs, err)
+		if records < 1 {
+			errs = append(errs, fmt.Errorf("--records %d must be positive", records))
+		}
+		if others < 0 {
+			errs = append(errs, fmt.Errorf("--records-per-format %d must not be negative", others))
+		}
+		if malformed < 0 || malformed >= 1 {
+			errs = append(errs, fmt.Errorf("--malformed %v must be in [0, 1)", malformed))
+		}
+		return errors.Join(errs...)
+	}); err != nil {
 		return err
-	}
-	s.HTTP = ""
-	formats, err := s.validateRun()
-	if err != nil {
-		return err
-	}
-	if records < 1 || others < 0 || malformed < 0 || malformed >= 1 {
-		return usagef("--records must be positive, --records-per-format not negative, --malformed in [0, 1)")
 	}
 	if err := ensureEngine(ctx, &s, stderr); err != nil {
 		return err

@@ -25,7 +25,7 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("want `tapline dlq list` or `tapline dlq replay`")
 	}
 	verb := args[0]
-	if err := s.parse(fs, args[1:]); err != nil {
+	if err := s.parse(fs, args[1:], nil); err != nil {
 		return err
 	}
 	if limit < 1 {

@@ -20,7 +20,7 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return usagef("want `tapline engine fetch`")
 	}
-	if err := s.parse(fs, args[1:]); err != nil {
+	if err := s.parse(fs, args[1:], nil); err != nil {
 		return err
 	}
 	if cache == "" {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,28 +19,30 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&subject, "subject", "", "subject to publish to, e.g. logs.sofarpc.client.digest (required)")
 	fs.IntVar(&perMsg, "lines-per-message", 500, "records (lines) per message for line formats")
 	fs.BoolVar(&whole, "whole", false, "publish each file as one message (documents: webdebug, envoytap JSON or protobuf); default for those formats")
-	if err := s.parse(fs, args); err != nil {
+	var format string
+	if err := s.parse(fs, args, func() error {
+		var errs []error
+		format = formatOfSubject(subject)
+		known := false
+		for _, f := range formatNames() {
+			known = known || f == format
+		}
+		switch {
+		case subject == "":
+			errs = append(errs, errors.New("--subject is required (e.g. logs.sofarpc.client.digest)"))
+		case !known:
+			errs = append(errs, fmt.Errorf("--subject %q: want logs.<format>.<...> with format one of %v", subject, formatNames()))
+		}
+		if perMsg < 1 {
+			errs = append(errs, fmt.Errorf("--lines-per-message %d must be at least 1", perMsg))
+		}
+		errs = append(errs, s.natsConfig().Validate())
+		return errors.Join(errs...)
+	}); err != nil {
 		return err
-	}
-	if subject == "" {
-		return usagef("--subject is required (e.g. logs.sofarpc.client.digest)")
-	}
-	format := formatOfSubject(subject)
-	known := false
-	for _, f := range formatNames() {
-		known = known || f == format
-	}
-	if !known {
-		return usagef("--subject %q: want logs.<format>.<...> with format one of %v", subject, formatNames())
-	}
-	if perMsg < 1 {
-		return usagef("--lines-per-message must be at least 1")
 	}
 	if format == "webdebug" || format == "envoytap" {
 		whole = true
-	}
-	if err := s.natsConfig().Validate(); err != nil {
-		return usageError{err}
 	}
 	b, err := openBroker(ctx, &s)
 	if err != nil {

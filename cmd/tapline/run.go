@@ -22,11 +22,11 @@ import (
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
 	fs := s.newFlags("run", "run [flags]", groupData|groupNATS|groupPipeline|groupHTTP, stderr)
-	if err := s.parse(fs, args); err != nil {
+	var formats []string
+	if err := s.parse(fs, args, func() (err error) {
+		formats, err = s.validateRun()
 		return err
-	}
-	formats, err := s.validateRun()
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	st, err := openStack(ctx, &s, formats, stderr)
@@ -75,10 +75,7 @@ func (s *settings) validateRun() ([]string, error) {
 	if s.Database == "" {
 		errs = append(errs, errors.New("--database must not be empty"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, usageError{err}
-	}
-	return formats, nil
+	return formats, errors.Join(errs...)
 }
 
 // stack is everything a running pipeline holds.

@@ -15,7 +15,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var format string
 	fs := s.newFlags("sql", `sql [flags] "SELECT ..." (or the query on stdin)`, groupData, stderr)
 	fs.StringVar(&format, "format", "PrettyCompactMonoBlock", "ClickHouse output format: PrettyCompactMonoBlock, TabSeparatedWithNames, CSVWithNames, JSONEachRow, Vertical, ...")
-	if err := s.parse(fs, args); err != nil {
+	if err := s.parse(fs, args, nil); err != nil {
 		return err
 	}
 	query := strings.TrimSpace(strings.Join(fs.Args(), " "))

@@ -1,0 +1,160 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// These tests open and close engines themselves (one at a time: one engine
+// per process), so they do not use embeddedtest and do not run in parallel.
+
+func openTemp(t *testing.T) *Engine {
+	t.Helper()
+	e, err := Open(context.Background(), Config{DataDir: t.TempDir(), Connections: 2})
+	require.NoError(t, err, "the engine library is fetched by `go tool task engine`")
+	return e
+}
+
+func query(t *testing.T, p *Pool, q string) string {
+	t.Helper()
+	r, err := p.Query(context.Background(), q, "TabSeparated", nil)
+	require.NoError(t, err, q)
+	return strings.TrimSpace(string(r.Data))
+}
+
+func TestOneEnginePerProcessAndReopen(t *testing.T) {
+	e := openTemp(t)
+	_, err := Open(context.Background(), Config{DataDir: t.TempDir()})
+	require.ErrorIs(t, err, ErrEngineOpen)
+	require.Equal(t, "26.7.3", e.Version())
+	require.NoError(t, e.Exec(context.Background(), "CREATE TABLE marker (x UInt8) ENGINE = MergeTree ORDER BY x", nil))
+	require.NoError(t, e.Close())
+	require.NoError(t, e.Close(), "Close is idempotent")
+
+	// After Close another engine opens, on another directory.
+	e2 := openTemp(t)
+	defer e2.Close()
+	require.Equal(t, "0", query(t, e2.Pool, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'marker'"),
+		"the second engine runs on its own data directory")
+}
+
+// TestGoRuntimeKeepsItsSignalHandlers proves that the engine was started
+// without chDB's signal handlers: a nil dereference is still a recoverable
+// Go panic (with chDB's handlers the process would die), and stack growth
+// and garbage collection keep working while the engine runs.
+func TestGoRuntimeKeepsItsSignalHandlers(t *testing.T) {
+	e := openTemp(t)
+	defer e.Close()
+	require.Equal(t, "2", query(t, e.Pool, "SELECT 1 + 1"))
+
+	recovered := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err, _ = r.(error)
+			}
+		}()
+		var p *struct{ x int }
+		p.x = 1 // SIGSEGV, turned into a panic by the Go runtime
+		return nil
+	}()
+	var re runtime.Error
+	require.ErrorAs(t, recovered, &re, "nil dereference must be a Go panic")
+
+	var deep func(n int) int
+	deep = func(n int) int {
+		var pad [256]byte
+		if n == 0 {
+			return int(pad[0])
+		}
+		return deep(n-1) + int(pad[n%256])
+	}
+	require.Equal(t, 0, deep(50_000), "stack growth")
+	runtime.GC()
+	debug.FreeOSMemory()
+	require.Equal(t, "3", query(t, e.Pool, "SELECT 1 + 2"), "engine still answers after GC")
+}
+
+func TestQueryErrorsCarryCodesAndParamsAreBound(t *testing.T) {
+	e := openTemp(t)
+	defer e.Close()
+	_, err := e.Query(context.Background(), "SELECT * FROM no_such_table", "TabSeparated", nil)
+	var ee *EngineError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 60, ee.Code, "UNKNOWN_TABLE")
+
+	// A parameter value is data, never SQL.
+	r, err := e.Query(context.Background(), "SELECT {v:String}, length({v:String})", "TabSeparated", map[string]string{"v": "x'); DROP TABLE t; --"})
+	require.NoError(t, err)
+	require.Equal(t, "x\\'); DROP TABLE t; --\t21", strings.TrimSpace(string(r.Data)))
+}
+
+// TestDeduplicationTokenAlsoDeduplicatesViews checks the engine behaviour
+// tapline relies on for replays: an insert with a token seen before adds
+// nothing to the table and nothing to a materialized view's target table,
+// provided the target has a deduplication window too; without one the view
+// counts the replay again (which is why every tapline table sets it).
+func TestDeduplicationTokenAlsoDeduplicatesViews(t *testing.T) {
+	e := openTemp(t)
+	defer e.Close()
+	ctx := context.Background()
+	for _, s := range []string{
+		"CREATE TABLE src (k String, v UInt32) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100",
+		"CREATE TABLE agg_dedup (k String, n SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100",
+		"CREATE TABLE agg_plain (k String, n SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree ORDER BY k",
+		"CREATE MATERIALIZED VIEW mv_dedup TO agg_dedup AS SELECT k, count() AS n FROM src GROUP BY k",
+		"CREATE MATERIALIZED VIEW mv_plain TO agg_plain AS SELECT k, count() AS n FROM src GROUP BY k",
+	} {
+		require.NoError(t, e.Exec(ctx, s, nil), s)
+	}
+	rows := []byte(`{"k":"a","v":1}` + "\n" + `{"k":"b","v":2}` + "\n")
+	insert := func(token string) {
+		_, err := e.InsertStream(ctx, "INSERT INTO src SETTINGS insert_deduplication_token = '"+token+"'", "JSONEachRow", rows)
+		require.NoError(t, err)
+	}
+	insert("batch-1")
+	insert("batch-1") // replay
+	insert("batch-2") // same rows, new batch
+	require.Equal(t, "4", query(t, e.Pool, "SELECT count() FROM src"))
+	require.Equal(t, "4", query(t, e.Pool, "SELECT sum(n) FROM agg_dedup"))
+	require.Equal(t, "6", query(t, e.Pool, "SELECT sum(n) FROM agg_plain"), "a view target without a window counts the replay")
+}
+
+// TestDataDirLockedForOtherProcesses runs this test binary again as a child
+// that tries to open the same data directory.
+func TestDataDirLockedForOtherProcesses(t *testing.T) {
+	if dir := os.Getenv("TAPLINE_TEST_OPEN_DIR"); dir != "" {
+		_, err := Open(context.Background(), Config{DataDir: dir})
+		if errors.Is(err, ErrDataDirLocked) {
+			os.Exit(42)
+		}
+		os.Exit(1)
+	}
+	dir := t.TempDir()
+	e, err := Open(context.Background(), Config{DataDir: dir})
+	require.NoError(t, err)
+	defer e.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDataDirLockedForOtherProcesses$")
+	cmd.Env = append(os.Environ(), "TAPLINE_TEST_OPEN_DIR="+dir)
+	err = cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 42, ee.ExitCode(), "the child must be refused with ErrDataDirLocked")
+}
+
+func TestConfigValidate(t *testing.T) {
+	err := Config{Connections: -1, Settings: map[string]string{"-x": "1"}}.Validate()
+	require.Error(t, err)
+	for _, want := range []string{"data directory is empty", "connections = -1", `"-x"`} {
+		require.Contains(t, err.Error(), want)
+	}
+	_, err = Config{DataDir: "x", Library: "/nonexistent/libchdb.so"}.ResolveLibrary()
+	require.ErrorContains(t, err, "go tool task engine")
+}
