@@ -5,6 +5,7 @@
 package decode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -49,6 +50,13 @@ type Output struct {
 	Records int
 	// Rejects lists the records that could not be decoded.
 	Rejects []Reject
+
+	// line-number cache for Rejectf: the payload last seen (its first byte
+	// and length), and an offset in it with its line number.
+	lineBase *byte
+	lineLen  int
+	lineOff  int
+	lineNo   int
 }
 
 // Reject is one record that could not be decoded.
@@ -62,9 +70,26 @@ type Reject struct {
 }
 
 // Rejectf appends a Reject for payload[start:end] with a formatted reason
-// and computes its line number.
+// and computes its line number. Line numbers are counted incrementally
+// while rejects of one payload come in increasing order, so a payload full
+// of bad lines costs linear, not quadratic, time.
 func (o *Output) Rejectf(payload []byte, start, end int, format string, args ...any) {
-	o.Rejects = append(o.Rejects, Reject{Start: start, End: end, Line: LineOf(payload, start), Reason: fmt.Sprintf(format, args...)})
+	o.Rejects = append(o.Rejects, Reject{Start: start, End: end, Line: o.lineOf(payload, start), Reason: fmt.Sprintf(format, args...)})
+}
+
+func (o *Output) lineOf(payload []byte, off int) int {
+	if len(payload) == 0 {
+		return 1
+	}
+	if o.lineBase != &payload[0] || o.lineLen != len(payload) || off < o.lineOff {
+		o.lineBase, o.lineLen, o.lineOff, o.lineNo = &payload[0], len(payload), 0, 1
+	}
+	if off > len(payload) {
+		off = len(payload)
+	}
+	o.lineNo += bytes.Count(payload[o.lineOff:off], []byte{'\n'})
+	o.lineOff = off
+	return o.lineNo
 }
 
 // LineOf returns the 1-based line number of offset off in payload.
