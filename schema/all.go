@@ -5,9 +5,9 @@ package schema
 func All() []*Table {
 	return []*Table{
 		SofarpcDigest, SofarpcStat,
-		// g3proxy tables
-		// webdebug tables
-		// django tables
-		// envoytap tables
+		G3proxyTask,
+		WebdebugEvents, WebdebugDocuments,
+		DjangoEvents,
+		EnvoytapEvents, EnvoytapConnections,
 	}
 }

@@ -162,6 +162,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := verifyDemo(ctx, st, stdout); err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout, "\nEvery source, from the cross-source view table latency_1m (top 5 services per source and kind):")
+	out, err = st.target.Query(ctx, sql.Query("latency_by_source"), "PrettyCompactMonoBlock", nil)
+	if err != nil {
+		return err
+	}
+	stdout.Write(out)
 	abs, _ := filepath.Abs(s.DataDir)
 	fmt.Fprintf(stdout, "\nThe data lives in %s (ClickHouse tables under clickhouse/, NATS streams under nats/).\n", abs)
 	fmt.Fprintf(stdout, "Query it, for example the same numbers from the raw table:\n")

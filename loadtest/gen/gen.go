@@ -61,6 +61,23 @@ type Record struct {
 	Error     bool
 	// Time is the record's event time.
 	Time time.Time
+	// More lists the further samples the record adds to latency_1m, beyond
+	// the one above, for formats whose record holds several measured things
+	// (a web debug document's queries). Nil for most formats; Next reuses
+	// its capacity.
+	More []Sample
+}
+
+// Sample is one latency sample a record adds to latency_1m: the same truth
+// as Record's sample fields, with its own event time (which decides the
+// minute it lands in).
+type Sample struct {
+	Kind      string
+	Service   string
+	Operation string
+	LatencyMs float64
+	Error     bool
+	Time      time.Time
 }
 
 // Generator produces records of one format. Not safe for concurrent use.
@@ -77,11 +94,11 @@ type Constructor func(Options) Generator
 // Formats lists the generators by format name.
 func Formats() map[string]Constructor {
 	return map[string]Constructor{
-		"sofarpc": NewSofarpc,
-		// g3proxy generator
-		// webdebug generator
-		// django generator
-		// envoytap generator
+		"sofarpc":  NewSofarpc,
+		"g3proxy":  NewG3proxy,
+		"webdebug": NewWebdebug,
+		"django":   NewDjango,
+		"envoytap": NewEnvoytap,
 	}
 }
 

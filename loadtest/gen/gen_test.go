@@ -9,17 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest/decode"
+	djangodec "github.com/tapline/tapline/ingest/decode/django"
+	envoytapdec "github.com/tapline/tapline/ingest/decode/envoytap"
+	g3proxydec "github.com/tapline/tapline/ingest/decode/g3proxy"
 	sofarpcdec "github.com/tapline/tapline/ingest/decode/sofarpc"
+	webdebugdec "github.com/tapline/tapline/ingest/decode/webdebug"
 )
 
 // decoders maps each generator to the decoder that must accept its valid
 // records and reject its malformed ones.
 var decoders = map[string]decode.Constructor{
-	"sofarpc": sofarpcdec.New,
-	// g3proxy decoder
-	// webdebug decoder
-	// django decoder
-	// envoytap decoder
+	"sofarpc":  sofarpcdec.New,
+	"g3proxy":  g3proxydec.New,
+	"webdebug": webdebugdec.New,
+	"django":   djangodec.New,
+	"envoytap": envoytapdec.New,
 }
 
 func TestGeneratorsAreDeterministic(t *testing.T) {

@@ -4,10 +4,18 @@
 -- says what latency and error mean for it:
 --   sofarpc   kind client|server, service, operation = method
 --             (latency and error as in tables/sofarpc_digest.sql)
---   g3proxy   (to be written by the g3proxy view)
---   webdebug  (to be written by the webdebug view)
---   django    (to be written by the django view)
---   envoytap  (to be written by the envoytap view)
+--   g3proxy   kind task, service = server_name, operation = task_type (+ " " + method
+--             for HttpForward/FtpOverHttp); one sample per task from its Finished
+--             record: latency = total_time, error = abnormal reason (tables/g3proxy_task.sql)
+--   webdebug  kind request: service = host (else 'webdebug'), operation = route shape,
+--             one sample per document (response duration, else request duration);
+--             kind query: service = target, operation = query shape; error =
+--             success false or status >= 500 (tables/webdebug_events.sql)
+--   django    kind request (operation = path) | task (operation = task name);
+--             samples with a known latency only (views/latency_1m_django_*_mv.sql)
+--   envoytap  kind connection, service = remote host, operation = local listener
+--             (latency = buffered trace duration, error = one-sided connection,
+--             as in tables/envoytap_connections.sql)
 -- Latency is always milliseconds (Float64, so sub-millisecond sources keep
 -- their precision). Read with -Merge combinators:
 --   SELECT source, service, sum(requests), sum(errors) / sum(requests) AS error_rate,

@@ -1,0 +1,223 @@
+package sql_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/ingest/decode/webdebug"
+	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink/embedded/embeddedtest"
+	"github.com/tapline/tapline/sql"
+)
+
+type wdKey struct {
+	minute                   string
+	kind, service, operation string
+}
+
+type wdAgg struct {
+	requests, errors int
+	sumMs, maxMs     float64
+}
+
+func (a *wdAgg) add(ms float64, isErr bool) {
+	a.requests++
+	if isErr {
+		a.errors++
+	}
+	a.sumMs += ms
+	a.maxMs = math.Max(a.maxMs, ms)
+}
+
+// TestWebdebugFeedsLatency1m decodes generated web debug documents (with a
+// malformed share), inserts both tables into the real engine twice with
+// the same deduplication token, and checks latency_1m against the
+// generator's truth: one request sample per document that has a duration
+// (Record.Sample) and one query sample per timed query (Record.More), in
+// the minute of the sample event, with the view's service and operation.
+func TestWebdebugFeedsLatency1m(t *testing.T) {
+	ctx := context.Background()
+	db := embeddedtest.Target(t, 1)
+	require.NoError(t, sql.Apply(ctx, db))
+
+	dec, err := webdebug.New(decode.Options{})
+	require.NoError(t, err)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	out := decode.Output{}
+	for _, tbl := range dec.Tables() {
+		out.Builders = append(out.Builders, tbl.NewBuilder(mem))
+	}
+	g := gen.NewWebdebug(gen.Options{Seed: 11, Start: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), Step: 300 * time.Millisecond, Malformed: 0.05})
+	want := map[wdKey]*wdAgg{}
+	add := func(kind, service, operation string, at time.Time, ms float64, isErr bool) {
+		k := wdKey{at.UTC().Truncate(time.Minute).Format("2006-01-02 15:04:05"), kind, service, operation}
+		if want[k] == nil {
+			want[k] = &wdAgg{}
+		}
+		want[k].add(ms, isErr)
+	}
+	var rec gen.Record
+	valid, samples := 0, 0
+	for i := 0; i < 600; i++ {
+		g.Next(&rec)
+		dec.Decode(rec.Data, decode.Meta{Subject: rec.Subject}, &out)
+		if !rec.Valid {
+			continue
+		}
+		valid++
+		if rec.Sample {
+			add(rec.Kind, rec.Service, rec.Operation, rec.Time, rec.LatencyMs, rec.Error)
+			samples++
+		}
+		for _, s := range rec.More {
+			add(s.Kind, s.Service, s.Operation, s.Time, s.LatencyMs, s.Error)
+			samples++
+		}
+	}
+	require.Equal(t, valid, out.Records)
+	require.Equal(t, 600-valid, len(out.Rejects))
+	events := out.Builders[0].NewRecord()
+	defer events.Release()
+	docs := out.Builders[1].NewRecord()
+	defer docs.Release()
+	for _, b := range out.Builders {
+		b.Release()
+	}
+	for i := 0; i < 2; i++ { // the second insert is a replayed batch
+		require.NoError(t, db.Insert(ctx, schema.WebdebugEvents, events, "webdebug-events-1"))
+		require.NoError(t, db.Insert(ctx, schema.WebdebugDocuments, docs, "webdebug-docs-1"))
+	}
+
+	q := func(query string) []map[string]string {
+		t.Helper()
+		b, err := db.Query(ctx, query, "JSONEachRow", nil)
+		require.NoError(t, err, query)
+		return wdRows(t, b)
+	}
+	require.Equal(t, []map[string]string{{"n": strconv.Itoa(valid)}}, q("SELECT count() AS n FROM webdebug_documents"))
+	require.Equal(t, []map[string]string{{"n": strconv.FormatInt(events.NumRows(), 10), "docs": strconv.Itoa(valid)}},
+		q("SELECT count() AS n, uniqExact(doc_id) AS docs FROM webdebug_events"), "the replay is deduplicated")
+
+	got := map[wdKey]*wdAgg{}
+	for _, r := range q(`SELECT toString(minute) AS minute, kind, service, operation, sum(requests) AS r, sum(errors) AS e,
+	                            sum(latency_sum_ms) AS s, max(latency_max_ms) AS m,
+	                            quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[5] AS p999
+	                     FROM latency_1m WHERE source = 'webdebug' GROUP BY minute, kind, service, operation`) {
+		k := wdKey{r["minute"], r["kind"], r["service"], r["operation"]}
+		got[k] = &wdAgg{requests: wdAtoi(t, r["r"]), errors: wdAtoi(t, r["e"]), sumMs: wdAtof(t, r["s"]), maxMs: wdAtof(t, r["m"])}
+		require.LessOrEqual(t, wdAtof(t, r["p999"]), got[k].maxMs+1e-9, "%v", k)
+	}
+	require.Greater(t, samples, 2*valid, "documents add query samples besides the request sample")
+	for k := range got {
+		require.Contains(t, want, k, "in latency_1m but not in the generator's truth")
+	}
+	kinds := map[string]bool{}
+	for k, w := range want {
+		g := got[k]
+		require.NotNil(t, g, "missing in latency_1m: %+v", k)
+		require.Equal(t, w.requests, g.requests, "%+v requests", k)
+		require.Equal(t, w.errors, g.errors, "%+v errors", k)
+		require.InDelta(t, w.sumMs, g.sumMs, 1e-6*math.Max(1, w.sumMs), "%+v latency sum", k)
+		require.Equal(t, w.maxMs, g.maxMs, "%+v latency max", k)
+		kinds[k.kind+" "+k.service] = true
+	}
+	for _, must := range []string{"request shop.example.com", "request webdebug", "query mysql", "query redis", "query mongodb"} {
+		require.True(t, kinds[must], "no %s samples: %v", must, kinds)
+	}
+}
+
+// TestWebdebugUpstreamExampleInLatency1m runs the docs-based example through
+// the view: the response's 140 ms for POST https://example.com:443/api/hello
+// and its two timed queries.
+func TestWebdebugUpstreamExampleInLatency1m(t *testing.T) {
+	ctx := context.Background()
+	db := embeddedtest.Target(t, 1)
+	require.NoError(t, sql.Apply(ctx, db))
+	dec, err := webdebug.New(decode.Options{})
+	require.NoError(t, err)
+	payload := wdReadFile(t, "../ingest/decode/webdebug/testdata/events-docs.json")
+	out := decode.Output{}
+	for _, tbl := range dec.Tables() {
+		out.Builders = append(out.Builders, tbl.NewBuilder(memory.NewGoAllocator()))
+	}
+	dec.Decode(payload, decode.Meta{}, &out)
+	require.Equal(t, 1, out.Records)
+	for i, tbl := range dec.Tables() {
+		rec := out.Builders[i].NewRecord()
+		require.NoError(t, db.Insert(ctx, tbl, rec, "upstream-"+tbl.Name()))
+		rec.Release()
+	}
+	b, err := db.Query(ctx, `SELECT toString(minute) AS minute, kind, service, operation, requests AS r, errors AS e, latency_max_ms AS m
+	                         FROM latency_1m WHERE source = 'webdebug' ORDER BY kind, service`, "JSONEachRow", nil)
+	require.NoError(t, err)
+	require.Equal(t, []map[string]string{
+		{"minute": "2019-01-09 18:29:00", "kind": "query", "service": "mongodb", "operation": "{ status: ?, qty: { $lt: ? } }", "r": "1", "e": "0", "m": "3"},
+		{"minute": "2019-01-09 18:29:00", "kind": "query", "service": "mysql", "operation": "SELECT * FROM articles WHERE ID = ?;", "r": "1", "e": "0", "m": "15"},
+		{"minute": "2019-01-09 18:29:00", "kind": "request", "service": "example.com", "operation": "/api/hello", "r": "1", "e": "0", "m": "140"},
+	}, wdRows(t, b))
+
+	// A document read oldest to newest, the way the table's comment says.
+	b, err = db.Query(ctx, `SELECT position, type FROM webdebug_events WHERE doc_id = '5b67d5ef-b9cc-4a3e-896d-93e5f4500e09'
+	                        ORDER BY time_order LIMIT 3`, "JSONEachRow", nil)
+	require.NoError(t, err)
+	require.Equal(t, []map[string]string{
+		{"position": "0", "type": "request"}, {"position": "0.0", "type": "middleware"}, {"position": "0.0.0", "type": "accessCheck"},
+	}, wdRows(t, b))
+	for _, bl := range out.Builders {
+		bl.Release()
+	}
+}
+
+// wdRows reads JSONEachRow output as rows of text values, whether the
+// engine quotes 64-bit integers or not.
+func wdRows(t *testing.T, out []byte) []map[string]string {
+	t.Helper()
+	var rows []map[string]string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		d := json.NewDecoder(strings.NewReader(line))
+		d.UseNumber()
+		var m map[string]any
+		require.NoError(t, d.Decode(&m), line)
+		r := map[string]string{}
+		for k, v := range m {
+			r[k] = fmt.Sprint(v)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func wdAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err, s)
+	return n
+}
+
+func wdAtof(t *testing.T, s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	require.NoError(t, err, s)
+	return f
+}
+
+func wdReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
