@@ -95,6 +95,7 @@ var retryableCodes = map[int]bool{
 	252: true, // TOO_MANY_PARTS
 	285: true, // TOO_FEW_LIVE_REPLICAS
 	319: true, // UNKNOWN_STATUS_OF_INSERT
+	394: true, // QUERY_WAS_CANCELLED (seen from the embedded engine under heavy load)
 	425: true, // SYSTEM_ERROR
 	439: true, // CANNOT_SCHEDULE_TASK
 	999: true, // KEEPER_EXCEPTION
