@@ -31,6 +31,12 @@ type settings struct {
 	ClickHouse string
 	Database   string
 	Library    string
+	Cluster    string
+
+	// Set by commands, not flags: `run` waits for a server that is down;
+	// `schema apply` creates the database.
+	waitForServer  bool
+	createDatabase bool
 
 	NATSURL      string
 	NATSListen   string
@@ -48,6 +54,7 @@ type settings struct {
 	BatchRows  int
 	BatchBytes int
 	BatchAge   time.Duration
+	AckWait    time.Duration
 
 	HTTP string
 }
@@ -72,6 +79,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.StringVar(&s.DataDir, "data-dir", defaultDataDir, "directory for the embedded ClickHouse engine, the embedded NATS store and the endpoint file")
 		fs.StringVar(&s.ClickHouse, "clickhouse", "", "ClickHouse server DSN (clickhouse://user:pass@host:9000/db); empty uses the embedded engine in --data-dir")
 		fs.StringVar(&s.Database, "database", "tapline", "ClickHouse database for tapline's tables")
+		fs.StringVar(&s.Cluster, "cluster", "", "ClickHouse cluster name (remote_servers) for ON CLUSTER DDL with Replicated and Distributed tables; with --clickhouse")
 		fs.StringVar(&s.Library, "libchdb", "", "path to libchdb.so; empty looks in $TAPLINE_LIBCHDB and the engine cache (tapline engine fetch)")
 	}
 	if groups&groupNATS != 0 {
@@ -92,6 +100,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "JetStream redelivers a message not acknowledged this long after delivery (after a crash, or to another instance); batches in flight extend it")
 	}
 	if groups&groupHTTP != 0 {
 		fs.StringVar(&s.HTTP, "http", "127.0.0.1:8124", "address of the ClickHouse-compatible HTTP endpoint (tapline sql, Grafana); empty disables it")

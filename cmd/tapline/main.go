@@ -46,6 +46,7 @@ func commands() []command {
 		{"demo", "publish generated logs of every format through an embedded NATS and ClickHouse, then print latency and error rates", runDemo},
 		{"run", "run the pipeline: consume NATS, decode, write ClickHouse, acknowledge (until SIGINT/SIGTERM)", runRun},
 		{"publish", "publish log lines or documents from files or stdin to a NATS subject", runPublish},
+		{"schema", "apply, show or print the versioned ClickHouse schema (tables, views) for the configured target", runSchema},
 		{"sql", "run SQL against the configured ClickHouse (or the running tapline) and print the result", runSQL},
 		{"dlq", "list dead letters, or replay them to their original subjects", runDLQ},
 		{"engine", "fetch the embedded ClickHouse engine (libchdb.so) into the cache", runEngine},

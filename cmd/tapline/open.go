@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sink/embedded"
 	"github.com/tapline/tapline/sql"
@@ -20,8 +22,9 @@ import (
 // target is an open ClickHouse target and how to close it.
 type target struct {
 	sink.Target
-	engine *embedded.Engine // nil for a server
-	desc   string
+	engine   *embedded.Engine // nil for a server
+	desc     string
+	database string
 }
 
 func (t *target) close() {
@@ -44,12 +47,60 @@ func openTarget(ctx context.Context, s *settings) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &target{Target: embedded.NewTarget(e.Pool), engine: e, desc: fmt.Sprintf("embedded ClickHouse %s in %s (database %s)", e.Version(), filepath.Join(e.DataDir(), "clickhouse"), s.Database)}, nil
+	return &target{Target: embedded.NewTarget(e.Pool), engine: e, database: s.Database, desc: fmt.Sprintf("embedded ClickHouse %s in %s (database %s)", e.Version(), filepath.Join(e.DataDir(), "clickhouse"), s.Database)}, nil
 }
 
-// applySchema creates tapline's tables and views (idempotent).
-func applySchema(ctx context.Context, t sink.Target) error {
-	return sql.Apply(ctx, t)
+// renderOptions is how the schema is rendered for t: for --cluster, with
+// the target's database.
+func (s *settings) renderOptions(t *target) sql.RenderOptions {
+	return sql.RenderOptions{Cluster: s.Cluster, Database: t.database}
+}
+
+// applySchema applies the pending migrations (idempotent) and warns on w
+// about files changed since they were applied.
+func applySchema(ctx context.Context, t *target, s *settings, w io.Writer) error {
+	ms, err := sql.Migrations(s.renderOptions(t))
+	if err != nil {
+		return err
+	}
+	sts, err := sql.Migrate(ctx, t, ms, s.renderOptions(t))
+	if err != nil {
+		return err
+	}
+	warnChanged(sts, w)
+	return nil
+}
+
+// checkSchema refuses a target whose migrations are not all applied or
+// whose tables lack the columns the pipeline writes.
+func checkSchema(ctx context.Context, t *target, s *settings, tables []*schema.Table, w io.Writer) error {
+	ms, err := sql.Migrations(s.renderOptions(t))
+	if err != nil {
+		return err
+	}
+	sts, err := sql.StatusOf(ctx, t, ms)
+	if err != nil {
+		return err
+	}
+	var pending []string
+	for _, st := range sts {
+		if st.State == sql.Pending {
+			pending = append(pending, st.Version)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d schema migrations are not applied on %s (%s): run `tapline schema apply` with the same --clickhouse, --database and --cluster first", len(pending), t.desc, strings.Join(pending, ", "))
+	}
+	warnChanged(sts, w)
+	return sql.CheckColumns(ctx, t, tables)
+}
+
+func warnChanged(sts []sql.Status, w io.Writer) {
+	for _, st := range sts {
+		if st.State == sql.Changed {
+			fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s); CREATE ... IF NOT EXISTS does not alter the existing object: alter it by hand if the change matters\n", st.Version, st.AppliedAt)
+		}
+	}
 }
 
 // endpoint is what a running tapline announces in <data-dir>/endpoint.json

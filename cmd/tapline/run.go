@@ -17,6 +17,7 @@ import (
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/pipeline"
+	"github.com/tapline/tapline/schema"
 )
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -62,6 +63,11 @@ func (s *settings) validateRun() ([]string, error) {
 	if err := s.pipelineConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("--ack-wait %v: must be at least 1s", s.AckWait))
+	} else if s.AckWait < 2*s.BatchAge {
+		errs = append(errs, fmt.Errorf("--ack-wait %v must be at least twice --batch-age %v, or messages are redelivered while their batch fills", s.AckWait, s.BatchAge))
+	}
 	if s.ClickHouse == "" {
 		if err := s.engineConfig().Validate(); err != nil {
 			errs = append(errs, err)
@@ -103,11 +109,16 @@ func openStack(ctx context.Context, s *settings, formats []string, stderr io.Wri
 			return nil, fmt.Errorf("--data-dir: %w", err)
 		}
 	}
+	s.waitForServer = true
 	if st.target, err = openTarget(ctx, s); err != nil {
 		return nil, err
 	}
-	if err := applySchema(ctx, st.target); err != nil {
-		return nil, err
+	// The embedded engine is tapline's own: apply the schema. A server's
+	// schema is the operator's (`tapline schema apply`): only check it.
+	if s.ClickHouse == "" {
+		if err := applySchema(ctx, st.target, s, stderr); err != nil {
+			return nil, err
+		}
 	}
 	if st.broker, err = ingest.Start(ctx, s.natsConfig()); err != nil {
 		return nil, err
@@ -131,12 +142,19 @@ func openStack(ctx context.Context, s *settings, formats []string, stderr io.Wri
 		if err != nil {
 			return nil, err
 		}
-		c, err := st.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable})
+		c, err := st.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: s.AckWait})
 		if err != nil {
 			return nil, err
 		}
 		st.cons = append(st.cons, c)
 		sources = append(sources, pipeline.Source{Name: f, Decoder: dec, Consumer: c})
+	}
+	var tables []*schema.Table
+	for _, src := range sources {
+		tables = append(tables, src.Decoder.Tables()...)
+	}
+	if err := checkSchema(ctx, st.target, s, tables, stderr); err != nil {
+		return nil, err
 	}
 	cfg := s.pipelineConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

