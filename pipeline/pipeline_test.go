@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/sofarpc"
 	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
 	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
@@ -324,4 +326,42 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	}
 	require.NoError(t, Config{}.Validate())
 	_ = fmt.Sprint
+}
+
+// slowTarget delays every insert, so that messages outlive their ack wait
+// while their batch is being written.
+type slowTarget struct {
+	*embedded.Target
+	delay time.Duration
+}
+
+func (s slowTarget) Insert(ctx context.Context, table *schema.Table, rec arrow.Record, token string) error {
+	time.Sleep(s.delay)
+	return s.Target.Insert(ctx, table, rec, token)
+}
+
+// TestRedeliveriesDuringSlowInsertsCountOnce makes every insert outlast the
+// consumer's ack wait, so JetStream redelivers messages while their batch is
+// still being written, and some redeliveries sit in the client's buffer
+// until after the batch was committed and acknowledged. None of them may be
+// written again.
+func TestRedeliveriesDuringSlowInsertsCountOnce(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(4_000, 40, 0)
+	digests, _ := countValid(recs, true)
+	valid, _ := countValid(recs, false)
+	ctx := context.Background()
+	cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+	require.NoError(t, err)
+	dec, err := sofarpc.New(decode.Options{})
+	require.NoError(t, err)
+	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	require.NoError(t, err)
+	require.NoError(t, f.runUntil(p, func() bool {
+		st, err := cons.State(ctx)
+		return p.Stats()[0].RecordsCommitted >= uint64(valid) && err == nil && st.AckPending == 0 && st.Pending == 0
+	}))
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"))
+	require.Positive(t, p.Stats()[0].Skipped, "the test must provoke redeliveries of committed messages")
 }

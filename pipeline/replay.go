@@ -41,6 +41,7 @@ func (r *runner) replay(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.done = append(r.done, j)
+		r.committed.add(j.Ranges)
 		r.mu.Unlock()
 	}
 	if len(recs) > 0 {

@@ -35,7 +35,13 @@ type runner struct {
 	// shared between reader and writer
 	mu       sync.Mutex
 	inflight map[uint64]struct{}  // sequences in batches not yet acknowledged
-	done     []ingest.BatchRecord // committed batches not yet known fully acked
+	done     []ingest.BatchRecord // committed batches whose journal records still exist
+	// committed holds every sequence committed by this process (and those
+	// journaled as committed when it started). A redelivery can be buffered
+	// in the client before the ack of its first delivery reached the server,
+	// and be handed over long after the journal record was collected: this
+	// set, not the journal, decides that it needs no work.
+	committed seqSet
 }
 
 // batch is a sealed batch on its way to ClickHouse.
@@ -47,7 +53,7 @@ type batch struct {
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
-	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]struct{}{}}
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]struct{}{}, committed: seqSet{maxRanges: 1 << 16}}
 	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
@@ -137,14 +143,12 @@ func (r *runner) alreadyHandled(m *ingest.Msg) bool {
 	if _, ok := r.inflight[m.Seq]; ok {
 		return true
 	}
-	for _, d := range r.done {
-		if d.Contains(m.Seq) {
-			if err := m.Ack(); err != nil {
-				r.p.log.Warn("ack of redelivered message failed", "source", r.src.Name, "seq", m.Seq, "err", err)
-			}
-			r.stats.update(func(s *Stats) { s.Skipped++ })
-			return true
+	if r.committed.contains(m.Seq) {
+		if err := m.Ack(); err != nil {
+			r.p.log.Warn("ack of redelivered message failed", "source", r.src.Name, "seq", m.Seq, "err", err)
 		}
+		r.stats.update(func(s *Stats) { s.Skipped++ })
+		return true
 	}
 	return false
 }

@@ -75,6 +75,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		delete(r.inflight, m.Seq)
 	}
 	r.done = append(r.done, b.journal)
+	r.committed.add(b.journal.Ranges)
 	r.mu.Unlock()
 	r.stats.update(func(s *Stats) {
 		s.Batches++
