@@ -197,6 +197,9 @@ func TestEndToEnd(t *testing.T) {
 	dl, err := f.dlq.Count(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, uint64(invalid), dl["dlq.sofarpc"], "every malformed line is a dead letter")
+	require.Equal(t, uint64(valid), f.count("SELECT sum(records) FROM pipeline_batches"), "pipeline_batches counts every record")
+	require.Equal(t, uint64(invalid), f.count("SELECT sum(dead_letters) FROM pipeline_batches"), "and every dead letter")
+	require.Equal(t, st.Batches, f.count("SELECT count() FROM pipeline_batches"))
 
 	// Exact truth per (service, method, side).
 	type key struct{ service, method, side string }
@@ -315,6 +318,8 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 	dl, err := f.dlq.Count(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, uint64(invalid), dl["dlq.sofarpc"], "dead letters once each (message ids dedupe republishes)")
+	require.Equal(t, uint64(valid), f.count("SELECT sum(records) FROM pipeline_batches"), "the replayed batch's health row counts once")
+	require.Equal(t, uint64(0), f.count("SELECT count() FROM pipeline_batches WHERE replayed"), "the crashed batch's health row was written before the crash: its replay is deduplicated like its data")
 }
 
 func TestConfigValidateReportsEverything(t *testing.T) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -60,6 +61,7 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 			b.Release()
 		}
 	}()
+	h := batchHealth{replayed: true}
 	for _, rg := range j.Ranges {
 		for seq := rg.First; seq <= rg.Last; seq++ {
 			m, err := r.src.Consumer.Get(ctx, seq)
@@ -73,6 +75,7 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 			if err := r.deadLetter(ctx, m.Subject, seq, m.Data, out.Rejects[rejBefore:]); err != nil {
 				return err
 			}
+			h.messages++
 		}
 	}
 	recs := make([]arrow.Record, len(r.tables))
@@ -80,10 +83,12 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 		rec := b.NewRecord()
 		if rec.NumRows() > 0 {
 			recs[i] = rec
+			h.rows += int(rec.NumRows())
 		} else {
 			rec.Release()
 		}
 	}
+	h.records, h.rejects = out.Records, len(out.Rejects)
 	defer func() {
 		for _, rec := range recs {
 			if rec != nil {
@@ -91,5 +96,10 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 			}
 		}
 	}()
-	return r.insert(ctx, j.Token, recs, nil)
+	began := time.Now()
+	if err := r.insert(ctx, j.Token, recs, nil); err != nil {
+		return err
+	}
+	h.insert = time.Since(began)
+	return r.writeHealth(ctx, j, h, nil)
 }

@@ -26,11 +26,12 @@ type runner struct {
 	stats  stats
 
 	// building batch (reader goroutine only)
-	out    decode.Output
-	msgs   []*ingest.Msg
-	seqs   []uint64
-	bytes  int
-	opened time.Time
+	out     decode.Output
+	rejects int // records of the batch in hand sent to the dead-letter stream
+	msgs    []*ingest.Msg
+	seqs    []uint64
+	bytes   int
+	opened  time.Time
 
 	// shared between reader and writer
 	mu       sync.Mutex
@@ -50,6 +51,18 @@ type batch struct {
 	recs    []arrow.Record // per table; nil when the table got no rows
 	journal ingest.BatchRecord
 	records int
+	rejects int
+}
+
+// rows counts the batch's rows over all tables.
+func (b *batch) rows() int {
+	n := 0
+	for _, rec := range b.recs {
+		if rec != nil {
+			n += int(rec.NumRows())
+		}
+	}
+	return n
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
@@ -174,6 +187,7 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	}
 	accepted, rejected := r.out.Records-before, len(r.out.Rejects)-rejBefore
 	r.out.Rejects = r.out.Rejects[:rejBefore] // the batch keeps no reject bytes
+	r.rejects += rejected
 	if len(r.msgs) == 0 {
 		r.opened = time.Now()
 	}
@@ -213,7 +227,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) 
 	if len(r.msgs) == 0 {
 		return nil
 	}
-	b := &batch{msgs: r.msgs, records: r.out.Records, recs: make([]arrow.Record, len(r.tables))}
+	b := &batch{msgs: r.msgs, records: r.out.Records, rejects: r.rejects, recs: make([]arrow.Record, len(r.tables))}
 	for i, bl := range r.out.Builders {
 		rec := bl.NewRecord()
 		schema.ReserveLike(bl, rec)
@@ -230,7 +244,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) 
 		Ranges:  ranges,
 	}
 	b.journal.Token = Token(b.journal)
-	r.msgs, r.seqs, r.bytes, r.out.Records = nil, nil, 0, 0
+	r.msgs, r.seqs, r.bytes, r.out.Records, r.rejects = nil, nil, 0, 0, 0
 	select {
 	case batches <- b:
 	case <-writerDone:

@@ -50,7 +50,12 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 	}); err != nil {
 		return err
 	}
+	began := time.Now()
 	if err := r.insert(ctx, b.journal.Token, b.recs, b.msgs); err != nil {
+		return err
+	}
+	h := batchHealth{messages: len(b.msgs), records: b.records, rejects: b.rejects, rows: b.rows(), insert: time.Since(began)}
+	if err := r.writeHealth(ctx, b.journal, h, b.msgs); err != nil {
 		return err
 	}
 	if r.p.cfg.crashAfterInsert == n {
@@ -102,13 +107,15 @@ func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, 
 		tok := token + ":" + tbl.Name()
 		if err := r.retry(ctx, "insert into "+tbl.Name(), msgs, func() (bool, error) {
 			err := r.p.target.Insert(ctx, tbl, rec, tok)
-			return sink.IsRetryable(err), err
+			return isRetryable(err), err
 		}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+func isRetryable(err error) bool { return sink.IsRetryable(err) }
 
 // retry runs op until it succeeds, fails for good (op says it is not
 // retryable), or ctx ends. Between attempts it backs off exponentially and

@@ -9,5 +9,6 @@ func All() []*Table {
 		WebdebugEvents, WebdebugDocuments,
 		DjangoEvents,
 		EnvoytapEvents, EnvoytapConnections,
+		PipelineBatches,
 	}
 }

@@ -84,7 +84,6 @@ func IsRetryable(err error) bool {
 var retryableCodes = map[int]bool{
 	3:   true, // UNEXPECTED_END_OF_FILE
 	159: true, // TIMEOUT_EXCEEDED
-	164: true, // READONLY (replica in read-only mode)
 	202: true, // TOO_MANY_SIMULTANEOUS_QUERIES
 	203: true, // NO_FREE_CONNECTION
 	209: true, // SOCKET_TIMEOUT

@@ -56,7 +56,10 @@ type settings struct {
 	BatchAge   time.Duration
 	AckWait    time.Duration
 
-	HTTP string
+	HTTP         string
+	HTTPUser     string
+	HTTPPassword string
+	HTTPWritable bool
 }
 
 type group int
@@ -66,6 +69,7 @@ const (
 	groupNATS
 	groupPipeline
 	groupHTTP
+	groupHTTPAuth // --http-user, --http-password: for run, and sql as its client
 )
 
 const defaultDataDir = "tapline-data"
@@ -103,7 +107,12 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "JetStream redelivers a message not acknowledged this long after delivery (after a crash, or to another instance); batches in flight extend it")
 	}
 	if groups&groupHTTP != 0 {
-		fs.StringVar(&s.HTTP, "http", "127.0.0.1:8124", "address of the ClickHouse-compatible HTTP endpoint (tapline sql, Grafana); empty disables it")
+		fs.StringVar(&s.HTTP, "http", "127.0.0.1:8124", "address of the ClickHouse-compatible HTTP endpoint (tapline sql, Grafana); empty disables it; beyond loopback it needs --http-user and --http-password")
+		fs.BoolVar(&s.HTTPWritable, "http-writable", false, "let the HTTP endpoint run INSERT ... SELECT, ALTER TABLE, DELETE, TRUNCATE and OPTIMIZE (POST only); files stay out of reach")
+	}
+	if groups&groupHTTPAuth != 0 {
+		fs.StringVar(&s.HTTPUser, "http-user", "", "user the HTTP endpoint requires (basic auth); required with --http beyond loopback")
+		fs.StringVar(&s.HTTPPassword, "http-password", "", "password for --http-user; prefer TAPLINE_HTTP_PASSWORD")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tapline %s\n\n", synopsis)

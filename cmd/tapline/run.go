@@ -22,7 +22,7 @@ import (
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
-	fs := s.newFlags("run", "run [flags]", groupData|groupNATS|groupPipeline|groupHTTP, stderr)
+	fs := s.newFlags("run", "run [flags]", groupData|groupNATS|groupPipeline|groupHTTP|groupHTTPAuth, stderr)
 	var formats []string
 	if err := s.parse(fs, args, func() (err error) {
 		formats, err = s.validateRun()
@@ -74,7 +74,7 @@ func (s *settings) validateRun() ([]string, error) {
 		}
 	}
 	if s.HTTP != "" {
-		if err := (chhttp.Config{Addr: s.HTTP}).Validate(); err != nil {
+		if err := s.httpConfig().Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -184,9 +184,14 @@ func (st *stack) serveHTTP() error {
 		return fmt.Errorf("--http %s: %w (another process uses the port? pick another with --http, or --http \"\" to disable)", st.s.HTTP, err)
 	}
 	st.httpAddr = ln.Addr().String()
-	st.http = &http.Server{Handler: chhttp.NewHandler(chhttp.Config{Addr: st.s.HTTP}, st.target), ReadHeaderTimeout: 10 * time.Second}
+	st.http = &http.Server{Handler: chhttp.NewHandler(st.s.httpConfig(), st.target), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.http.Serve(ln) }()
 	return nil
+}
+
+// httpConfig is the HTTP endpoint's configuration.
+func (s *settings) httpConfig() chhttp.Config {
+	return chhttp.Config{Addr: s.HTTP, User: s.HTTPUser, Password: chhttp.Secret(s.HTTPPassword), Writable: s.HTTPWritable}
 }
 
 func (st *stack) describe() string {
@@ -200,7 +205,14 @@ func (st *stack) describe() string {
 		parts = append(parts, fmt.Sprintf("NATS: %s (%s)", st.broker.URL(), mode))
 	}
 	if st.httpAddr != "" {
-		parts = append(parts, "HTTP (ClickHouse protocol, read-only): http://"+st.httpAddr)
+		access := "read-only"
+		if st.s.HTTPWritable {
+			access = "writable"
+		}
+		if st.s.HTTPUser != "" {
+			access += ", user " + st.s.HTTPUser
+		}
+		parts = append(parts, "HTTP (ClickHouse protocol, "+access+"; Grafana datasource host:port): http://"+st.httpAddr)
 	}
 	return strings.Join(parts, "\n  ")
 }

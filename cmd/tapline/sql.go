@@ -13,7 +13,7 @@ import (
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
 	var format string
-	fs := s.newFlags("sql", `sql [flags] "SELECT ..." (or the query on stdin)`, groupData, stderr)
+	fs := s.newFlags("sql", `sql [flags] "SELECT ..." (or the query on stdin)`, groupData|groupHTTPAuth, stderr)
 	fs.StringVar(&format, "format", "PrettyCompactMonoBlock", "ClickHouse output format: PrettyCompactMonoBlock, TabSeparatedWithNames, CSVWithNames, JSONEachRow, Vertical, ...")
 	if err := s.parse(fs, args, nil); err != nil {
 		return err
@@ -35,7 +35,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if ep.HTTP == "" {
 				return fmt.Errorf("tapline (pid %d) holds %s but serves no HTTP endpoint (it runs with --http \"\"): query it through a ClickHouse server target, or restart it with --http", ep.PID, s.DataDir)
 			}
-			return queryHTTP(ctx, ep.HTTP, query, format, stdout)
+			return queryHTTP(ctx, ep.HTTP, s.HTTPUser, s.HTTPPassword, query, format, stdout)
 		}
 	}
 	t, err := openTarget(ctx, &s)
@@ -51,11 +51,17 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
-func queryHTTP(ctx context.Context, addr, query, format string, stdout io.Writer) error {
+// queryHTTP runs query on a running tapline's HTTP endpoint (read-only:
+// reads of tapline's tables, SHOW, DESCRIBE, EXPLAIN), with the endpoint's
+// credentials when given.
+func queryHTTP(ctx context.Context, addr, user, password, query, format string, stdout io.Writer) error {
 	u := "http://" + addr + "/?default_format=" + url.QueryEscape(format)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(query))
 	if err != nil {
 		return err
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -64,7 +70,11 @@ func queryHTTP(ctx context.Context, addr, query, format string, stdout io.Writer
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s", strings.TrimSpace(string(b)))
+		msg := strings.TrimSpace(string(b))
+		if code := resp.Header.Get("X-ClickHouse-Exception-Code"); code == "194" || code == "516" {
+			msg += " (the running tapline requires credentials: pass --http-user and --http-password, or TAPLINE_HTTP_PASSWORD)"
+		}
+		return fmt.Errorf("%s", msg)
 	}
 	_, err = io.Copy(stdout, resp.Body)
 	return err

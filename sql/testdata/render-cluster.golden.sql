@@ -702,6 +702,42 @@ SETTINGS replicated_deduplication_window = 10000;
 CREATE TABLE IF NOT EXISTS latency_1m ON CLUSTER `logs` AS latency_1m_local
 ENGINE = Distributed('logs', 'tapline', 'latency_1m_local', cityHash64(source, service, operation, kind, minute));
 
+-- tables/pipeline_batches.sql
+-- One row per batch the pipeline committed, written by the pipeline right
+-- after the batch's own inserts and before its messages are acknowledged,
+-- with the batch's deduplication token (suffix ":pipeline_batches"), so a
+-- replayed batch is counted once here as in the data tables. Columns mirror
+-- schema.PipelineBatches. records are input records decoded into rows;
+-- dead_letters are records of the batch's messages published to the
+-- dead-letter stream; rows counts rows over all of the source's tables;
+-- insert_ms is the time the batch's inserts took; replayed marks a batch
+-- re-inserted from the journal after a restart.
+CREATE TABLE IF NOT EXISTS pipeline_batches_local ON CLUSTER `logs`
+(
+    -- Commit time, filled by ClickHouse.
+    committed_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1)),
+    -- A handful of sources, streams and consumers: dictionary-encoded.
+    source LowCardinality(String),
+    stream LowCardinality(String),
+    consumer LowCardinality(String),
+    first_seq UInt64,
+    last_seq UInt64,
+    messages UInt32,
+    records UInt64,
+    dead_letters UInt64,
+    rows UInt64,
+    replayed Bool,
+    insert_ms Float64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tapline/pipeline_batches_local', '{replica}')
+PARTITION BY toYYYYMM(committed_at)
+-- Dashboards read one source's batches over a time range.
+ORDER BY (source, committed_at)
+SETTINGS replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS pipeline_batches ON CLUSTER `logs` AS pipeline_batches_local
+ENGINE = Distributed('logs', 'tapline', 'pipeline_batches_local', cityHash64(source, committed_at));
+
 -- tables/sofarpc_digest.sql
 -- One row per SOFARPC / SOFATracer digest record (client and server side).
 -- Written by ingest/decode/sofarpc; columns mirror schema.SofarpcDigest.

@@ -1,0 +1,281 @@
+package chhttp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// post sends query as a POST body with URL parameters and returns the
+// status, the X-ClickHouse-Exception-Code header and the body.
+func post(t *testing.T, base, query string, params url.Values) (int, string, string) {
+	t.Helper()
+	resp, err := http.Post(base+"/?"+params.Encode(), "text/plain", strings.NewReader(query))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header.Get("X-ClickHouse-Exception-Code"), string(b)
+}
+
+// TestGuardOnTheEngine sends queries that would read or write files, reach
+// the network, reveal the engine's paths or change data through a
+// read-only endpoint on the real engine, each spelled to slip past a naive
+// check, and requires ClickHouse's refusal code; then checks that what
+// tools need still runs. The engine itself answers every one of the
+// refused queries when asked directly (the first subtest proves it for the
+// file ones), so the refusals are the guard's.
+func TestGuardOnTheEngine(t *testing.T) {
+	ctx := context.Background()
+	srv, target := endpoint(t, Config{Addr: "127.0.0.1:0"})
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.txt")
+	require.NoError(t, os.WriteFile(secret, []byte("tapline-secret-content\n"), 0o600))
+	outfile := filepath.Join(dir, "out.txt")
+	paths, err := target.Query(ctx, "SELECT groupArray(path) FROM system.disks", "TabSeparatedRaw", nil)
+	require.NoError(t, err)
+	dataPath := strings.Trim(strings.TrimSpace(string(paths)), "[]'/")
+	require.NotEmpty(t, dataPath)
+
+	t.Run("the engine reads files when asked directly", func(t *testing.T) {
+		out, err := target.Query(ctx, "SELECT file('"+secret+"')", "TabSeparatedRaw", nil)
+		require.NoError(t, err)
+		require.Contains(t, string(out), "tapline-secret-content")
+	})
+
+	refused := []struct {
+		name, query string
+		code        string
+	}{
+		{"file table function", "SELECT * FROM file('" + secret + "', 'LineAsString')", "497"},
+		{"file scalar function", "SELECT file('" + secret + "')", "497"},
+		{"Unicode quotes around the name", "SELECT “file”('" + secret + "')", "497"},
+		{"backquoted name", "SELECT `file`('" + secret + "')", "497"},
+		{"upper case", "SELECT FILE('" + secret + "')", "497"},
+		{"heredoc hiding a quote", "SELECT $$ ' $$, file('" + secret + "') -- '", "497"},
+		{"comment hiding a quote", "SELECT 1 // '\n, file('" + secret + "') -- '", "497"},
+		{"nested comment hiding a quote", "SELECT 1 /* /* */ ' */, file('" + secret + "') -- '", "497"},
+		{"number swallowing a comment", "SELECT 1e--x\n, file('" + secret + "')", "62"},
+		{"url", "SELECT * FROM url('http://127.0.0.1:1/', 'LineAsString')", "497"},
+		{"s3", "SELECT * FROM s3('http://127.0.0.1:1/b/k', 'LineAsString')", "497"},
+		{"remote", "SELECT * FROM remote('127.0.0.1:9000', system.one)", "497"},
+		{"merge over system tables", "SELECT * FROM merge(system, '^disks$')", "497"},
+		{"filesystem", "SELECT * FROM filesystem('/')", "497"},
+		{"executable", "SELECT * FROM executable('id', 'LineAsString')", "497"},
+		{"INTO OUTFILE", "SELECT 1 INTO OUTFILE '" + outfile + "'", "497"},
+		{"second statement", "SELECT 1; SELECT file('" + secret + "')", "62"},
+		{"system.disks", "SELECT path FROM system.disks", "497"},
+		{"system.tables paths", "SELECT data_paths FROM `system`.\"tables\"", "497"},
+		{"system.parts", "SELECT path FROM system.parts", "497"},
+		{"server settings", "SELECT getServerSetting('path')", "497"},
+		{"table filter setting", "SELECT 1 SETTINGS additional_table_filters = {'one': 'dummy IN (SELECT length(file(\\'" + secret + "\\')))'}", "497"},
+		{"schema setting", "SELECT 1 SETTINGS format_schema = 'x:y'", "497"},
+		{"introspection", "SELECT 1 SETTINGS allow_introspection_functions = 1", "497"},
+		{"subquery in DESCRIBE", "DESCRIBE TABLE file('" + secret + "', 'LineAsString')", "497"},
+		{"INSERT", "INSERT INTO t SELECT 1", "164"},
+		{"CREATE", "CREATE TABLE t (x UInt8) ENGINE = File(TSV, '" + outfile + "')", "164"},
+		{"SYSTEM", "SYSTEM FLUSH LOGS", "164"},
+		{"SET", "SET readonly = 0", "164"},
+		{"EXPLAIN around INSERT", "EXPLAIN AST INSERT INTO t SELECT 1", "164"},
+		{"SHOW PROCESSLIST", "SHOW PROCESSLIST", "497"},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			status, code, body := post(t, srv.URL, c.query, nil)
+			require.Equal(t, c.code, code, "%s\n%s", c.query, body)
+			require.NotEqual(t, http.StatusOK, status)
+			require.NotContains(t, body, "tapline-secret-content")
+			require.NotContains(t, body, dataPath, "the engine's data directory")
+			require.NotContains(t, body, "formatQuerySingleLine", "the guard's own query stays out of messages")
+		})
+	}
+	_, err = os.Stat(outfile)
+	require.True(t, errors.Is(err, os.ErrNotExist), "INTO OUTFILE wrote %s", outfile)
+
+	t.Run("URL parameters", func(t *testing.T) {
+		_, code, _ := post(t, srv.URL, "SELECT 1", url.Values{"format_schema": {"x:y"}})
+		require.Equal(t, "497", code)
+		_, code, _ = post(t, srv.URL, "SELECT 1", url.Values{"additional_result_filter": {"length(file('" + secret + "')) > 0"}})
+		require.Equal(t, "497", code)
+		_, code, _ = post(t, srv.URL, "SELECT * FROM {t:Identifier}", url.Values{"param_t": {"system.disks"}})
+		require.Equal(t, "497", code)
+		_, code, _ = post(t, srv.URL, "SELECT * FROM disks", url.Values{"database": {"system"}})
+		require.Equal(t, "81", code)
+		require.NoError(t, target.Exec(ctx, "CREATE TABLE ident_target (x UInt8) ENGINE = Memory"))
+		status, _, body := post(t, srv.URL, "SELECT count() FROM {t:Identifier}", url.Values{"param_t": {"ident_target"}})
+		require.Equal(t, http.StatusOK, status, body)
+	})
+
+	t.Run("readable system tables show no path", func(t *testing.T) {
+		tables := []string{"information_schema.tables", "information_schema.columns", "information_schema.schemata", "information_schema.views"}
+		for name := range allowedSystemTables {
+			switch name {
+			case "numbers", "numbers_mt", "zeros", "zeros_mt", "primes": // endless generators
+			default:
+				tables = append(tables, "system."+name)
+			}
+		}
+		require.NoError(t, target.Exec(ctx, "CREATE TABLE probe_mt (x UInt8) ENGINE = MergeTree ORDER BY x"))
+		probe, err := target.Query(ctx, "SELECT count() > 0 FROM system.tables WHERE position(toString(tuple(*)), {p:String}) > 0", "TabSeparated", map[string]string{"p": dataPath})
+		require.NoError(t, err)
+		require.Equal(t, "1\n", string(probe), "the probe finds the path where it is (system.tables, refused above)")
+		for _, tbl := range tables {
+			q := "SELECT count() FROM " + tbl + " WHERE position(toString(tuple(*)), {p:String}) > 0"
+			status, code, body := post(t, srv.URL, q, url.Values{"param_p": {dataPath}})
+			require.Equal(t, http.StatusOK, status, "%s: %s %s", tbl, code, body)
+			require.Equal(t, "0\n", body, "%s shows the engine's data directory", tbl)
+		}
+	})
+
+	allowed := []string{
+		"SELECT 1",
+		"WITH 2 AS x SELECT x * 2",
+		"(SELECT 1) UNION ALL (SELECT 2)",
+		"SHOW DATABASES",
+		"SHOW TABLES",
+		"DESC TABLE system.one",
+		"EXPLAIN SELECT 1",
+		"EXISTS TABLE system.one",
+		"SELECT name, type, table FROM system.columns WHERE database = currentDatabase()",
+		"SELECT name FROM system.functions WHERE name = 'sum'",
+		"SELECT * FROM information_schema.tables WHERE table_schema = currentDatabase()",
+		"SELECT sum(number) FROM numbers(10)",
+		"SELECT 'file(''/etc/passwd'')' AS not_a_call, $$url('x')$$ AS neither, 'é' AS utf8",
+		"SELECT 1 FORMAT JSONEachRow",
+		"SELECT dummy FROM system.one SETTINGS max_threads = 1, additional_result_filter = 'dummy = 0'",
+		"SELECT 1;",
+	}
+	for _, q := range allowed {
+		status, code, body := post(t, srv.URL, q, nil)
+		require.Equal(t, http.StatusOK, status, "%s: %s %s", q, code, body)
+	}
+}
+
+// TestWritable runs the writes a writable endpoint allows, over POST only,
+// and still refuses DDL, inline data and files.
+func TestWritable(t *testing.T) {
+	ctx := context.Background()
+	srv, target := endpoint(t, Config{Addr: "127.0.0.1:0", Writable: true})
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE w (x UInt64) ENGINE = MergeTree ORDER BY x"))
+	status, code, body := post(t, srv.URL, "INSERT INTO w SELECT number FROM numbers(5)", nil)
+	require.Equal(t, http.StatusOK, status, "%s %s", code, body)
+	status, _, body = post(t, srv.URL, "ALTER TABLE w DELETE WHERE x = 0 SETTINGS mutations_sync = 1", nil)
+	require.Equal(t, http.StatusOK, status, body)
+	_, _, body = post(t, srv.URL, "SELECT count() FROM w", nil)
+	require.Equal(t, "4\n", body)
+
+	resp, err := http.Get(srv.URL + "/?query=" + url.QueryEscape("INSERT INTO w SELECT 1"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "164", resp.Header.Get("X-ClickHouse-Exception-Code"), "GET implies read-only, as on ClickHouse")
+
+	for q, want := range map[string]string{
+		"INSERT INTO w VALUES (7)":                           "48",
+		"INSERT INTO w FORMAT TSV\n7":                        "48",
+		"DROP TABLE w":                                       "497",
+		"CREATE TABLE v (x UInt8) ENGINE = Memory":           "497",
+		"INSERT INTO w SELECT length(file('/etc/hostname'))": "497",
+		"INSERT INTO FUNCTION file('/tmp/x.tsv') SELECT 1":   "497",
+		"BACKUP TABLE w TO Disk('default', 'b.zip')":         "497",
+		"INSERT INTO w SELECT 1 SETTINGS max_threads = 1":    "",
+	} {
+		status, code, body := post(t, srv.URL, q, nil)
+		require.Equal(t, want, code, "%s: %d %s", q, status, body)
+	}
+	_, _, body = post(t, srv.URL, "SELECT count() FROM w", url.Values{"max_threads": {"1"}})
+	require.Equal(t, "5\n", body)
+	status, code, _ = post(t, srv.URL, "INSERT INTO w SELECT 1", url.Values{"max_threads": {"1"}})
+	require.Equal(t, "48", code, "URL settings apply to reads only: %d", status)
+}
+
+// TestVet checks the guard's decisions on canonical text without the
+// engine, including tokens the lexer must read as ClickHouse does.
+func TestVet(t *testing.T) {
+	t.Parallel()
+	p := policy{tableFunctions: map[string]bool{"numbers": true, "file": true, "eval": true}}
+	for q, want := range map[string]int{
+		"SELECT 1":                                     0,
+		"SELECT * FROM numbers(3)":                     0,
+		"SELECT * FROM eval('x')":                      codeAccessDenied,
+		"SELECT x.file(1)":                             0, // a method-like name after a dot is not the function
+		"SELECT 'a''b', `c``d`, \"e\\\"f\"":            0,
+		"SELECT 1; SELECT 2":                           codeSyntaxError,
+		"SELECT é":                                     codeSyntaxError,
+		"SELECT 1 INTO OUTFILE 'x'":                    codeAccessDenied,
+		"INSERT INTO t SELECT 1":                       codeReadonly,
+		"KILL QUERY WHERE 1":                           codeReadonly,
+		"SHOW GRANTS":                                  codeAccessDenied,
+		"SELECT * FROM system.one":                     0,
+		"SELECT * FROM system . settings":              0,
+		"SELECT * FROM system.query_log":               codeAccessDenied,
+		"SELECT 1 SETTINGS output_format_schema = 'x'": codeAccessDenied,
+		"SELECT 1 SETTINGS additional_table_filters = {'t':'file(\\'x\\') = 1'}": codeAccessDenied,
+		"SELECT 1 SETTINGS additional_table_filters = {'t':'x = 1'}":             0,
+	} {
+		_, err := p.vet(q)
+		if want == 0 {
+			require.NoError(t, err, q)
+			continue
+		}
+		var ce *chError
+		require.True(t, errors.As(err, &ce), "%s: %v", q, err)
+		require.Equal(t, want, ce.code, "%s: %v", q, err)
+	}
+	st, err := p.vet("SELECT 1 FORMAT JSON SETTINGS max_threads = 1")
+	require.NoError(t, err)
+	require.Equal(t, "JSON", st.format)
+	st, err = p.vet("SELECT format('{}', 'x') AS format")
+	require.NoError(t, err)
+	require.Equal(t, "", st.format)
+	st, err = p.vet("SELECT * FROM {t:Identifier} WHERE x = {v:String};")
+	require.NoError(t, err)
+	require.Equal(t, []string{"t"}, st.identParams)
+	require.Equal(t, "SELECT * FROM {t:Identifier} WHERE x = {v:String}", st.text)
+}
+
+// TestLexFollowsClickHouse checks token boundaries where a wrong boundary
+// would move every later quote (src/Parsers/Lexer.cpp).
+func TestLexFollowsClickHouse(t *testing.T) {
+	t.Parallel()
+	texts := func(q string) []string {
+		toks, err := lex(q)
+		require.Nil(t, err, q)
+		var out []string
+		for _, tk := range toks {
+			out = append(out, tk.text)
+		}
+		return out
+	}
+	require.Equal(t, []string{"SELECT", "$$ ' $$", ",", "f", "(", ")"}, texts("SELECT $$ ' $$, f() -- '"))
+	require.Equal(t, []string{"SELECT", "$a$x$a$", "$", "1"}, texts("SELECT $a$x$a$ $ 1"))
+	require.Equal(t, []string{"SELECT", "1", ",", "f"}, texts("SELECT 1 /* /* */ ' */, f"), "block comments nest")
+	require.Equal(t, []string{"SELECT", "1e-", "-", "x"}, texts("SELECT 1e--x"), "the exponent's sign belongs to the number")
+	require.Equal(t, []string{"x", ".", "1", ".", "1"}, texts("x.1.1"), "after a dot only an integer")
+	require.Equal(t, []string{"SELECT", "1.5e+3", ",", ".5", ",", "0x1F", ",", "1_000", ",", "123abc"}, texts("SELECT 1.5e+3, .5, 0x1F, 1_000, 123abc"))
+	require.Equal(t, []string{"SELECT", "x'1F'", ",", "b'01'", ",", "1", ",", "2"}, texts("SELECT x'1F', b'01', 1 // c\n, 2 # c"))
+	require.Equal(t, []string{"a", "->", "b", "#x"}[:3], texts("a -> b"))
+	_, err := lex("SELECT “x”")
+	require.NotNil(t, err)
+	_, err = lex("SELECT 'unterminated")
+	require.NotNil(t, err)
+	require.Equal(t, "it's\n", stringValue(`'it\'s\n'`))
+	require.Equal(t, "a''b", stringValue(`$t$a''b$t$`))
+}
+
+// TestScrub removes the engine's data directory from error messages.
+func TestScrub(t *testing.T) {
+	t.Parallel()
+	h := &Handler{cat: &catalog{Paths: []string{"/var/lib/tapline/clickhouse/"}}}
+	err := h.scrub(&chError{code: 76, text: "Code: 76. DB::Exception: Cannot open file /var/lib/tapline/clickhouse/store/abc/data.bin. (CANNOT_OPEN_FILE)"})
+	require.Equal(t, "Code: 76. DB::Exception: Cannot open file <data>/store/abc/data.bin. (CANNOT_OPEN_FILE)", err.Error())
+	require.Equal(t, 76, err.code)
+	require.Equal(t, "Code: 1001. DB::Exception: plain. (STD_EXCEPTION)", h.scrub(errors.New("plain")).Error())
+}
