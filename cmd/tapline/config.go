@@ -39,6 +39,7 @@ type settings struct {
 	createDatabase bool
 
 	NATSURL      string
+	Subjects     string
 	NATSListen   string
 	NATSCreds    string
 	NATSNKey     string
@@ -87,6 +88,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.StringVar(&s.Library, "libchdb", "", "path to libchdb.so; empty looks in $TAPLINE_LIBCHDB and the engine cache (tapline engine fetch)")
 	}
 	if groups&groupNATS != 0 {
+		fs.StringVar(&s.Subjects, "subjects", "", "subjects per format, replacing the default logs.<format>.>: format=subject,... (NATS wildcards allowed, e.g. sofarpc=rpc.*.digest,sofarpc=rpc.*.stat)")
 		fs.StringVar(&s.NATSURL, "nats-url", "", "external NATS server or cluster URL(s); empty runs an embedded server storing in --data-dir")
 		fs.StringVar(&s.NATSListen, "nats-listen", "127.0.0.1:-1", "client address of the embedded NATS server (port -1: any free port, announced in the endpoint file)")
 		fs.StringVar(&s.NATSCreds, "nats-creds", "", "NATS credentials file (with --nats-url)")

@@ -171,7 +171,18 @@ func openBroker(ctx context.Context, s *settings) (*ingest.Broker, error) {
 	return b, nil
 }
 
-// ensureSources creates each source's stream (idempotent).
+// ensureSpecs creates the streams of specs (idempotent).
+func ensureSpecs(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec) error {
+	for _, spec := range specs {
+		if err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureSources creates each format's stream on its default subjects
+// (idempotent).
 func ensureSources(ctx context.Context, b *ingest.Broker, formats []string) error {
 	for _, f := range formats {
 		spec := ingest.DefaultSource(f)
@@ -180,12 +191,4 @@ func ensureSources(ctx context.Context, b *ingest.Broker, formats []string) erro
 		}
 	}
 	return nil
-}
-
-func formatOfSubject(subject string) string {
-	parts := strings.Split(subject, ".")
-	if len(parts) >= 2 && parts[0] == "logs" {
-		return parts[1]
-	}
-	return ""
 }

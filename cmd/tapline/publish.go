@@ -22,16 +22,16 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var format string
 	if err := s.parse(fs, args, func() error {
 		var errs []error
-		format = formatOfSubject(subject)
-		known := false
-		for _, f := range formatNames() {
-			known = known || f == format
+		specs, err := s.sourceSpecs(formatNames())
+		if err != nil {
+			errs = append(errs, err)
 		}
+		format = formatForSubject(specs, subject)
 		switch {
 		case subject == "":
 			errs = append(errs, errors.New("--subject is required (e.g. logs.sofarpc.client.digest)"))
-		case !known:
-			errs = append(errs, fmt.Errorf("--subject %q: want logs.<format>.<...> with format one of %v", subject, formatNames()))
+		case err == nil && format == "":
+			errs = append(errs, fmt.Errorf("--subject %q is captured by no format's subjects (defaults: logs.<format>.>, formats %v; see --subjects)", subject, formatNames()))
 		}
 		if perMsg < 1 {
 			errs = append(errs, fmt.Errorf("--lines-per-message %d must be at least 1", perMsg))
@@ -49,7 +49,8 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer b.Close()
-	if err := ensureSources(ctx, b, []string{format}); err != nil {
+	specs, _ := s.sourceSpecs([]string{format})
+	if err := ensureSpecs(ctx, b, specs); err != nil {
 		return err
 	}
 	pub, err := b.Publisher(0, nil)

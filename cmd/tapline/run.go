@@ -63,6 +63,9 @@ func (s *settings) validateRun() ([]string, error) {
 	if err := s.pipelineConfig().Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := parseSubjects(s.Subjects); err != nil {
+		errs = append(errs, err)
+	}
 	if s.AckWait < time.Second {
 		errs = append(errs, fmt.Errorf("--ack-wait %v: must be at least 1s", s.AckWait))
 	} else if s.AckWait < 2*s.BatchAge {
@@ -123,7 +126,11 @@ func openStack(ctx context.Context, s *settings, formats []string, stderr io.Wri
 	if st.broker, err = ingest.Start(ctx, s.natsConfig()); err != nil {
 		return nil, err
 	}
-	if err := ensureSources(ctx, st.broker, formats); err != nil {
+	specs, err := s.sourceSpecs(formats)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureSpecs(ctx, st.broker, specs); err != nil {
 		return nil, err
 	}
 	journal, err := st.broker.Journal(ctx, ingest.DefaultJournalBucket)
@@ -136,8 +143,8 @@ func openStack(ctx context.Context, s *settings, formats []string, stderr io.Wri
 	loc, _ := s.location()
 	reg := registry()
 	var sources []pipeline.Source
-	for _, f := range formats {
-		spec := ingest.DefaultSource(f)
+	for _, spec := range specs {
+		f := spec.Name
 		dec, err := reg.New(f, decode.Options{TimeZone: loc})
 		if err != nil {
 			return nil, err
