@@ -6,11 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/ingest/decode/decodetest"
 )
 
 // benchLines returns the real JSON lines of testdata: the upstream README's
@@ -51,26 +47,5 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func benchDecode(b *testing.B, payload []byte, lines int) {
-	mem := memory.NewGoAllocator()
-	dec := newDecoder()
-	out := decode.Output{Builders: []*array.RecordBuilder{dec.Tables()[0].NewBuilder(mem)}}
-	b.SetBytes(int64(len(payload)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		dec.Decode(payload, decode.Meta{Subject: subject}, &out)
-		if out.Records >= 1<<16 {
-			for _, bl := range out.Builders {
-				rec := bl.NewRecord()
-				schema.ReserveLike(bl, rec)
-				rec.Release()
-			}
-			out.Records = 0
-		}
-	}
-	b.StopTimer()
-	if len(out.Rejects) > 0 {
-		b.Fatalf("unexpected rejects: %v", out.Rejects[0])
-	}
-	b.ReportMetric(float64(b.N*lines)/b.Elapsed().Seconds(), "lines/s")
+	decodetest.Bench(b, newDecoder, payload, subject, lines, "lines")
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
@@ -36,45 +35,13 @@ func decodeLines(t *testing.T, dec decode.Decoder, subj, payload string) *decode
 // cell returns column name of row i as a Go value (nil for NULL).
 func cell(t *testing.T, rec arrow.Record, name string, i int) any {
 	t.Helper()
-	col := rec.Column(schema.DjangoEvents.Index(name))
-	if col.IsNull(i) {
-		return nil
-	}
-	switch a := col.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.Uint16:
-		return a.Value(i)
-	case *array.Int32:
-		return a.Value(i)
-	case *array.Float64:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Timestamp:
-		return time.UnixMicro(int64(a.Value(i))).UTC().Format("2006-01-02 15:04:05.000000")
-	case *array.Map:
-		keys := a.Keys().(*array.String)
-		items := a.Items().(*array.String)
-		start, end := a.ValueOffsets(i)
-		m := map[string]string{}
-		for j := start; j < end; j++ {
-			m[keys.Value(int(j))] = items.Value(int(j))
-		}
-		return m
-	}
-	t.Fatalf("unhandled column type %T", col)
-	return nil
+	return decodetest.Cell(t, schema.DjangoEvents, rec, name, i, "2006-01-02 15:04:05.000000")
 }
 
 // row returns every column of row i by name.
 func row(t *testing.T, rec arrow.Record, i int) map[string]any {
 	t.Helper()
-	m := map[string]any{}
-	for _, c := range schema.DjangoEvents.Columns() {
-		m[c.Name] = cell(t, rec, c.Name, i)
-	}
-	return m
+	return decodetest.Row(t, schema.DjangoEvents, rec, i, "2006-01-02 15:04:05.000000")
 }
 
 // readLine returns line n (1-based) of a testdata file.

@@ -43,28 +43,7 @@ func decodeOne(t *testing.T, dec decode.Decoder, subject string, payload []byte)
 // timestamps as RFC 3339 with nanoseconds.
 func cell(t *testing.T, tbl *schema.Table, rec arrow.Record, name string, i int) any {
 	t.Helper()
-	col := rec.Column(tbl.Index(name))
-	if col.IsNull(i) {
-		return nil
-	}
-	switch a := col.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.Uint16:
-		return a.Value(i)
-	case *array.Uint32:
-		return a.Value(i)
-	case *array.Uint64:
-		return a.Value(i)
-	case *array.Float64:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Timestamp:
-		return time.Unix(0, int64(a.Value(i))).UTC().Format(time.RFC3339Nano)
-	}
-	t.Fatalf("unhandled column type %T", col)
-	return nil
+	return decodetest.Cell(t, tbl, rec, name, i, time.RFC3339Nano)
 }
 
 // requireRow asserts every column of row i.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
@@ -48,35 +47,11 @@ func row(t *testing.T, res *decodetest.Result, i int) map[string]any {
 
 func cell(t *testing.T, col arrow.Array, i int) any {
 	t.Helper()
-	if col.IsNull(i) {
-		return nil
+	v := decodetest.Value(t, col, i)
+	if ts, ok := v.(time.Time); ok {
+		return ts.Format("2006-01-02 15:04:05.999999999")
 	}
-	switch a := col.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.Uint16:
-		return a.Value(i)
-	case *array.Uint32:
-		return a.Value(i)
-	case *array.Uint64:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		return a.Value(i).ToTime(unit).UTC().Format("2006-01-02 15:04:05.999999999")
-	case *array.Map:
-		keys := a.Keys().(*array.String)
-		items := a.Items().(*array.String)
-		start, end := a.ValueOffsets(i)
-		m := map[string]string{}
-		for j := start; j < end; j++ {
-			m[keys.Value(int(j))] = items.Value(int(j))
-		}
-		return m
-	}
-	t.Fatalf("unhandled column type %T", col)
-	return nil
+	return v
 }
 
 // blank is a row where every optional column is empty or NULL and every

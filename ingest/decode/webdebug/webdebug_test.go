@@ -6,10 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
@@ -32,57 +30,13 @@ func newDecoder() decode.Decoder {
 // cell returns column name of row i of rec as a Go value (nil for NULL).
 func cell(t *testing.T, tbl *schema.Table, rec arrow.Record, name string, i int) any {
 	t.Helper()
-	col := rec.Column(tbl.Index(name))
-	if col.IsNull(i) {
-		return nil
-	}
-	switch a := col.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.Uint8:
-		return a.Value(i)
-	case *array.Uint16:
-		return a.Value(i)
-	case *array.Uint32:
-		return a.Value(i)
-	case *array.Uint64:
-		return a.Value(i)
-	case *array.Float64:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Timestamp:
-		return time.UnixMilli(int64(a.Value(i))).UTC().Format("2006-01-02 15:04:05.000")
-	case *array.List:
-		vals := a.ListValues().(*array.String)
-		start, end := a.ValueOffsets(i)
-		out := []string{}
-		for j := start; j < end; j++ {
-			out = append(out, vals.Value(int(j)))
-		}
-		return out
-	case *array.Map:
-		keys := a.Keys().(*array.String)
-		items := a.Items().(*array.String)
-		start, end := a.ValueOffsets(i)
-		m := map[string]string{}
-		for j := start; j < end; j++ {
-			m[keys.Value(int(j))] = items.Value(int(j))
-		}
-		return m
-	}
-	t.Fatalf("unhandled column type %T", col)
-	return nil
+	return decodetest.Cell(t, tbl, rec, name, i, "2006-01-02 15:04:05.000")
 }
 
 // row returns every column of row i as a map.
 func row(t *testing.T, tbl *schema.Table, rec arrow.Record, i int) map[string]any {
 	t.Helper()
-	m := map[string]any{}
-	for _, c := range tbl.Columns() {
-		m[c.Name] = cell(t, tbl, rec, c.Name, i)
-	}
-	return m
+	return decodetest.Row(t, tbl, rec, i, "2006-01-02 15:04:05.000")
 }
 
 func decodeString(t *testing.T, payload string) *decodetest.Result {

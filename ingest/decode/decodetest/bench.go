@@ -1,0 +1,63 @@
+package decodetest
+
+import (
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
+)
+
+// Bench measures a decoder as the pipeline runs it: the same payload
+// decoded b.N times into one set of builders, flushed every 64k rows with
+// capacity kept (schema.ReserveLike). records is how many records the
+// payload holds; every one must be accepted. It reports "<unit>/s" (records
+// per second, e.g. unit "lines") and "rows/s" (rows over all tables), with
+// allocations and bytes per payload.
+func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subject string, records int, unit string) {
+	b.Helper()
+	mem := memory.NewGoAllocator()
+	dec := newDecoder()
+	tables := dec.Tables()
+	out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
+	for i, t := range tables {
+		out.Builders[i] = t.NewBuilder(mem)
+	}
+	meta := decode.Meta{Subject: subject}
+	rows, pending := 0, 0
+	count := func() int {
+		n := 0
+		for _, bl := range out.Builders {
+			if len(bl.Fields()) > 0 {
+				n += bl.Field(0).Len()
+			}
+		}
+		return n
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dec.Decode(payload, meta, &out)
+		if pending = count(); pending >= 1<<16 {
+			for _, bl := range out.Builders {
+				rec := bl.NewRecord()
+				schema.ReserveLike(bl, rec)
+				rec.Release()
+			}
+			rows += pending
+		}
+	}
+	b.StopTimer()
+	rows += count()
+	if len(out.Rejects) > 0 {
+		b.Fatalf("unexpected reject: %+v", out.Rejects[0])
+	}
+	if out.Records != b.N*records {
+		b.Fatalf("%d records accepted, want %d", out.Records, b.N*records)
+	}
+	b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), unit+"/s")
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
