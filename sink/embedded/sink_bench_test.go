@@ -52,7 +52,7 @@ func BenchmarkInsert(b *testing.B) {
 	require.NoError(b, sql.Apply(ctx, t))
 	require.NoError(b, t.Exec(ctx, "CREATE TABLE plain_digest AS sofarpc_digest"))
 	plain := schema.NewTable("plain_digest", schema.SofarpcDigest.Columns()...)
-	for _, rows := range []int{10_000, 100_000} {
+	for _, rows := range []int{10_000, 100_000, 400_000} {
 		rec := digestRecord(b, rows)
 		for _, tc := range []struct {
 			name  string
