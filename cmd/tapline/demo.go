@@ -282,26 +282,7 @@ func publishGenerated(ctx context.Context, pub *ingest.Publisher, want map[strin
 
 // freshDemoDir empties dir when the demo made it, creates it otherwise, and
 // refuses to touch a non-empty directory it did not make.
-func freshDemoDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return err
-	case len(entries) == 0:
-	default:
-		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
-			return usagef("--data-dir %s is not empty and was not made by the demo: pick another directory", dir)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clear %s: %w", dir, err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("made by tapline demo; the next demo run empties this directory\n"), 0o644)
-}
+func freshDemoDir(dir string) error { return freshDir(dir, demoMarker, "the demo") }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/loadtest/report"
+)
+
+// TestLoadtestShortRunLosesNothing is the loadtest on the embedded defaults
+// for two seconds: every published record lands exactly once (the verdict
+// and every check), malformed records end as dead letters, the probes are
+// found, both baselines run, and the report is written with its charts. It
+// asserts no speed: this machine's speed is what the loadtest measures.
+func TestLoadtestShortRunLosesNothing(t *testing.T) {
+	data, reports := filepath.Join(t.TempDir(), "data"), t.TempDir()
+	var out, errb bytes.Buffer
+	code := realMain([]string{"loadtest", "--data-dir", data, "--report-dir", reports, "--duration", "2s",
+		"--batch-age", "250ms", "--probe-interval", "50ms", "--sample-interval", "250ms", "--malformed", "0.01", "--quiet"}, &out, &errb)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	for _, want := range []string{"zero loss, zero duplicates", "tapline ÷ broker", "tapline ÷ engine", "freshness", "report.html"} {
+		require.Contains(t, out.String(), want)
+	}
+
+	b, err := os.ReadFile(filepath.Join(reports, "report.json"))
+	require.NoError(t, err)
+	var r report.Report
+	require.NoError(t, json.Unmarshal(b, &r))
+	require.True(t, r.Verdict.ZeroLoss, r.Verdict.Text)
+	require.True(t, r.Verdict.ZeroDuplicates, r.Verdict.Text)
+	require.GreaterOrEqual(t, len(r.Checks), 20)
+	for _, c := range r.Checks {
+		require.True(t, c.OK, "%s: published %d, found %d", c.Name, c.Want, c.Got)
+	}
+	require.Len(t, r.Live.Formats, 5, "every format by default")
+	for _, f := range r.Live.Formats {
+		require.Positive(t, f.Valid, f.Format)
+		require.Positive(t, f.Probes, f.Format)
+		require.Equal(t, f.Valid, f.Committed, f.Format)
+		require.Equal(t, f.Malformed, f.DeadLetters, f.Format)
+	}
+	require.Positive(t, r.Live.Malformed, "malformed records were published")
+	require.Equal(t, r.Freshness.Probes, r.Freshness.Found, "every probe is found")
+	require.Positive(t, r.Freshness.P50Ms)
+	require.GreaterOrEqual(t, r.Freshness.P99Ms, r.Freshness.P50Ms)
+	require.NotNil(t, r.Baselines.Broker)
+	require.Equal(t, r.Live.Messages, r.Baselines.Broker.Messages, "the broker baseline reads the same messages")
+	require.Positive(t, r.Baselines.BrokerRatio)
+	require.NotNil(t, r.Baselines.Engine)
+	require.NotNil(t, r.Baselines.Drain)
+	require.Positive(t, r.Baselines.EngineRatio)
+	require.NotEmpty(t, r.Series)
+	require.Positive(t, r.Live.CPUSec)
+	require.Positive(t, r.Live.RSSPeakBytes)
+	parts := map[string]float64{}
+	for _, p := range r.Live.CPUByPart {
+		parts[p.Part] = p.Percent
+	}
+	require.Positive(t, parts["pipeline"], "%v", r.Live.CPUByPart)
+	require.Positive(t, parts["ClickHouse engine threads"], "%v", r.Live.CPUByPart)
+	require.Positive(t, parts["load generator"], "%v", r.Live.CPUByPart)
+
+	md, err := os.ReadFile(filepath.Join(reports, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Loss and duplication checks")
+	html, err := os.ReadFile(filepath.Join(reports, "report.html"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, strings.Count(string(html), "<svg"), 5, "charts")
+	for _, load := range []string{"<script", "src=", "<link", "url(", "@import"} {
+		require.False(t, strings.Contains(string(html), load), "self-contained: the page has %q", load)
+	}
+
+	// A second run empties the directory it made, not another one.
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "precious"), []byte("x"), 0o644))
+	errb.Reset()
+	require.Equal(t, exitUsage, realMain([]string{"loadtest", "--data-dir", other, "--duration", "1s", "--quiet"}, &out, &errb))
+	require.Contains(t, errb.String(), "was not made by the loadtest")
+	_, err = os.Stat(filepath.Join(other, "precious"))
+	require.NoError(t, err)
+}
+
+func TestLoadtestReportsEveryConfigProblemAtOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := realMain([]string{"loadtest", "--mix", "sofarpc=2,nope=1,django=-1", "--rate", "-5", "--malformed", "1.5", "--publishers", "-1", "--batch-rows", "-1"}, &out, &errb)
+	require.Equal(t, exitUsage, code, errb.String())
+	for _, want := range []string{`unknown format "nope"`, `--mix "django=-1"`, "rate -5", "malformed share 1.5", "must not be negative", "--batch-rows -1"} {
+		require.Contains(t, errb.String(), want)
+	}
+	errb.Reset()
+	require.Equal(t, exitUsage, realMain([]string{"loadtest", "--publish-only"}, &out, &errb))
+	require.Contains(t, errb.String(), "--publish-only needs --rate or --count")
+	errb.Reset()
+	require.Equal(t, exitUsage, realMain([]string{"loadtest", "--sources", "webdebug", "--mix", "sofarpc=1"}, &out, &errb))
+	require.Contains(t, errb.String(), "share no format")
+}
+
+// TestLoadtestPublishOnlyFeedsARunningTapline: with no producer yet, the
+// loadtest publishes to the embedded NATS of a `tapline run` on the same
+// data directory, and every record arrives.
+func TestLoadtestPublishOnlyFeedsARunningTapline(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var runOut, runErr bytes.Buffer
+	runDone := make(chan error, 1)
+	go func() {
+		runDone <- runRun(ctx, []string{"--data-dir", dir, "--http", "127.0.0.1:0", "--batch-age", "100ms"}, &runOut, &runErr)
+	}()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(endpointPath(dir))
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "run announces its endpoint: %s", runErr.String())
+
+	var out, errb bytes.Buffer
+	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "3000", "--mix", "sofarpc=1,django=1", "--malformed", "0", "--quiet"}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "published 3000 records (0 malformed)")
+
+	require.Eventually(t, func() bool {
+		out.Reset()
+		err := runSQL(ctx, []string{"--data-dir", dir, "--format", "TabSeparated", "SELECT (SELECT count() FROM sofarpc_digest) + (SELECT count() FROM sofarpc_stat) + (SELECT count() FROM django_events)"}, &out, &errb)
+		return err == nil && strings.TrimSpace(out.String()) == "3000"
+	}, 30*time.Second, 100*time.Millisecond, "every record arrives: %s %s", out.String(), errb.String())
+	cancel()
+	require.NoError(t, <-runDone, runErr.String())
+}

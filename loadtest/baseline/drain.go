@@ -1,0 +1,146 @@
+package baseline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/pipeline"
+	"github.com/tapline/tapline/sink"
+)
+
+// DrainConfig says what the tapline drain runs with: the same pieces as
+// `tapline run`, on another consumer and another database.
+type DrainConfig struct {
+	// Broker is the connection the drain consumes on.
+	Broker *ingest.Broker
+	// Durable is the consumer each stream is drained with.
+	Durable string
+	// Target is a database with tapline's schema (not tapline's own: the
+	// drain writes every record again).
+	Target sink.Target
+	// DLQ receives the malformed records again. Dead letters carry a
+	// message id (stream, sequence, index), so the dead-letter stream drops
+	// the copies that come within its duplicate window of the originals.
+	DLQ *ingest.DeadLetters
+	// Pipeline is tapline's configuration (batch bounds).
+	Pipeline pipeline.Config
+	// NewDecoder returns a format's decoder.
+	NewDecoder func(format string) (decode.Decoder, error)
+}
+
+// Drained is what draining one format's stream measured.
+type Drained struct {
+	// Format is the drained stream's format.
+	Format string
+	// Records committed and Rejected (dead-lettered), Batches committed.
+	Records, Rejected, Batches uint64
+	// Counted records (committed and rejected) were done Elapsed after the
+	// start. Unless Tail, they are those of every batch but the last: the
+	// last batch closes when it is MaxAge old (the stream ran dry), a wait
+	// that is not ingestion. Tail is set when there was only one batch and
+	// Elapsed includes that wait.
+	Counted uint64
+	Elapsed time.Duration
+	Tail    bool
+}
+
+// Drain runs tapline's pipeline on each stream, one format after the
+// other, until everything cfg.Durable had not acknowledged is committed and
+// acknowledged.
+func Drain(ctx context.Context, cfg DrainConfig, streams []Stream) ([]Drained, error) {
+	journal, err := cfg.Broker.Journal(ctx, ingest.DefaultJournalBucket)
+	if err != nil {
+		return nil, err
+	}
+	var out []Drained
+	for _, s := range streams {
+		d, err := drainOne(ctx, cfg, journal, s)
+		out = append(out, d)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+type commit struct {
+	at      time.Time
+	records uint64
+}
+
+func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s Stream) (Drained, error) {
+	d := Drained{Format: s.Format}
+	dec, err := cfg.NewDecoder(s.Format)
+	if err != nil {
+		return d, err
+	}
+	start := time.Now()
+	c, err := cfg.Broker.Consumer(ctx, ingest.ConsumerSpec{Stream: s.Stream, Durable: cfg.Durable})
+	if err != nil {
+		return d, err
+	}
+	total, err := backlog(ctx, c)
+	if err != nil || total == 0 {
+		c.Stop()
+		return d, err
+	}
+	p, err := pipeline.New(cfg.Pipeline, cfg.Target, journal, cfg.DLQ, []pipeline.Source{{Name: s.Format, Decoder: dec, Consumer: c}})
+	if err != nil {
+		c.Stop()
+		return d, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(runCtx) }()
+
+	var commits []commit
+	var last pipeline.Stats
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	lastState := time.Time{}
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			stop()
+			<-runErr
+			return d, ctx.Err()
+		case err := <-runErr:
+			if err == nil {
+				err = errors.New("the pipeline stopped early")
+			}
+			return d, fmt.Errorf("baseline: drain %s: %w", s.Format, err)
+		case <-tick.C:
+		}
+		last = p.Stats()[0]
+		if n := len(commits); last.Batches > 0 && (n == 0 || !last.LastCommit.Equal(commits[n-1].at)) {
+			commits = append(commits, commit{at: last.LastCommit, records: last.RecordsCommitted + last.Rejected})
+		}
+		if time.Since(lastState) < 100*time.Millisecond {
+			continue
+		}
+		lastState = time.Now()
+		st, err := c.State(ctx)
+		if err != nil {
+			continue // asked again next tick
+		}
+		done = st.Pending == 0 && st.AckPending == 0
+	}
+	stop()
+	if err := <-runErr; err != nil {
+		return d, fmt.Errorf("baseline: drain %s: %w", s.Format, err)
+	}
+	last = p.Stats()[0]
+	d.Records, d.Rejected, d.Batches = last.RecordsCommitted, last.Rejected, last.Batches
+	switch n := len(commits); {
+	case n >= 2:
+		d.Counted, d.Elapsed = commits[n-2].records, commits[n-2].at.Sub(start)
+	case n == 1:
+		d.Counted, d.Elapsed, d.Tail = commits[0].records, commits[0].at.Sub(start), true
+	}
+	return d, nil
+}

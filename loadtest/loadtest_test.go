@@ -1,0 +1,75 @@
+package loadtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/loadtest/publish"
+	"github.com/tapline/tapline/loadtest/report"
+	"github.com/tapline/tapline/pipeline"
+)
+
+func TestValidateReportsEverythingAtOnce(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, Config{Mix: map[string]float64{"sofarpc": 1}, Duration: time.Second}.Validate())
+	err := Config{Mix: map[string]float64{"nope": 1, "django": 0}, Malformed: -0.5, Rate: -1, Publishers: -2, ProbeInterval: -time.Second, Pipeline: pipeline.Config{MaxRows: -1}}.Validate()
+	require.Error(t, err)
+	for _, want := range []string{`no generator for format "nope"`, "weight of django", "malformed share -0.5", "rate -1", "set a duration or a count", "must not be negative", "intervals and timeouts", "--batch-rows -1"} {
+		require.ErrorContains(t, err, want)
+	}
+	require.ErrorContains(t, Config{Count: 1}.Validate(), "no format in the mix")
+	require.Equal(t, []string{"django", "sofarpc"}, Config{Mix: map[string]float64{"sofarpc": 1, "django": 2}}.Formats())
+}
+
+func TestVerdictNamesLossAndDuplicates(t *testing.T) {
+	t.Parallel()
+	ok := []report.Check{{Name: "a", Want: 3, Got: 3, OK: true}, {Name: "b", Want: 0, Got: 0, OK: true}}
+	v := verdict(ok)
+	require.True(t, v.ZeroLoss)
+	require.True(t, v.ZeroDuplicates)
+	require.Equal(t, "zero loss, zero duplicates (2 checks)", v.Text)
+
+	v = verdict(append(ok, report.Check{Name: "rows", Want: 10, Got: 9}, report.Check{Name: "view", Want: 5, Got: 7}))
+	require.False(t, v.ZeroLoss)
+	require.False(t, v.ZeroDuplicates)
+	require.Equal(t, "LOSS: rows (9 of 10); DUPLICATES: view (7 for 5)", v.Text)
+
+	v = verdict([]report.Check{{Name: "dl", Want: 2, Got: 3}})
+	require.True(t, v.ZeroLoss)
+	require.False(t, v.ZeroDuplicates)
+}
+
+func TestTruthRowsFollowTheSubjects(t *testing.T) {
+	t.Parallel()
+	tally := &publish.Tally{Valid: 10, Subjects: map[string]uint64{
+		"logs.sofarpc.client.digest": 4, "logs.sofarpc.server.digest": 3, "logs.sofarpc.server.stat": 2, "logs.sofarpc.client.stat": 1,
+	}}
+	n, ok := truthRows("sofarpc_digest", tally)
+	require.True(t, ok)
+	require.EqualValues(t, 7, n)
+	n, ok = truthRows("sofarpc_stat", tally)
+	require.True(t, ok)
+	require.EqualValues(t, 3, n)
+	n, ok = truthRows("django_events", tally)
+	require.True(t, ok)
+	require.EqualValues(t, 10, n)
+	_, ok = truthRows("webdebug_events", tally)
+	require.False(t, ok, "a document has many event rows: no truth from the generator")
+	_, ok = truthRows("envoytap_connections", tally)
+	require.False(t, ok)
+}
+
+func TestMeasureKeysCoverEveryCheck(t *testing.T) {
+	t.Parallel()
+	env := Env{Tables: map[string][]string{"sofarpc": {"sofarpc_digest", "sofarpc_stat"}, "envoytap": {"envoytap_connections", "envoytap_events"}}}
+	keys := measureKeys(env, []string{"envoytap", "sofarpc"})
+	for _, k := range []string{"rows:sofarpc_digest", "rows:sofarpc_stat", "rows:envoytap_events", "latency:sofarpc", "latency:envoytap", "calls", "events"} {
+		require.Contains(t, keys, k)
+		require.NotEmpty(t, measureSQL(k))
+	}
+	require.Contains(t, measureSQL("rows:we`ird"), "`we\\`ird`", "identifiers are quoted")
+	require.Contains(t, measureSQL("latency:it's"), `'it\'s'`, "values are quoted")
+	require.Panics(t, func() { measureSQL("nope:x") })
+}

@@ -1,0 +1,115 @@
+package procstat
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var sink []byte
+
+func TestReadSeesCPUAndMemoryUsed(t *testing.T) {
+	a, err := Read()
+	require.NoError(t, err)
+	require.Positive(t, a.RSS)
+	require.GreaterOrEqual(t, a.HWM, a.RSS)
+	require.Positive(t, a.Threads)
+
+	// Burn about 200ms of CPU and touch 64 MiB.
+	deadline := time.Now().Add(200 * time.Millisecond)
+	x := 0
+	for time.Now().Before(deadline) {
+		x++
+	}
+	sink = make([]byte, 64<<20)
+	for i := range sink {
+		sink[i] = byte(i)
+	}
+	b, err := Read()
+	require.NoError(t, err)
+	runtime.KeepAlive(x)
+	require.GreaterOrEqual(t, b.CPU-a.CPU, 150*time.Millisecond)
+	require.GreaterOrEqual(t, b.RSS, a.RSS+60<<20)
+	pct := CPUPercent(a, b)
+	require.Greater(t, pct, 50.0)
+	require.Less(t, pct, 100.0*float64(runtime.NumCPU())+10)
+	require.Zero(t, CPUPercent(b, b))
+	require.Equal(t, uint64(2048), kib([]byte("   2 kB")))
+}
+
+// TestCPUByLabelSplitsAProfile profiles two labelled goroutines that do
+// work in a 1:3 ratio, and an unlabelled one, and reads the split back.
+func TestCPUByLabelSplitsAProfile(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, pprof.StartCPUProfile(&buf))
+	// A fixed amount of work, not of time: the split must hold however the
+	// goroutines share the CPUs.
+	burn := func(n int) {
+		x := uint64(1)
+		for i := 0; i < n; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		runtime.KeepAlive(x)
+	}
+	var wg sync.WaitGroup
+	const unit = 150_000_000
+	for _, job := range []struct {
+		label string
+		d     int
+	}{{"a", unit}, {"b", 3 * unit}, {"", unit}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if job.label == "" {
+				burn(job.d)
+				return
+			}
+			pprof.Do(context.Background(), pprof.Labels("part", job.label), func(context.Context) {
+				// A goroutine started here inherits the label.
+				done := make(chan struct{})
+				go func() { burn(job.d / 3); close(done) }()
+				burn(job.d * 2 / 3)
+				<-done
+			})
+		}()
+	}
+	wg.Wait()
+	pprof.StopCPUProfile()
+	split, err := CPUByLabel(buf.Bytes(), "part")
+	require.NoError(t, err)
+	require.Greater(t, split["b"], split["a"], "%v", split)
+	ratio := float64(split["b"]) / float64(split["a"])
+	require.InDelta(t, 3, ratio, 1.5, "%v", split)
+	require.Greater(t, split["a"], 50*time.Millisecond, "%v", split)
+	require.Greater(t, split[""], 50*time.Millisecond, "unlabelled Go work counts under the empty label: %v", split)
+	require.Less(t, split[Native], 30*time.Millisecond, "no native code ran: %v", split)
+	_, err = CPUByLabel([]byte("not gzip"), "part")
+	require.Error(t, err)
+}
+
+func TestReadMachineSeesThisProcessBurn(t *testing.T) {
+	a, err := ReadMachine()
+	require.NoError(t, err)
+	p0, err := Read()
+	require.NoError(t, err)
+	end := time.Now().Add(300 * time.Millisecond)
+	x := 0
+	for time.Now().Before(end) {
+		x++
+	}
+	runtime.KeepAlive(x)
+	b, err := ReadMachine()
+	require.NoError(t, err)
+	p1, err := Read()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, b.Busy, a.Busy)
+	// The machine was at least as busy as this process (ticks are 10ms).
+	require.GreaterOrEqual(t, MachinePercent(a, b)+10, CPUPercent(p0, p1)*0.8)
+	require.Less(t, MachinePercent(a, b), 100.0*float64(runtime.NumCPU())+20)
+}

@@ -1,0 +1,376 @@
+// Package report holds what a loadtest measured and writes it to a report
+// directory in three forms: report.json (machine-readable, the Report type
+// below), report.md (a summary a person reads) and report.html (one
+// self-contained page with charts drawn as inline SVG: no script, no
+// network).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// Report is everything a loadtest measured. Rates are per second of wall
+// time, latencies in milliseconds, sizes in bytes.
+type Report struct {
+	// Command is the command line that produced the report.
+	Command string `json:"command"`
+	// Started and Finished bound the whole run, baselines included.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Machine is where it ran, Setup how it was configured.
+	Machine Machine `json:"machine"`
+	Setup   Setup   `json:"setup"`
+	// Live is the live phase: publishing while tapline consumes.
+	Live Live `json:"live"`
+	// Freshness is publish-to-queryable latency, from probes.
+	Freshness Freshness `json:"freshness"`
+	// Checks are the loss and duplication checks; Verdict sums them up.
+	Checks  []Check `json:"checks"`
+	Verdict Verdict `json:"verdict"`
+	// Baselines are the same messages consumed by the broker alone and
+	// ingested by the engine alone.
+	Baselines Baselines `json:"baselines"`
+	// Series is the live phase sampled at a fixed interval.
+	Series []Point `json:"series"`
+	// Notes are things a reader should know about this run.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Machine describes where the loadtest ran: logical CPUs and their model,
+// memory, operating system and architecture, Go version. Fields it could
+// not read are zero.
+type Machine struct {
+	CPUs        int    `json:"cpus"`
+	CPUModel    string `json:"cpu_model,omitempty"`
+	MemoryBytes uint64 `json:"memory_bytes,omitempty"`
+	OS          string `json:"os"`
+	GoVersion   string `json:"go_version"`
+}
+
+// Setup is how the run was configured: the run id (message ids and probes
+// carry it), where NATS and ClickHouse were, and the loadtest's and the
+// pipeline's settings under their flag names (durations as seconds or
+// milliseconds, as the names say).
+type Setup struct {
+	RunID      string             `json:"run_id"`
+	NATS       string             `json:"nats"`
+	ClickHouse string             `json:"clickhouse"`
+	Mix        map[string]float64 `json:"mix"`
+	Seed       uint64             `json:"seed"`
+	// Rate is the target in records/s; 0 means as fast as tapline keeps up.
+	Rate          float64 `json:"rate"`
+	DurationSec   float64 `json:"duration_seconds,omitempty"`
+	Count         int64   `json:"count,omitempty"`
+	Publishers    int     `json:"publishers"`
+	PerMessage    int     `json:"records_per_message"`
+	MaxMsgBytes   int     `json:"max_message_bytes"`
+	MaxInFlight   int64   `json:"max_in_flight"`
+	Malformed     float64 `json:"malformed"`
+	ProbeEveryMs  float64 `json:"probe_interval_ms"`
+	BatchRows     int     `json:"batch_rows"`
+	BatchBytes    int     `json:"batch_bytes"`
+	BatchAgeMs    float64 `json:"batch_age_ms"`
+	SampleEveryMs float64 `json:"sample_interval_ms"`
+}
+
+// Live is the live phase: publishing while tapline consumes.
+type Live struct {
+	// PublishSec is from the first publish to the last acknowledgement;
+	// EndToEndSec from the first publish until the pipeline had committed
+	// or dead-lettered every published record.
+	PublishSec  float64 `json:"publish_seconds"`
+	EndToEndSec float64 `json:"end_to_end_seconds"`
+	// Records published (acknowledged by the stream), Valid and Malformed
+	// among them, Probes among the valid; Messages and Bytes carrying them.
+	Records   uint64 `json:"records"`
+	Valid     uint64 `json:"valid"`
+	Malformed uint64 `json:"malformed"`
+	Probes    uint64 `json:"probes"`
+	Messages  uint64 `json:"messages"`
+	Bytes     uint64 `json:"bytes"`
+	// PublishedPerSec is Records / PublishSec.
+	PublishedPerSec float64 `json:"published_per_second"`
+	// Committed records and DeadLetters, as the pipeline counted them.
+	Committed   uint64 `json:"committed"`
+	DeadLetters uint64 `json:"dead_letters"`
+	// Rows is every row the run added to tapline's tables, counted in
+	// ClickHouse (views' tables excluded).
+	Rows uint64 `json:"rows"`
+	// RecordsPerSec is (committed + dead-lettered) / EndToEndSec: tapline's
+	// end-to-end rate; RowsPerSec is Rows / EndToEndSec.
+	RecordsPerSec float64 `json:"records_per_second"`
+	RowsPerSec    float64 `json:"rows_per_second"`
+	// PeakRowsPerSec is the highest rows/s over one sample interval.
+	PeakRowsPerSec float64 `json:"peak_rows_per_second"`
+	// HeldSec sums the time publishers waited for the bound on records in
+	// flight (over all publishers).
+	HeldSec float64 `json:"held_seconds"`
+	// GeneratorSec sums the wall time spent inside the generators.
+	GeneratorSec float64 `json:"generator_seconds"`
+	// Publish retries (same message id).
+	Retries uint64 `json:"publish_retries"`
+	// CPU of the whole process over the live phase: CPUSec in total, as a
+	// percentage of one core on average and at the busiest sample.
+	CPUSec         float64 `json:"cpu_seconds"`
+	CPUAvgPercent  float64 `json:"cpu_avg_percent"`
+	CPUPeakPercent float64 `json:"cpu_peak_percent"`
+	// CPUByPart splits the CPU by what it worked for, from a CPU profile of
+	// the live phase (goroutines labelled by part; see procstat.CPUByLabel):
+	// the pipeline (decoding, inserting, the engine's work inside those
+	// insert calls, journal and dead letters), the ClickHouse engine's own
+	// threads (inserts' parallel work, materialized views, merges), NATS
+	// and the Go runtime (the NATS server when embedded, the pipeline's NATS
+	// client, garbage collection), the load generator (generators and
+	// publishing clients) and the loadtest's own measurement.
+	CPUByPart []PartCPU `json:"cpu_by_part,omitempty"`
+	// OthersCPUPercent is what other processes on the machine used over the
+	// live phase, as a percentage of one core (the machine's busy time from
+	// /proc/stat minus this process's), and StealPercent the time the
+	// hypervisor gave to other guests: on a shared machine both take from
+	// tapline's figures.
+	OthersCPUPercent float64 `json:"others_cpu_percent"`
+	StealPercent     float64 `json:"steal_percent"`
+	// TaplineCPUPercent is the CPU of everything but the load generator and
+	// the measurement, as a percentage of one core: what tapline itself used
+	// (with its embedded NATS and engine).
+	TaplineCPUPercent float64 `json:"tapline_cpu_percent,omitempty"`
+	// RSS of the process: average over the samples, and its peak (VmHWM).
+	RSSAvgBytes  uint64 `json:"rss_avg_bytes"`
+	RSSPeakBytes uint64 `json:"rss_peak_bytes"`
+	// Formats breaks the totals down.
+	Formats []FormatLive `json:"formats"`
+}
+
+// PartCPU is one part's share of the CPU.
+type PartCPU struct {
+	// Part names it; Seconds is its CPU time over the live phase.
+	Part    string  `json:"part"`
+	Seconds float64 `json:"seconds"`
+	// Percent of one core over the live phase.
+	Percent float64 `json:"percent"`
+}
+
+// FormatLive is one format's part of the live phase: the fields mean what
+// Live's do, plus Samples (the latency samples its valid records carry,
+// the generators' truth) and Rows per table (in ClickHouse).
+type FormatLive struct {
+	Format      string            `json:"format"`
+	Records     uint64            `json:"records"`
+	Valid       uint64            `json:"valid"`
+	Malformed   uint64            `json:"malformed"`
+	Probes      uint64            `json:"probes"`
+	Messages    uint64            `json:"messages"`
+	Bytes       uint64            `json:"bytes"`
+	Samples     uint64            `json:"samples"`
+	Committed   uint64            `json:"committed"`
+	DeadLetters uint64            `json:"dead_letters"`
+	Rows        map[string]uint64 `json:"rows"`
+}
+
+// Freshness is what the probes measured: for each probe, ClickHouse's
+// ingested_at of its row minus the time just before it was published.
+type Freshness struct {
+	Probes  int               `json:"probes"`
+	Found   int               `json:"found"`
+	P50Ms   float64           `json:"p50_ms"`
+	P90Ms   float64           `json:"p90_ms"`
+	P99Ms   float64           `json:"p99_ms"`
+	MaxMs   float64           `json:"max_ms"`
+	MinMs   float64           `json:"min_ms"`
+	Formats []FormatFreshness `json:"formats"`
+	// PublishAckP50Ms and P99 are the probes' publish-to-acknowledgement
+	// times: the broker's part of a publish.
+	PublishAckP50Ms float64 `json:"publish_ack_p50_ms"`
+	PublishAckP99Ms float64 `json:"publish_ack_p99_ms"`
+	// Samples are the probes over time, for the chart.
+	Samples []ProbePoint `json:"samples"`
+}
+
+// FormatFreshness is one format's probes: how many were published and
+// found, and their latency percentiles, in milliseconds.
+type FormatFreshness struct {
+	Format string  `json:"format"`
+	Probes int     `json:"probes"`
+	Found  int     `json:"found"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+}
+
+// ProbePoint is one probe: when it was published (seconds since the start
+// of the live phase) and its latency.
+type ProbePoint struct {
+	T         float64 `json:"t"`
+	Format    string  `json:"format"`
+	LatencyMs float64 `json:"latency_ms"`
+}
+
+// Check is one comparison of what was published with what ClickHouse or
+// the dead-letter stream holds.
+type Check struct {
+	// Name is what is checked ("sofarpc: records", "sofarpc_digest: rows").
+	Name string `json:"name"`
+	// What the check compares, in words.
+	What string `json:"what"`
+	// Want is the published side, Got what was found; OK when equal.
+	Want uint64 `json:"want"`
+	Got  uint64 `json:"got"`
+	OK   bool   `json:"ok"`
+}
+
+// Verdict sums up the checks.
+type Verdict struct {
+	// ZeroLoss: no check found fewer than published; ZeroDuplicates: none
+	// found more.
+	ZeroLoss       bool `json:"zero_loss"`
+	ZeroDuplicates bool `json:"zero_duplicates"`
+	// Text says it in words, naming every failed check.
+	Text string `json:"text"`
+}
+
+// Baselines are the same messages without tapline's processing.
+type Baselines struct {
+	// Broker, Engine and Drain are nil when not measured (see Skipped).
+	Broker *BrokerBaseline `json:"broker,omitempty"`
+	Engine *EngineBaseline `json:"engine,omitempty"`
+	Drain  *DrainBaseline  `json:"drain,omitempty"`
+	// BrokerRatio is Live.RecordsPerSec / Broker.RecordsPerSec.
+	BrokerRatio float64 `json:"broker_ratio,omitempty"`
+	// EngineRatio is Drain.RecordsPerSec / Engine.LinesPerSec: tapline and
+	// the engine's own JSON ingestion on the same lines, from a backlog.
+	EngineRatio float64 `json:"engine_ratio,omitempty"`
+	// Skipped says which baselines did not run and why.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// BrokerBaseline is the broker alone: consume and acknowledge every
+// message, no processing. Durable is its consumer; Seconds the wall time
+// of all streams at once; Messages and Bytes read; rates over Seconds.
+type BrokerBaseline struct {
+	Durable  string  `json:"durable"`
+	Seconds  float64 `json:"seconds"`
+	Messages uint64  `json:"messages"`
+	Bytes    uint64  `json:"bytes"`
+	// Records is the records those messages carry (what the live phase
+	// published per message, since the broker baseline does not look inside).
+	Records        uint64       `json:"records"`
+	RecordsPerSec  float64      `json:"records_per_second"`
+	MessagesPerSec float64      `json:"messages_per_second"`
+	Formats        []FormatRate `json:"formats"`
+}
+
+// FormatRate is one format's part of a baseline: messages, records (for
+// the engine: lines) and bytes, the Seconds timed and the records per
+// second over them.
+type FormatRate struct {
+	Format   string  `json:"format"`
+	Messages uint64  `json:"messages"`
+	Records  uint64  `json:"records"`
+	Bytes    uint64  `json:"bytes"`
+	Seconds  float64 `json:"seconds"`
+	PerSec   float64 `json:"records_per_second"`
+	// Rows the engine wrote into the format's table (engine baseline).
+	Rows uint64 `json:"rows,omitempty"`
+	// Batches and whether Seconds includes the last batch's wait (drain).
+	Batches uint64 `json:"batches,omitempty"`
+	Tail    bool   `json:"tail,omitempty"`
+}
+
+// EngineBaseline is ClickHouse's own JSON ingestion of the JSON lines: the
+// Database written, the Lines inserted, the Seconds the inserts took in
+// all, and lines per second over them.
+type EngineBaseline struct {
+	Database string       `json:"database"`
+	Lines    uint64       `json:"lines"`
+	Seconds  float64      `json:"seconds"`
+	PerSec   float64      `json:"lines_per_second"`
+	Formats  []FormatRate `json:"formats"`
+}
+
+// DrainBaseline is tapline on the same JSON lines from a backlog: the
+// Database written, the Records counted (all but each format's last
+// batch, unless a format had one), the Seconds to their commit, summed
+// over the formats, and records per second over them.
+type DrainBaseline struct {
+	Database string       `json:"database"`
+	Records  uint64       `json:"records"`
+	Seconds  float64      `json:"seconds"`
+	PerSec   float64      `json:"records_per_second"`
+	Formats  []FormatRate `json:"formats"`
+}
+
+// Point is one sample of the live phase; counters are totals since its
+// start.
+type Point struct {
+	// T is seconds since the live phase started.
+	T float64 `json:"t"`
+	// Published records (acknowledged by the stream), Committed records and
+	// DeadLetters (the pipeline's counts), Rows in ClickHouse.
+	Published   uint64 `json:"published"`
+	Committed   uint64 `json:"committed"`
+	DeadLetters uint64 `json:"dead_letters"`
+	Rows        uint64 `json:"rows"`
+	// Lag is the messages tapline's consumers have not acknowledged (not yet
+	// delivered plus delivered and unacknowledged).
+	Lag uint64 `json:"lag"`
+	// InFlight is published records not yet committed or dead-lettered.
+	InFlight int64 `json:"in_flight"`
+	// CPUPercent of one core over the interval before, RSS now.
+	CPUPercent float64 `json:"cpu_percent"`
+	// MachineCPUPercent is the whole machine's busy CPU over the interval
+	// before (this process and every other), percent of one core.
+	MachineCPUPercent float64 `json:"machine_cpu_percent"`
+	RSS               uint64  `json:"rss_bytes"`
+}
+
+// Percentile returns the p-th percentile (0 < p <= 1, nearest rank) of
+// sorted values, or 0 for none.
+func Percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// Sorted returns a sorted copy of values.
+func Sorted(values []float64) []float64 {
+	out := append([]float64(nil), values...)
+	sort.Float64s(out)
+	return out
+}
+
+// Write writes report.json, report.md and report.html into dir (created
+// when missing) and returns their paths.
+func Write(r *Report, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("report: encode JSON: %w", err)
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"report.json", append(js, '\n')},
+		{"report.md", []byte(Markdown(r))},
+		{"report.html", []byte(HTML(r))},
+	}
+	var paths []string
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}

@@ -1,0 +1,106 @@
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	t.Parallel()
+	s := Sorted([]float64{5, 1, 4, 2, 3, 10, 9, 8, 7, 6})
+	require.Equal(t, 1.0, s[0])
+	require.Equal(t, 5.0, Percentile(s, 0.5))
+	require.Equal(t, 9.0, Percentile(s, 0.9))
+	require.Equal(t, 10.0, Percentile(s, 0.99))
+	require.Equal(t, 1.0, Percentile(s, 0.01))
+	require.Zero(t, Percentile(nil, 0.5))
+}
+
+func TestHumanNumbers(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[float64]string{0: "0", 0.5: "0.5", 12: "12", 999: "999", 1500: "1.5k", 12345: "12.3k", 120000: "120k", 2_500_000: "2.5M", 3e9: "3G"} {
+		require.Equal(t, want, SI(v), "%v", v)
+	}
+	require.Equal(t, "512 B", IBytes(512))
+	require.Equal(t, "1.5 KiB", IBytes(1536))
+	require.Equal(t, "2.0 GiB", IBytes(2<<30))
+	require.Equal(t, "0.4ms", Ms(0.4))
+	require.Equal(t, "850ms", Ms(850))
+	require.Equal(t, "1.25s", Ms(1250))
+	require.Equal(t, "12.5s", Ms(12500))
+}
+
+func sample() *Report {
+	r := &Report{
+		Command: "tapline loadtest --duration 2s", Started: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC),
+		Machine: Machine{CPUs: 2, OS: "linux/amd64", GoVersion: "go1.26"},
+		Setup:   Setup{Mix: map[string]float64{"sofarpc": 3, "webdebug": 1}, SampleEveryMs: 1000, BatchAgeMs: 1000},
+		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}}},
+			CPUByPart: []PartCPU{{Part: "pipeline <b>", Percent: 80}}},
+		Freshness: Freshness{P50Ms: 800, P99Ms: 1900, Formats: []FormatFreshness{{Format: "sofarpc", P50Ms: 800, P99Ms: 1900}},
+			Samples: []ProbePoint{{T: 0.1, Format: "sofarpc", LatencyMs: 700}, {T: 1.1, Format: "webdebug", LatencyMs: 1500}}},
+		Checks:    []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
+		Verdict:   Verdict{Text: "LOSS: x (1 of 2)"},
+		Baselines: Baselines{Broker: &BrokerBaseline{RecordsPerSec: 9000}, BrokerRatio: 0.05, Skipped: []string{"the engine: <reason>"}},
+		Series:    []Point{{T: 0}, {T: 1, Published: 500, Committed: 400, Rows: 800, CPUPercent: 150, RSS: 1 << 30}, {T: 1.05, Published: 510}},
+		Notes:     []string{"a note"},
+	}
+	return r
+}
+
+// TestWriteRendersEveryForm writes a report and checks each form: the JSON
+// round-trips, the Markdown has its sections and the failed check, and
+// every chart of the page is well-formed SVG with text escaped.
+func TestWriteRendersEveryForm(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "r")
+	paths, err := Write(sample(), dir)
+	require.NoError(t, err)
+	require.Len(t, paths, 3)
+
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, sample().Checks, back.Checks)
+	require.Equal(t, sample().Series, back.Series)
+
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%"} {
+		require.Contains(t, string(md), want)
+	}
+
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	require.NoError(t, err)
+	svgs := regexp.MustCompile(`(?s)<svg .*?</svg>`).FindAllString(string(page), -1)
+	require.GreaterOrEqual(t, len(svgs), 6)
+	for _, s := range svgs {
+		d := xml.NewDecoder(strings.NewReader(s))
+		for {
+			_, err := d.Token()
+			if err != nil {
+				require.ErrorContains(t, err, "EOF", "well-formed SVG: %.200s", s)
+				break
+			}
+		}
+	}
+	require.Contains(t, string(page), "pipeline &lt;b&gt;")
+	require.NotContains(t, string(page), "<b>")
+	require.Contains(t, string(page), `class="bad"`, "a failed verdict is shown as one")
+}
+
+func TestNiceStep(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 1.2: 2, 3: 5, 7: 10, 23: 50, 4100: 5000} {
+		require.InDelta(t, want, niceStep(raw), 1e-9, "%v", raw)
+	}
+}

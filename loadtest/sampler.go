@@ -1,0 +1,114 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tapline/tapline/loadtest/procstat"
+	"github.com/tapline/tapline/loadtest/report"
+)
+
+// sampler records the live phase: every few milliseconds the pipeline's
+// done count (for the publishers' bound on records in flight), and every
+// SampleInterval a Point (and a progress line).
+type sampler struct {
+	r      *run
+	rows   []string // the base tables' row measures
+	rows0  uint64   // their sum before publishing
+	last   procstat.Sample
+	lastM  procstat.Machine
+	prev   report.Point
+	hasPrv bool
+}
+
+func newSampler(ctx context.Context, r *run) (*sampler, error) {
+	s := &sampler{r: r}
+	for _, f := range r.formats {
+		for _, t := range r.env.Tables[f] {
+			s.rows = append(s.rows, rowsOf(t))
+			s.rows0 += r.before[rowsOf(t)]
+		}
+	}
+	p, err := procstat.Read()
+	if err != nil {
+		return nil, err
+	}
+	s.last = p
+	r.procLive = p
+	if m, err := procstat.ReadMachine(); err == nil {
+		s.lastM, r.machineLive = m, m
+	}
+	return s, nil
+}
+
+// run samples until ctx ends, then takes a last sample.
+func (s *sampler) run(ctx context.Context) {
+	fast := time.NewTicker(5 * time.Millisecond)
+	defer fast.Stop()
+	slow := time.NewTicker(s.r.cfg.sampleInterval())
+	defer slow.Stop()
+	s.sample(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			s.sample(context.WithoutCancel(ctx)) // the last point
+			if s.r.cfg.Progress != nil && s.r.cfg.InPlace {
+				fmt.Fprintln(s.r.cfg.Progress)
+			}
+			return
+		case <-fast.C:
+			c, d := s.r.doneNow()
+			s.r.done.Store(c + d)
+		case <-slow.C:
+			s.sample(ctx)
+		}
+	}
+}
+
+// sample takes one Point, appends it to the series and prints progress.
+func (s *sampler) sample(ctx context.Context) {
+	r := s.r
+	now := time.Now()
+	c, d := r.doneNow()
+	r.done.Store(c + d)
+	p := report.Point{T: now.Sub(r.began).Seconds(), Published: r.live.Records.Load(), Committed: c, DeadLetters: d}
+	p.InFlight = int64(p.Published) - int64(c+d)
+	if m, err := count(ctx, r.env.Target, s.rows); err == nil {
+		var sum uint64
+		for _, k := range s.rows {
+			sum += m[k]
+		}
+		p.Rows = sum - min(sum, s.rows0)
+	} else if s.hasPrv {
+		p.Rows = s.prev.Rows // ClickHouse busy: keep the last count
+	}
+	if lag, err := r.lag(ctx); err == nil {
+		p.Lag = lag
+	}
+	if proc, err := procstat.Read(); err == nil {
+		p.CPUPercent = procstat.CPUPercent(s.last, proc)
+		p.RSS = proc.RSS
+		s.last = proc
+	}
+	if m, err := procstat.ReadMachine(); err == nil {
+		p.MachineCPUPercent = procstat.MachinePercent(s.lastM, m)
+		s.lastM = m
+	}
+	r.series = append(r.series, p)
+	if r.cfg.Progress != nil && s.hasPrv {
+		dt := p.T - s.prev.T
+		if dt > 0 {
+			line := fmt.Sprintf("%5.0fs  published %s rec/s (%s)  committed %s rec/s, %s rows/s (%s)  lag %s msgs  dead letters %s  CPU %.0f%%  RSS %s",
+				p.T, report.SI(float64(p.Published-s.prev.Published)/dt), report.SI(float64(p.Published)),
+				report.SI(float64(p.Committed+p.DeadLetters-s.prev.Committed-s.prev.DeadLetters)/dt), report.SI(float64(p.Rows-min(p.Rows, s.prev.Rows))/dt), report.SI(float64(p.Rows)),
+				report.SI(float64(p.Lag)), report.SI(float64(p.DeadLetters)), p.CPUPercent, report.IBytes(p.RSS))
+			if r.cfg.InPlace {
+				fmt.Fprintf(r.cfg.Progress, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(r.cfg.Progress, line)
+			}
+		}
+	}
+	s.prev, s.hasPrv = p, true
+}
