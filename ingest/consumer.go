@@ -20,8 +20,15 @@ type ConsumerSpec struct {
 	// 0 means 60s. Long batches send InProgress to extend it.
 	AckWait time.Duration
 	// MaxAckPending bounds the messages delivered and not yet acked; 0
-	// means 20000. It must exceed the messages one batch holds.
+	// means 20000. It must exceed the messages of the batches in flight
+	// (the pipeline holds up to three), or batches close short of their size.
 	MaxAckPending int
+	// PullBytes bounds the bytes of delivered messages buffered in this
+	// process before Next hands them over; 0 means 8 MiB (the largest
+	// message the embedded server accepts, so no message can stall). Without
+	// a bound, large messages with a backlog in several streams overflow the
+	// connection's pending limit (64 MiB) and the server drops it.
+	PullBytes int
 }
 
 // Consumer is a durable pull consumer. Next is not safe for concurrent use;
@@ -58,7 +65,10 @@ func (b *Broker) Consumer(ctx context.Context, spec ConsumerSpec) (*Consumer, er
 	if err != nil {
 		return nil, fmt.Errorf("nats: consumer %s on %s: %w", spec.Durable, spec.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000), jetstream.PullExpiry(5*time.Second))
+	if spec.PullBytes == 0 {
+		spec.PullBytes = 8 << 20
+	}
+	it, err := cons.Messages(jetstream.PullMaxBytes(spec.PullBytes), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("nats: pull from %s/%s: %w", spec.Stream, spec.Durable, err)
 	}

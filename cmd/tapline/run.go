@@ -149,7 +149,10 @@ func openStack(ctx context.Context, s *settings, formats []string, stderr io.Wri
 		if err != nil {
 			return nil, err
 		}
-		c, err := st.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: s.AckWait})
+		// Up to three batches are in flight (one filling, one queued, one
+		// writing); a message holds at least one record, so three batches'
+		// rows bound their messages.
+		c, err := st.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: s.AckWait, MaxAckPending: 3*s.BatchRows + 1000})
 		if err != nil {
 			return nil, err
 		}
