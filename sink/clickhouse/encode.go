@@ -142,17 +142,17 @@ func newColEncoder(c schema.Column, chType string) (colEncoder, error) {
 			break
 		}
 		if nullable {
-			return &nullStringEncoder{}, nil
+			return &nullEncoder[string]{fill: fillStrings}, nil
 		}
-		return &stringEncoder{}, nil
+		return &valueEncoder[string]{fill: fillStrings}, nil
 	case *arrow.BooleanType:
 		if inner != "Bool" {
 			break
 		}
 		if nullable {
-			return &nullBoolEncoder{}, nil
+			return &nullEncoder[bool]{fill: fillBools}, nil
 		}
-		return &boolEncoder{}, nil
+		return &valueEncoder[bool]{fill: fillBools}, nil
 	case *arrow.Int8Type:
 		return numeric[int8](nullable), nil
 	case *arrow.Int16Type:
@@ -242,7 +242,7 @@ func values[T number](src arrow.Array) []T {
 
 func numeric[T number](nullable bool) colEncoder {
 	if nullable {
-		return &nullNumericEncoder[T]{}
+		return &nullEncoder[T]{fill: func(dst []T, src arrow.Array) { copy(dst, values[T](src)) }}
 	}
 	return numericEncoder[T]{}
 }
@@ -254,15 +254,49 @@ func (numericEncoder[T]) append(dst column.Interface, src arrow.Array) error {
 	return err
 }
 
-type nullNumericEncoder[T number] struct {
-	vals []T
-	ptrs []*T
+// fillStrings and fillBools copy the values of arrays that have no plain
+// value buffer of the Go type. Strings alias the Arrow buffer: no copy.
+func fillStrings(dst []string, src arrow.Array) {
+	a := src.(*array.String)
+	for i := range dst {
+		dst[i] = a.Value(i)
+	}
 }
 
-func (e *nullNumericEncoder[T]) append(dst column.Interface, src arrow.Array) error {
+func fillBools(dst []bool, src arrow.Array) {
+	a := src.(*array.Boolean)
+	for i := range dst {
+		dst[i] = a.Value(i)
+	}
+}
+
+// valueEncoder passes a reused []T filled from the Arrow array.
+type valueEncoder[T any] struct {
+	vals []T
+	fill func(dst []T, src arrow.Array)
+}
+
+func (e *valueEncoder[T]) append(dst column.Interface, src arrow.Array) error {
+	e.vals = grow(e.vals, src.Len())
+	e.fill(e.vals, src)
+	_, err := dst.Append(e.vals)
+	clear(e.vals) // drop references to the record's buffers
+	return err
+}
+
+// nullEncoder passes []*T pointing into a reused []T, nil for NULL:
+// clickhouse-go's Nullable columns take pointers (its Bool.Append([]bool),
+// for one, returns no null map, so Nullable(Bool) would lose its row count).
+type nullEncoder[T any] struct {
+	vals []T
+	ptrs []*T
+	fill func(dst []T, src arrow.Array)
+}
+
+func (e *nullEncoder[T]) append(dst column.Interface, src arrow.Array) error {
 	n := src.Len()
-	e.vals = append(e.vals[:0], values[T](src)...)
-	e.ptrs = grow(e.ptrs, n)
+	e.vals, e.ptrs = grow(e.vals, n), grow(e.ptrs, n)
+	e.fill(e.vals, src)
 	for i := 0; i < n; i++ {
 		if src.IsNull(i) {
 			e.ptrs[i] = nil
@@ -271,76 +305,7 @@ func (e *nullNumericEncoder[T]) append(dst column.Interface, src arrow.Array) er
 		}
 	}
 	_, err := dst.Append(e.ptrs)
-	return err
-}
-
-type stringEncoder struct{ vals []string }
-
-func (e *stringEncoder) append(dst column.Interface, src arrow.Array) error {
-	a := src.(*array.String)
-	e.vals = grow(e.vals, a.Len())
-	for i := range e.vals {
-		e.vals[i] = a.Value(i) // aliases the Arrow buffer: no copy
-	}
-	_, err := dst.Append(e.vals)
-	clear(e.vals) // drop references to the record's buffers
-	return err
-}
-
-type nullStringEncoder struct {
-	vals []string
-	ptrs []*string
-}
-
-func (e *nullStringEncoder) append(dst column.Interface, src arrow.Array) error {
-	a := src.(*array.String)
-	n := a.Len()
-	e.vals, e.ptrs = grow(e.vals, n), grow(e.ptrs, n)
-	for i := 0; i < n; i++ {
-		if a.IsNull(i) {
-			e.ptrs[i] = nil
-			continue
-		}
-		e.vals[i] = a.Value(i)
-		e.ptrs[i] = &e.vals[i]
-	}
-	_, err := dst.Append(e.ptrs)
 	clear(e.vals)
-	return err
-}
-
-type boolEncoder struct{ vals []bool }
-
-func (e *boolEncoder) append(dst column.Interface, src arrow.Array) error {
-	a := src.(*array.Boolean)
-	e.vals = grow(e.vals, a.Len())
-	for i := range e.vals {
-		e.vals[i] = a.Value(i)
-	}
-	_, err := dst.Append(e.vals)
-	return err
-}
-
-// nullBoolEncoder uses []*bool: clickhouse-go's Bool.Append([]bool)
-// returns no null map, so Nullable(Bool) would lose its row count.
-type nullBoolEncoder struct {
-	vals []bool
-	ptrs []*bool
-}
-
-func (e *nullBoolEncoder) append(dst column.Interface, src arrow.Array) error {
-	a := src.(*array.Boolean)
-	n := a.Len()
-	e.vals, e.ptrs = grow(e.vals, n), grow(e.ptrs, n)
-	for i := 0; i < n; i++ {
-		if a.IsNull(i) {
-			e.ptrs[i] = nil
-			continue
-		}
-		e.vals[i] = a.Value(i)
-		e.ptrs[i] = &e.vals[i]
-	}
-	_, err := dst.Append(e.ptrs)
 	return err
 }
 
