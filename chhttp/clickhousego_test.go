@@ -30,7 +30,9 @@ func TestMain(m *testing.M) { embeddedtest.Main(m) }
 func endpoint(t *testing.T, cfg Config) (*httptest.Server, sink.Target) {
 	t.Helper()
 	target := embeddedtest.Target(t, 2)
-	srv := httptest.NewServer(NewHandler(cfg, target))
+	h, err := NewHandler(cfg, embeddedtest.Engine(t), target.Pool().Database())
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, target
 }
@@ -124,10 +126,10 @@ func TestClickHouseGoBlocksParamsSettingsErrors(t *testing.T) {
 	require.Equal(t, uint64(26), v.Version.Major, "the engine's version, from the handshake query")
 
 	var count, sum uint64
-	require.NoError(t, conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": 1000})),
+	require.NoError(t, conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 30})),
 		"SELECT count(), sum(number) FROM (SELECT number FROM numbers(200000))").Scan(&count, &sum))
 	require.Equal(t, uint64(200000), count)
-	rows, err := conn.Query(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_block_size": 1000})), "SELECT number, toString(number) FROM numbers(20000)")
+	rows, err := conn.Query(ctx, "SELECT number, toString(number) FROM numbers(200000)")
 	require.NoError(t, err)
 	n := 0
 	for rows.Next() {
@@ -138,7 +140,7 @@ func TestClickHouseGoBlocksParamsSettingsErrors(t *testing.T) {
 		n++
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, 20000, n, "20 Native blocks")
+	require.Equal(t, 200000, n, "several Native blocks, streamed")
 
 	var x string
 	var y uint64
@@ -147,11 +149,14 @@ func TestClickHouseGoBlocksParamsSettingsErrors(t *testing.T) {
 	require.Equal(t, "it's", x)
 	require.Equal(t, uint64(42), y)
 
-	var threads, limit string
+	var threads, limit, readonly string
+	require.NoError(t, conn.QueryRow(ctx, "SELECT toString(getSetting('max_threads')), toString(getSetting('max_execution_time')), toString(getSetting('readonly'))").Scan(&threads, &limit, &readonly))
+	require.Equal(t, []string{"1", "60", "1"}, []string{threads, limit, readonly}, "the endpoint's own limits, on a read-only connection")
 	sctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 3}))
-	require.NoError(t, conn.QueryRow(sctx, "SELECT toString(getSetting('max_threads')), toString(getSetting('max_execution_time'))").Scan(&threads, &limit))
-	require.Equal(t, "3", threads)
-	require.Equal(t, "300", limit, "the endpoint's default bound on a query")
+	err = conn.QueryRow(sctx, "SELECT 1").Scan(new(any))
+	var sex *clickhouse.Exception
+	require.True(t, errors.As(err, &sex), "%v", err)
+	require.Equal(t, int32(497), sex.Code, "a setting the endpoint does not take")
 
 	rows, err = conn.Query(ctx, "SELECT number FROM numbers(10) WHERE number > 100")
 	require.NoError(t, err)
@@ -287,8 +292,13 @@ func TestCompressedRequestBodies(t *testing.T) {
 	require.Equal(t, "42\n", string(body))
 
 	for _, enc := range []string{"gzip", "deflate", "br", "zstd"} {
-		b, err := encode(enc, []byte("SELECT 'encoded'"))
+		var buf bytes.Buffer
+		w, err := encoder(enc, &buf)
 		require.NoError(t, err)
+		_, err = w.Write([]byte("SELECT 'encoded'"))
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		b := buf.Bytes()
 		req, err := http.NewRequest(http.MethodPost, srv.URL+"/", bytes.NewReader(b))
 		require.NoError(t, err)
 		req.Header.Set("Content-Encoding", enc)

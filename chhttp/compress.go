@@ -30,9 +30,9 @@ const (
 	// frameMax is the uncompressed size of one frame: ClickHouse's default
 	// max_compress_block_size.
 	frameMax = 1 << 20
-	// frameLimit bounds a frame read from a client (ClickHouse refuses more
-	// than 1 GiB per block).
-	frameLimit = 1 << 30
+	// frameLimit bounds one frame read from a client, compressed or not
+	// (clickhouse-go sends a Native block of a batch as one frame).
+	frameLimit = 256 << 20
 )
 
 // Method bytes of the framing.
@@ -109,56 +109,108 @@ func compressFrames(dst, src []byte, method byte, zstdLevel int) ([]byte, error)
 // decompressFrames decodes a body of compressed frames, verifying each
 // checksum; the decoded body may not exceed limit bytes.
 func decompressFrames(src []byte, limit int) ([]byte, error) {
+	fr := newFrameReader(bytes.NewReader(src), limit)
+	defer fr.close()
 	var out []byte
-	var dec *zstd.Decoder
-	for len(src) > 0 {
-		if len(src) < frameChecksum+frameHeader {
+	for {
+		chunk, err := fr.next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, chunk...)
+	}
+}
+
+// frameReader reads ClickHouse compressed frames from a stream one at a
+// time. Each frame is decoded into exactly the size its header claims, and
+// no more: a frame whose payload expands further is an error, so memory
+// follows the claims, which are bounded by the reader's limit in total.
+type frameReader struct {
+	r     io.Reader
+	left  int // decoded bytes still allowed
+	limit int
+	head  [frameChecksum + frameHeader]byte
+	buf   []byte // compressed frame, reused
+	out   []byte // decoded frame, reused
+	dec   *zstd.Decoder
+}
+
+func newFrameReader(r io.Reader, limit int) *frameReader {
+	return &frameReader{r: r, left: limit, limit: limit}
+}
+
+func (f *frameReader) close() {
+	if f.dec != nil {
+		f.dec.Close()
+	}
+}
+
+// next returns the next frame's decoded bytes (valid until the next call),
+// or io.EOF after the last frame.
+func (f *frameReader) next() ([]byte, error) {
+	if n, err := io.ReadFull(f.r, f.head[:]); err != nil {
+		if err == io.EOF && n == 0 {
+			return nil, io.EOF
+		}
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			return nil, errorf(codeCannotDecompress, "compressed body ends inside a frame header")
 		}
-		size := binary.LittleEndian.Uint32(src[frameChecksum+1:])
-		raw := binary.LittleEndian.Uint32(src[frameChecksum+5:])
-		if size < frameHeader || uint64(size) > uint64(len(src)-frameChecksum) || raw > frameLimit {
-			return nil, errorf(codeCannotDecompress, "compressed frame of %d bytes (%d raw) does not fit the body", size, raw)
+		return nil, errorf(codeCannotReadAllData, "read the request body: %v", err)
+	}
+	size := binary.LittleEndian.Uint32(f.head[frameChecksum+1:])
+	raw := binary.LittleEndian.Uint32(f.head[frameChecksum+5:])
+	if size < frameHeader || size > frameLimit || raw > frameLimit {
+		return nil, errorf(codeCannotDecompress, "compressed frame of %d bytes (%d raw) is out of bounds", size, raw)
+	}
+	if int(raw) > f.left {
+		return nil, errorf(codeQueryIsTooLarge, "decompressed body over %d bytes", f.limit)
+	}
+	f.left -= int(raw)
+	f.buf = append(f.buf[:0], f.head[frameChecksum:]...)
+	f.buf = append(f.buf, make([]byte, size-frameHeader)...)
+	if _, err := io.ReadFull(f.r, f.buf[frameHeader:]); err != nil {
+		return nil, errorf(codeCannotDecompress, "compressed body ends inside a frame of %d bytes", size)
+	}
+	if h := city.CH128(f.buf); h.Low != binary.LittleEndian.Uint64(f.head[0:]) || h.High != binary.LittleEndian.Uint64(f.head[8:]) {
+		return nil, errorf(codeChecksumDoesntMatch, "checksum of a compressed frame does not match")
+	}
+	payload := f.buf[frameHeader:]
+	if cap(f.out) < int(raw) {
+		f.out = make([]byte, raw)
+	}
+	out := f.out[:raw]
+	switch f.buf[0] {
+	case methodNone:
+		if len(payload) != int(raw) {
+			return nil, errorf(codeCannotDecompress, "uncompressed frame of %d bytes says %d", len(payload), raw)
 		}
-		if len(out)+int(raw) > limit {
-			return nil, errorf(codeQueryIsTooLarge, "decompressed body over %d bytes", limit)
+		copy(out, payload)
+	case methodLZ4:
+		n, err := lz4.UncompressBlock(payload, out)
+		if err != nil || n != int(raw) {
+			return nil, errorf(codeCannotDecompress, "LZ4 frame does not decode to %d bytes", raw)
 		}
-		frame := src[frameChecksum : frameChecksum+int(size)]
-		if h := city.CH128(frame); h.Low != binary.LittleEndian.Uint64(src[0:]) || h.High != binary.LittleEndian.Uint64(src[8:]) {
-			return nil, errorf(codeChecksumDoesntMatch, "checksum of a compressed frame does not match")
-		}
-		payload := frame[frameHeader:]
-		switch frame[0] {
-		case methodNone:
-			if len(payload) != int(raw) {
-				return nil, errorf(codeCannotDecompress, "uncompressed frame of %d bytes says %d", len(payload), raw)
-			}
-			out = append(out, payload...)
-		case methodLZ4:
-			start := len(out)
-			out = append(out, make([]byte, raw)...)
-			n, err := lz4.UncompressBlock(payload, out[start:])
-			if err != nil || n != int(raw) {
-				return nil, errorf(codeCannotDecompress, "LZ4 frame does not decode to %d bytes", raw)
-			}
-		case methodZSTD:
-			if dec == nil {
-				var err error
-				if dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(frameLimit)); err != nil {
-					return nil, err
-				}
-				defer dec.Close()
-			}
-			start := len(out)
+	case methodZSTD:
+		if f.dec == nil {
 			var err error
-			out, err = dec.DecodeAll(payload, out)
-			if err != nil || len(out)-start != int(raw) {
-				return nil, errorf(codeCannotDecompress, "ZSTD frame does not decode to %d bytes", raw)
+			if f.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(raw)+1<<20)); err != nil {
+				return nil, err
 			}
-		default:
-			return nil, errorf(codeUnknownCompression, "compression method 0x%02x: this endpoint reads LZ4, ZSTD and NONE frames", frame[0])
 		}
-		src = src[frameChecksum+int(size):]
+		if err := f.dec.Reset(bytes.NewReader(payload)); err != nil {
+			return nil, errorf(codeCannotDecompress, "ZSTD frame: %v", err)
+		}
+		if _, err := io.ReadFull(f.dec, out); err != nil {
+			return nil, errorf(codeCannotDecompress, "ZSTD frame does not decode to %d bytes", raw)
+		}
+		if n, _ := f.dec.Read(make([]byte, 1)); n != 0 {
+			return nil, errorf(codeCannotDecompress, "ZSTD frame decodes to more than the %d bytes it claims", raw)
+		}
+	default:
+		return nil, errorf(codeUnknownCompression, "compression method 0x%02x: this endpoint reads LZ4, ZSTD and NONE frames", f.buf[0])
 	}
 	return out, nil
 }
@@ -186,34 +238,21 @@ func pickEncoding(acceptEncoding string) string {
 	return ""
 }
 
-// encode compresses body with a Content-Encoding; "deflate" is zlib, as
-// ClickHouse and browsers mean it.
-func encode(encoding string, body []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	var w io.WriteCloser
+// encoder returns a writer that compresses into w with a Content-Encoding;
+// "deflate" is zlib, as ClickHouse and browsers mean it. Close flushes it
+// (and does not close w).
+func encoder(encoding string, w io.Writer) (io.WriteCloser, error) {
 	switch encoding {
 	case "gzip":
-		w = gzip.NewWriter(&buf)
+		return gzip.NewWriter(w), nil
 	case "deflate":
-		w = zlib.NewWriter(&buf)
+		return zlib.NewWriter(w), nil
 	case "br":
-		w = brotli.NewWriter(&buf)
+		return brotli.NewWriter(w), nil
 	case "zstd":
-		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		w = zw
-	default:
-		return body, nil
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
 	}
-	if _, err := w.Write(body); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return nil, fmt.Errorf("unknown encoding %q", encoding)
 }
 
 // decodeReader wraps a request body sent with a Content-Encoding.
@@ -228,7 +267,7 @@ func decodeReader(encoding string, r io.Reader) (io.Reader, error) {
 	case "br":
 		return brotli.NewReader(r), nil
 	case "zstd":
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(frameLimit))
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
 		if err != nil {
 			return nil, err
 		}

@@ -69,8 +69,10 @@ func TestCurl(t *testing.T) {
 	r = curl(t, "-H", "X-ClickHouse-Format: JSONCompactEachRow", "--data-binary", "SELECT {n:UInt8} * 2, {s:String}", u+"?param_n=21&param_s=tap")
 	require.Equal(t, "[42, \"tap\"]\n", r.body)
 
-	r = curl(t, "-G", "--data-urlencode", "query=SELECT getSetting('max_threads')", "--data-urlencode", "max_threads=2", u)
-	require.Equal(t, "2\n", r.body, "a URL parameter that is a setting applies to the query")
+	r = curl(t, "-G", "--data-urlencode", "query=SELECT getSetting('max_threads'), getSetting('readonly')", "--data-urlencode", "max_threads=2", u)
+	require.Equal(t, "497", r.headers.Get("X-ClickHouse-Exception-Code"), "settings are the endpoint's own: %s", r.body)
+	r = curl(t, "-G", "--data-urlencode", "query=SELECT getSetting('max_threads'), getSetting('readonly')", "--data-urlencode", "max_execution_time=5", u)
+	require.Equal(t, "1\t1\n", r.body, "the endpoint's own max_threads on a readonly connection; max_execution_time is taken")
 
 	r = curl(t, "--compressed", "--data-binary", "SELECT repeat('tapline', 1000)", u+"?enable_http_compression=1")
 	require.Equal(t, 200, r.status)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sink/embedded"
 )
 
 // ClickHouse error codes the endpoint reports itself (src/Common/ErrorCodes.cpp).
@@ -95,15 +96,21 @@ var formatScopeRE = regexp.MustCompile(`(?s)[.:]? *: In scope SELECT formatQuery
 // own message; canonicalizing marks errors of the formatQuerySingleLine
 // step, whose scope is removed.
 func engineError(err error, canonicalizing bool) *chError {
+	var text string
+	code := 0
 	var se *sink.Error
-	if !errors.As(err, &se) {
+	var ee *embedded.EngineError
+	switch {
+	case errors.As(err, &ee):
+		text, code = ee.Message, ee.Code
+	case errors.As(err, &se):
+		text, code = strings.TrimSpace(se.Err.Error()), se.Code
+	default:
 		return &chError{code: 1000, msg: err.Error()}
 	}
-	text := strings.TrimSpace(se.Err.Error())
 	if canonicalizing {
 		text = formatScopeRE.ReplaceAllString(text, ".")
 	}
-	code := se.Code
 	if code == 0 {
 		if m := engineCodeRE.FindStringSubmatch(text); m != nil {
 			code, _ = strconv.Atoi(m[1])

@@ -1,6 +1,7 @@
 package chhttp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/sink/embedded"
 )
 
 // post sends query as a POST body with URL parameters and returns the
@@ -84,7 +87,14 @@ func TestGuardOnTheEngine(t *testing.T) {
 		{"CREATE", "CREATE TABLE t (x UInt8) ENGINE = File(TSV, '" + outfile + "')", "164"},
 		{"SYSTEM", "SYSTEM FLUSH LOGS", "164"},
 		{"SET", "SET readonly = 0", "164"},
-		{"EXPLAIN around INSERT", "EXPLAIN AST INSERT INTO t SELECT 1", "164"},
+		{"TRUNCATE", "TRUNCATE TABLE t", "164"},
+		{"ALTER ADD COLUMN", "ALTER TABLE t ADD COLUMN y UInt8", "164"},
+		{"file-mapped default database", "SELECT * FROM default.`" + secret + "`", "497"},
+		{"file-mapped table by path", "SELECT * FROM `" + secret + "`", "60"},
+		{"system table through a bound identifier", "SELECT * FROM system.one, system.{t:Identifier}", "456"},
+		{"implicit table setting", "SELECT 1 SETTINGS implicit_table_at_top_level = 'system.disks'", "497"},
+		{"hostName", "SELECT hostName()", "497"},
+		{"getClientHTTPHeader", "SELECT getClientHTTPHeader('Authorization')", "497"},
 		{"SHOW PROCESSLIST", "SHOW PROCESSLIST", "497"},
 	}
 	for _, c := range refused {
@@ -107,6 +117,12 @@ func TestGuardOnTheEngine(t *testing.T) {
 		require.Equal(t, "497", code)
 		_, code, _ = post(t, srv.URL, "SELECT * FROM {t:Identifier}", url.Values{"param_t": {"system.disks"}})
 		require.Equal(t, "497", code)
+		_, code, _ = post(t, srv.URL, "SELECT * FROM system.{t:Identifier}", url.Values{"param_t": {"disks"}})
+		require.Equal(t, "497", code, "a parameter completing a system. name")
+		_, code, _ = post(t, srv.URL, "SELECT path FROM system.one", url.Values{"implicit_table_at_top_level": {"system.disks"}})
+		require.Equal(t, "497", code, "a URL setting that picks an implicit table")
+		_, code, _ = post(t, srv.URL, "SELECT 1", url.Values{"format_template_resultset": {"/etc/passwd"}})
+		require.Equal(t, "497", code, "a format setting naming a file")
 		_, code, _ = post(t, srv.URL, "SELECT * FROM disks", url.Values{"database": {"system"}})
 		require.Equal(t, "81", code)
 		require.NoError(t, target.Exec(ctx, "CREATE TABLE ident_target (x UInt8) ENGINE = Memory"))
@@ -150,7 +166,9 @@ func TestGuardOnTheEngine(t *testing.T) {
 		"SELECT sum(number) FROM numbers(10)",
 		"SELECT 'file(''/etc/passwd'')' AS not_a_call, $$url('x')$$ AS neither, 'é' AS utf8",
 		"SELECT 1 FORMAT JSONEachRow",
-		"SELECT dummy FROM system.one SETTINGS max_threads = 1, additional_result_filter = 'dummy = 0'",
+		"SELECT dummy FROM system.one SETTINGS max_threads = 1",
+		"SELECT 1 FORMAT JSONEachRow SETTINGS max_threads = 1",
+		"EXPLAIN AST INSERT INTO t SELECT 1",
 		"SELECT 1;",
 	}
 	for _, q := range allowed {
@@ -159,66 +177,109 @@ func TestGuardOnTheEngine(t *testing.T) {
 	}
 }
 
-// TestWritable runs the writes a writable endpoint allows, over POST only,
-// and still refuses DDL, inline data and files.
+// TestWritable runs the one write a writable endpoint allows: INSERT ...
+// FORMAT with the data in the body (plain and in compressed frames, with a
+// deduplication token), over POST only; and refuses every other write.
 func TestWritable(t *testing.T) {
 	ctx := context.Background()
 	srv, target := endpoint(t, Config{Addr: "127.0.0.1:0", Writable: true})
-	require.NoError(t, target.Exec(ctx, "CREATE TABLE w (x UInt64) ENGINE = MergeTree ORDER BY x"))
-	status, code, body := post(t, srv.URL, "INSERT INTO w SELECT number FROM numbers(5)", nil)
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE w (x UInt64) ENGINE = MergeTree ORDER BY x SETTINGS non_replicated_deduplication_window = 100"))
+	status, code, body := post(t, srv.URL, "INSERT INTO w FORMAT TSV\n1\n2\n", nil)
 	require.Equal(t, http.StatusOK, status, "%s %s", code, body)
-	status, _, body = post(t, srv.URL, "ALTER TABLE w DELETE WHERE x = 0 SETTINGS mutations_sync = 1", nil)
-	require.Equal(t, http.StatusOK, status, body)
-	_, _, body = post(t, srv.URL, "SELECT count() FROM w", nil)
-	require.Equal(t, "4\n", body)
+	status, code, body = post(t, srv.URL, "3\n4\n", url.Values{"query": {"INSERT INTO w (x) FORMAT TSV"}, "insert_deduplication_token": {"tok-1"}})
+	require.Equal(t, http.StatusOK, status, "%s %s", code, body)
+	status, _, _ = post(t, srv.URL, "3\n4\n", url.Values{"query": {"INSERT INTO w (x) FORMAT TSV"}, "insert_deduplication_token": {"tok-1"}})
+	require.Equal(t, http.StatusOK, status)
+	framed, err := compressFrames(nil, []byte("5\n"), methodLZ4, 0)
+	require.NoError(t, err)
+	resp, err := http.Post(srv.URL+"/?decompress=1&query="+url.QueryEscape("INSERT INTO w SETTINGS insert_deduplication_token = 'tok-2' FORMAT TSV"), "application/octet-stream", bytes.NewReader(framed))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, _, body = post(t, srv.URL, "SELECT count(), sum(x) FROM w", nil)
+	require.Equal(t, "5\t15\n", body, "the replayed token-1 insert was dropped")
 
-	resp, err := http.Get(srv.URL + "/?query=" + url.QueryEscape("INSERT INTO w SELECT 1"))
+	resp, err = http.Get(srv.URL + "/?query=" + url.QueryEscape("INSERT INTO w FORMAT TSV"))
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, "164", resp.Header.Get("X-ClickHouse-Exception-Code"), "GET implies read-only, as on ClickHouse")
 
+	require.NoError(t, target.Exec(ctx, "CREATE DATABASE IF NOT EXISTS elsewhere"))
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE IF NOT EXISTS elsewhere.z (x UInt8) ENGINE = Memory"))
 	for q, want := range map[string]string{
-		"INSERT INTO w VALUES (7)":                           "48",
-		"INSERT INTO w FORMAT TSV\n7":                        "48",
-		"DROP TABLE w":                                       "497",
-		"CREATE TABLE v (x UInt8) ENGINE = Memory":           "497",
-		"INSERT INTO w SELECT length(file('/etc/hostname'))": "497",
-		"INSERT INTO FUNCTION file('/tmp/x.tsv') SELECT 1":   "497",
-		"BACKUP TABLE w TO Disk('default', 'b.zip')":         "497",
-		"INSERT INTO w SELECT 1 SETTINGS max_threads = 1":    "",
+		"INSERT INTO w VALUES (7)":                                 "497",
+		"INSERT INTO w SELECT 1":                                   "497",
+		"INSERT INTO w SELECT length(file('/etc/hostname'))":       "497",
+		"INSERT INTO FUNCTION file('/tmp/x.tsv') SELECT 1":         "497",
+		"INSERT INTO default.`/tmp/tapline-x.csv` FORMAT CSV\n1\n": "497",
+		"INSERT INTO system.one FORMAT TSV\n1\n":                   "497",
+		"INSERT INTO elsewhere.z FORMAT TSV\n1\n":                  "497",
+		"INSERT INTO no_such_table FORMAT TSV\n1\n":                "497",
+		"INSERT INTO w FORMAT Template\n1\n":                       "497",
+		"INSERT INTO w SETTINGS max_threads = 8 FORMAT TSV\n1\n":   "497",
+		"DROP TABLE w":                                  "164",
+		"TRUNCATE TABLE w":                              "164",
+		"ALTER TABLE w DELETE WHERE 1":                  "164",
+		"ALTER TABLE w ADD COLUMN y UInt8":              "164",
+		"CREATE TABLE v (x UInt8) ENGINE = Memory":      "164",
+		"TRUNCATE DATABASE " + target.(*embedded.Target).Pool().Database(): "164",
+		"BACKUP TABLE w TO Disk('default', 'b.zip')":    "164",
 	} {
 		status, code, body := post(t, srv.URL, q, nil)
 		require.Equal(t, want, code, "%s: %d %s", q, status, body)
 	}
-	_, _, body = post(t, srv.URL, "SELECT count() FROM w", url.Values{"max_threads": {"1"}})
+	_, _, body = post(t, srv.URL, "SELECT count() FROM w", nil)
 	require.Equal(t, "5\n", body)
-	status, code, _ = post(t, srv.URL, "INSERT INTO w SELECT 1", url.Values{"max_threads": {"1"}})
-	require.Equal(t, "48", code, "URL settings apply to reads only: %d", status)
 }
 
 // TestVet checks the guard's decisions on canonical text without the
 // engine, including tokens the lexer must read as ClickHouse does.
 func TestVet(t *testing.T) {
 	t.Parallel()
-	p := policy{tableFunctions: map[string]bool{"numbers": true, "file": true, "eval": true}}
+	p := policy{
+		database:       "tapline",
+		databases:      map[string]bool{"tapline": true, "system": true, "default": true, "information_schema": true},
+		tableFunctions: map[string]bool{"numbers": true, "file": true, "eval": true},
+		functions: newFunctionSet([]string{"file\tOther\t\t0", "sum\tAggregate Functions\t\t1", "length\tString\t\t0",
+			"quantilesTDigest\tAggregate Functions\t\t1", "hostName\tOther\t\t0", "hostname\t\thostName\t0", "version\tOther\t\t0",
+			"format\tString\t\t0"}, []string{"If", "Merge", "OrNull", "State"}),
+	}
 	for q, want := range map[string]int{
 		"SELECT 1":                                     0,
 		"SELECT * FROM numbers(3)":                     0,
 		"SELECT * FROM eval('x')":                      codeAccessDenied,
-		"SELECT x.file(1)":                             0, // a method-like name after a dot is not the function
+		"SELECT * FROM file('x')":                      codeAccessDenied,
+		"SELECT file('x')":                             codeAccessDenied,
+		"SELECT hostname()":                            codeAccessDenied, // an alias of a refused function
+		"SELECT nosuchfunction(1)":                     codeAccessDenied,
+		"SELECT version(), length('x')":                0,
+		"SELECT sumIf(x, x > 1), sumIfOrNull(x, 1)":    0,
+		"SELECT quantilesTDigestMerge(0.5)(x)":         0,
+		"SELECT lengthIf(x)":                           codeAccessDenied, // combinators apply to aggregates only
+		"SELECT x.file(1)":                             0,                // a method-like name after a dot is not the function
+		"SELECT (file, 1)":                             0,                // a column named file, not a call
 		"SELECT 'a''b', `c``d`, \"e\\\"f\"":            0,
 		"SELECT 1; SELECT 2":                           codeSyntaxError,
 		"SELECT é":                                     codeSyntaxError,
 		"SELECT 1 INTO OUTFILE 'x'":                    codeAccessDenied,
 		"INSERT INTO t SELECT 1":                       codeReadonly,
+		"TRUNCATE TABLE t":                             codeReadonly,
+		"ALTER TABLE t ADD COLUMN y UInt8":             codeReadonly,
 		"KILL QUERY WHERE 1":                           codeReadonly,
 		"SHOW GRANTS":                                  codeAccessDenied,
 		"SELECT * FROM system.one":                     0,
 		"SELECT * FROM system . settings":              0,
+		"SELECT * FROM `system`.`disks`":               codeAccessDenied,
 		"SELECT * FROM system.query_log":               codeAccessDenied,
+		"SELECT * FROM default.`/etc/passwd`":          codeAccessDenied,
+		"SELECT * FROM tapline.sofarpc_digest":         0,
+		"SELECT * FROM information_schema.tables":      0,
+		"SELECT * FROM system.{t:Identifier}":          codeBadArguments,
+		"SELECT 1 SETTINGS max_threads = 1":            0,
+		"SELECT 1 SETTINGS max_threads = (SELECT 1)":   codeAccessDenied,
 		"SELECT 1 SETTINGS output_format_schema = 'x'": codeAccessDenied,
 		"SELECT 1 SETTINGS additional_table_filters = {'t':'file(\\'x\\') = 1'}": codeAccessDenied,
-		"SELECT 1 SETTINGS additional_table_filters = {'t':'x = 1'}":             0,
+		"SELECT 1 SETTINGS implicit_table_at_top_level = 'system.disks'":         codeAccessDenied,
 	} {
 		_, err := p.vet(q)
 		if want == 0 {
@@ -235,10 +296,22 @@ func TestVet(t *testing.T) {
 	st, err = p.vet("SELECT format('{}', 'x') AS format")
 	require.NoError(t, err)
 	require.Equal(t, "", st.format)
-	st, err = p.vet("SELECT * FROM {t:Identifier} WHERE x = {v:String};")
+
+	params := map[string]string{"t": "system.disks", "v": "x"}
+	text, err := bindIdentifiers("SELECT * FROM {t:Identifier} WHERE x = {v:String}", params)
 	require.NoError(t, err)
-	require.Equal(t, []string{"t"}, st.identParams)
-	require.Equal(t, "SELECT * FROM {t:Identifier} WHERE x = {v:String}", st.text)
+	require.Equal(t, "SELECT * FROM `system`.`disks` WHERE x = {v:String}", text)
+	require.Equal(t, map[string]string{"v": "x"}, params, "bound identifiers leave the parameters")
+	_, err = p.vet(text)
+	require.Error(t, err, "the bound name is vetted in place")
+	text, err = bindIdentifiers("SELECT * FROM system.{t:Identifier}", map[string]string{"t": "disks"})
+	require.NoError(t, err)
+	_, err = p.vet(text)
+	require.Error(t, err, "a parameter completing a system. name")
+	for _, bad := range []string{"x; DROP TABLE y", "f(1)", "a.", "'s'"} {
+		_, err = bindIdentifiers("SELECT * FROM {t:Identifier}", map[string]string{"t": bad})
+		require.Error(t, err, bad)
+	}
 }
 
 // TestLexFollowsClickHouse checks token boundaries where a wrong boundary

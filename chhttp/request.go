@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,18 +15,19 @@ import (
 
 // request is what serveQuery read from an HTTP request.
 type request struct {
-	query         string
-	database      string
-	format        string
-	queryID       string
-	clientRev     uint64
-	compress      bool
-	frameMethod   byte
-	zstdLevel     int
-	httpCompress  bool
-	params        map[string]string
-	settings      map[string]string
-	maxExecSetter bool
+	query        string
+	database     string
+	format       string
+	queryID      string
+	clientRev    uint64
+	compress     bool
+	frameMethod  byte
+	zstdLevel    int
+	httpCompress bool
+	decompress   bool
+	params       map[string]string
+	maxExecution time.Duration // the client's max_execution_time, 0 for none
+	insertToken  string        // a writable INSERT's insert_deduplication_token URL setting
 }
 
 // urlParams are URL parameters of ClickHouse's HTTP interface that are not
@@ -44,9 +44,12 @@ var urlParams = map[string]bool{
 	"http_wait_end_of_query": true, "cancel_http_readonly_queries_on_client_close": true,
 }
 
-var customSetting = regexp.MustCompile(`^custom_[A-Za-z0-9_]+$`)
-
-// parseRequest reads the query, parameters and settings of r.
+// parseRequest reads the URL parameters and headers of r (not its body).
+// Settings in URL parameters: max_execution_time only shortens the
+// handler's deadline, readonly restates the connection's, and a writable
+// endpoint takes insert_deduplication_token for an INSERT; any other
+// setting is refused, because the endpoint's connections cannot change
+// settings (readonly = 1).
 func (h *Handler) parseRequest(r *http.Request, cat *catalog) (*request, error) {
 	u := r.URL.Query()
 	req := &request{
@@ -55,7 +58,6 @@ func (h *Handler) parseRequest(r *http.Request, cat *catalog) (*request, error) 
 		format:   firstNonEmpty(u.Get("default_format"), r.Header.Get("X-ClickHouse-Format"), "TabSeparated"),
 		queryID:  u.Get("query_id"),
 		params:   map[string]string{},
-		settings: map[string]string{},
 	}
 	if req.database != "" && req.database != cat.Database {
 		return nil, errorf(codeUnknownDatabase, "Database %s does not exist on this endpoint: it serves database %s", sink.QuoteIdent(req.database), sink.QuoteIdent(cat.Database))
@@ -73,6 +75,7 @@ func (h *Handler) parseRequest(r *http.Request, cat *catalog) (*request, error) 
 		req.clientRev = rev
 	}
 	req.compress = u.Get("compress") == "1"
+	req.decompress = u.Get("decompress") == "1"
 	if req.compress {
 		m, err := frameMethod(u.Get("network_compression_method"))
 		if err != nil {
@@ -92,98 +95,59 @@ func (h *Handler) parseRequest(r *http.Request, cat *catalog) (*request, error) 
 		case urlParams[k]:
 		case !cat.settings[k] && !customSetting.MatchString(k):
 			return nil, errorf(codeUnknownSetting, "Unknown setting '%s' (a URL parameter that is neither a ClickHouse setting nor one of the HTTP interface's own)", k)
-		case !settingAllowed(k):
-			return nil, errorf(codeAccessDenied, "setting %s is not allowed on this endpoint: it reads or writes files or enables introspection", k)
+		case k == "max_execution_time":
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil || secs < 0 {
+				return nil, errorf(codeBadArguments, "max_execution_time %q: want seconds", v)
+			}
+			req.maxExecution = time.Duration(secs * float64(time.Second))
+		case k == "readonly":
+			if v != "1" && v != "2" {
+				return nil, errorf(codeReadonly, "Cannot modify 'readonly' setting in readonly mode: this endpoint is read-only")
+			}
+		case k == "insert_deduplication_token" && h.cfg.Writable:
+			req.insertToken = v
 		default:
-			if filterSettings[k] {
-				if err := cat.policy.vetExpression(v, 1); err != nil {
-					return nil, err
-				}
-			}
-			req.settings[k] = v
-			if k == "max_execution_time" {
-				req.maxExecSetter = true
-			}
-		}
-	}
-	if r.Method == http.MethodPost {
-		body, err := readBody(r, u.Get("decompress") == "1")
-		if err != nil {
-			return nil, err
-		}
-		if len(body) > 0 {
-			if req.query != "" {
-				req.query += "\n"
-			}
-			req.query += string(body)
+			return nil, errorf(codeAccessDenied, "setting %s cannot be set on this endpoint: its connections are read-only and its limits are its own (URL settings taken: %s)", k, strings.Join(sortedKeys(consumedURLSettings), ", "))
 		}
 	}
 	return req, nil
 }
 
-// readBody returns the decoded request body.
-func readBody(r *http.Request, decompress bool) ([]byte, error) {
+var customSetting = regexp.MustCompile(`^custom_[A-Za-z0-9_]+$`)
+
+// readQueryBody appends a POST body (the query's text, or its rest) to
+// req.query, decoded and bounded by maxBody.
+func (req *request) readQueryBody(r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
 	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/") {
-		return nil, errorf(codeNotImplemented, "external tables (multipart bodies) are not supported by this endpoint")
+		return errorf(codeNotImplemented, "external tables (multipart bodies) are not supported by this endpoint")
 	}
 	in, err := decodeReader(r.Header.Get("Content-Encoding"), r.Body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(in, maxBody+1))
 	if err != nil {
-		return nil, errorf(codeCannotReadAllData, "read the request body: %v", err)
+		return errorf(codeCannotReadAllData, "read the request body: %v", err)
 	}
 	if len(body) > maxBody {
-		return nil, errorf(codeQueryIsTooLarge, "request body over %d bytes", maxBody)
+		return errorf(codeQueryIsTooLarge, "request body over %d bytes", maxBody)
 	}
-	if decompress {
+	if req.decompress {
 		if body, err = decompressFrames(body, maxBody); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return body, nil
-}
-
-// withSettings returns the statement's text with the request's settings
-// and the execution time limit in a SETTINGS clause. Only reads take it:
-// in DDL a trailing SETTINGS would become the table's.
-func (h *Handler) withSettings(st statement, req *request) (string, error) {
-	if !st.read {
-		if len(req.settings) > 0 {
-			return "", errorf(codeNotImplemented, "settings in URL parameters apply to reads only on this endpoint: put them in the statement's own SETTINGS clause")
+	if len(body) > 0 {
+		if req.query != "" {
+			req.query += "\n"
 		}
-		return st.text, nil
+		req.query += string(body)
 	}
-	settings := req.settings
-	if !req.maxExecSetter {
-		limit := h.cfg.MaxExecutionTime
-		if limit == 0 {
-			limit = 5 * time.Minute
-		}
-		settings = make(map[string]string, len(req.settings)+1)
-		for k, v := range req.settings {
-			settings[k] = v
-		}
-		settings["max_execution_time"] = strconv.FormatFloat(limit.Seconds(), 'f', -1, 64)
-	}
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	sb.WriteString(st.text)
-	sb.WriteString(" SETTINGS ")
-	for i, k := range keys {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(k)
-		sb.WriteString(" = ")
-		sb.WriteString(sink.QuoteString(settings[k]))
-	}
-	return sb.String(), nil
+	return nil
 }
 
 // contentType is the Content-Type ClickHouse sends for an output format.

@@ -135,7 +135,9 @@ func TestPanelsOnDemoData(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	loadDemo(ctx, t, target, now)
 
-	srv := httptest.NewServer(chhttp.NewHandler(chhttp.Config{Addr: "127.0.0.1:0"}, target))
+	h, err := chhttp.NewHandler(chhttp.Config{Addr: "127.0.0.1:0"}, embeddedtest.Engine(t), target.Pool().Database())
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	db := clickhouse.OpenDB(&clickhouse.Options{
 		Addr:        []string{strings.TrimPrefix(srv.URL, "http://")},

@@ -193,8 +193,13 @@ func (st *stack) serveHTTP() error {
 	if err != nil {
 		return fmt.Errorf("--http %s: %w (another process uses the port? pick another with --http, or --http \"\" to disable)", st.s.HTTP, err)
 	}
+	h, err := chhttp.NewHandler(st.s.httpConfig(), st.target.engine, st.target.engine.Database())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	st.httpAddr = ln.Addr().String()
-	st.http = &http.Server{Handler: chhttp.NewHandler(st.s.httpConfig(), st.target), ReadHeaderTimeout: 10 * time.Second}
+	st.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.http.Serve(ln) }()
 	return nil
 }

@@ -51,6 +51,9 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("embedded engine: data directory is empty: set --data-dir (or TAPLINE_DATA_DIR)"))
 	}
+	if c.Database == "default" {
+		errs = append(errs, errors.New("embedded engine: database \"default\" is the engine's file-mapped database, which tapline removes: choose another name (the default is \"tapline\")"))
+	}
 	if c.Connections < 0 {
 		errs = append(errs, fmt.Errorf("embedded engine: connections = %d: must be 0 (default 4) or more", c.Connections))
 	}

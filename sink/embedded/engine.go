@@ -147,15 +147,41 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	if err := p.closeFileDatabase(ctx); err != nil {
+		p.close()
+		_ = lock.Close()
+		return nil, err
+	}
 	e.Pool = p
 	e.version = e.lib.version()
 	process.open = true
 	return e, nil
 }
 
+// PoolOptions configure the connections of a pool opened with NewPoolWith.
+type PoolOptions struct {
+	// Settings are ClickHouse query-level settings applied to each
+	// connection when it opens (before ReadOnly), on top of the engine's
+	// Config.Settings: limits such as max_execution_time,
+	// max_memory_usage, max_result_bytes.
+	Settings map[string]string
+	// ReadOnly opens the connections with readonly = 1, set after
+	// Settings: the engine then refuses every write, DDL, table function
+	// and setting change on them (a query's SETTINGS clause included; a
+	// setting "changed" to its current value passes). The database must
+	// exist already.
+	ReadOnly bool
+}
+
 // NewPool opens n connections whose current database is database, creating
 // the database when missing. The pool is closed with the engine.
 func (e *Engine) NewPool(database string, n int) (*Pool, error) {
+	return e.NewPoolWith(database, n, PoolOptions{})
+}
+
+// NewPoolWith opens n connections configured by opts whose current
+// database is database. The pool is closed with the engine.
+func (e *Engine) NewPoolWith(database string, n int, opts PoolOptions) (*Pool, error) {
 	if database == "" || n < 1 {
 		return nil, fmt.Errorf("embedded engine: pool needs a database name and at least one connection (got %q, %d)", database, n)
 	}
@@ -166,15 +192,22 @@ func (e *Engine) NewPool(database string, n int) (*Pool, error) {
 	}
 	p := &Pool{database: database, free: make(chan cconn, n)}
 	db := sink.QuoteIdent(database)
+	args := append([]string(nil), e.args...)
+	for _, k := range sortedKeys(opts.Settings) {
+		args = append(args, "--"+k+"="+opts.Settings[k])
+	}
+	if opts.ReadOnly {
+		args = append(args, "--readonly=1")
+	}
 	for i := 0; i < n; i++ {
-		c, err := e.lib.connect(e.args)
+		c, err := e.lib.connect(args)
 		if err != nil {
 			p.closeConns()
 			return nil, fmt.Errorf("embedded engine: connect to %s: %w", e.dataDir, err)
 		}
 		p.conns = append(p.conns, c)
 		// Every connection is its own session: each switches to the database.
-		if i == 0 {
+		if i == 0 && !opts.ReadOnly {
 			if _, err := c.queryParams("CREATE DATABASE IF NOT EXISTS "+db, "TabSeparated", nil); err != nil {
 				p.closeConns()
 				return nil, fmt.Errorf("embedded engine: create database %s: %w", database, err)
@@ -188,6 +221,29 @@ func (e *Engine) NewPool(database string, n int) (*Pool, error) {
 	}
 	e.pools = append(e.pools, p)
 	return p, nil
+}
+
+// closeFileDatabase replaces clickhouse-local's built-in "default"
+// database, an overlay that maps every table name to a file path (SELECT *
+// FROM default.`/etc/passwd` reads the file, INSERT appends to it, TRUNCATE
+// empties it, even on a read-only connection for reads), with an empty
+// Memory database of the same name. tapline never uses it; the overlay
+// exists only in memory and returns at every start, so this runs at every
+// Open. Dropping it touches no file.
+func (p *Pool) closeFileDatabase(ctx context.Context) error {
+	r, err := p.Query(ctx, "SELECT engine FROM system.databases WHERE name = 'default'", "TabSeparatedRaw", nil)
+	if err != nil {
+		return fmt.Errorf("embedded engine: read the default database's engine: %w", err)
+	}
+	if strings.TrimSpace(string(r.Data)) != "Overlay" {
+		return nil
+	}
+	for _, stmt := range []string{"DROP DATABASE default", "CREATE DATABASE IF NOT EXISTS default ENGINE = Memory"} {
+		if err := p.Exec(ctx, stmt, nil); err != nil {
+			return fmt.Errorf("embedded engine: replace the file-mapped default database (%s): %w", stmt, err)
+		}
+	}
+	return nil
 }
 
 // lockDir takes an exclusive, non-blocking flock on dataDir/tapline.lock. The
@@ -270,6 +326,90 @@ func (p *Pool) InsertStream(ctx context.Context, stmt, format string, chunks ...
 	}
 	defer p.release(c)
 	return c.insert(stmt, format, chunks)
+}
+
+// Stream runs one statement and hands its output to emit chunk by chunk as
+// the engine produces it (chunk boundaries follow the engine's blocks), so
+// a result is never held whole in memory. emit must not retain the chunk
+// after it returns. The statement is cancelled on the engine when ctx is
+// done or emit returns an error; both are checked between chunks (a chunk
+// being computed runs to its end, bounded by the connection's
+// max_execution_time). ctx also bounds the wait for a free connection.
+func (p *Pool) Stream(ctx context.Context, query, format string, params map[string]string, emit func([]byte) error) (Result, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	return c.stream(query, format, params, ctx.Err, emit)
+}
+
+// QueryClass is what a statement does to state that outlives it, as the
+// engine's parser decides (chdb.h chdb_query_class).
+type QueryClass int
+
+// The classes, in order of restriction.
+const (
+	// ClassReadOnly: SELECT, SHOW, DESCRIBE, EXPLAIN, EXISTS, CHECK.
+	ClassReadOnly QueryClass = iota
+	// ClassMutating: INSERT, CREATE, ALTER, DROP, TRUNCATE, RENAME, ...
+	ClassMutating
+	// ClassMutatingGlobal: functions, named collections, access, writes
+	// into the system database.
+	ClassMutatingGlobal
+	// ClassControl: USE, SET, ATTACH, DETACH, SYSTEM, BACKUP, KILL, INTO
+	// OUTFILE, INSERT INTO FUNCTION.
+	ClassControl
+	// ClassUnknown: did not parse, or not classified; treat as refused.
+	ClassUnknown
+)
+
+// AnalysisFlags are facts about a statement beyond its class.
+type AnalysisFlags uint32
+
+// The flags (chdb.h chdb_query_analysis_flag).
+const (
+	// FlagHasSecrets: the text carries a credential.
+	FlagHasSecrets AnalysisFlags = 1 << 0
+	// FlagWritesOnlyTargetDatabase: every persistent write lands in the
+	// database the caller named (proven by the engine).
+	FlagWritesOnlyTargetDatabase AnalysisFlags = 1 << 1
+	// FlagChangesDatabaseLifecycle: creates, drops or renames a database.
+	FlagChangesDatabaseLifecycle AnalysisFlags = 1 << 2
+)
+
+// Analysis is the engine parser's report on a statement.
+type Analysis struct {
+	// Statements is how many executable statements the text holds (0 when
+	// it does not parse).
+	Statements int
+	Class      QueryClass
+	Flags      AnalysisFlags
+}
+
+// Classify parses sql with the engine's own parser and reports what it
+// would do, without running it. FlagWritesOnlyTargetDatabase is judged
+// against the pool's database.
+func (p *Pool) Classify(ctx context.Context, sql string) (Analysis, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Analysis{}, err
+	}
+	defer p.release(c)
+	return c.classify(sql, p.database)
+}
+
+// InsertFrom runs one INSERT statement (without FORMAT clause) whose data,
+// in the given input format, comes from next chunk by chunk until next
+// returns io.EOF; the engine copies each chunk. Any other error from next
+// cancels the insert uncommitted and is returned.
+func (p *Pool) InsertFrom(ctx context.Context, stmt, format string, next func() ([]byte, error)) (Result, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	return c.insertFrom(stmt, format, next)
 }
 
 // close waits for running statements, then closes every connection.

@@ -37,7 +37,21 @@ static struct {
 	const char *(*stream_insert_error)(tl_istream);
 	void (*destroy_insert_stream)(tl_istream);
 	int (*shutdown)(void);
+	tl_result (*stream_query_with_params_n)(tl_conn, const char *, size_t, const char *, size_t,
+		const char *const *, const size_t *, const char *const *, const size_t *, size_t);
+	tl_result (*stream_fetch)(tl_conn, tl_result);
+	void (*stream_cancel)(tl_conn, tl_result);
+	void (*stream_cancel_insert)(tl_istream);
+	int (*classify)(tl_conn, const char *, size_t, const char *, size_t, void *);
 } tl_api;
+
+// tl_analysis mirrors chdb_query_analysis_v1.
+typedef struct {
+	uint32_t struct_size;
+	uint32_t statement_count;
+	uint32_t flags;
+	uint32_t query_class;
+} tl_analysis;
 
 // tl_load opens the library and resolves every symbol. It returns NULL on
 // success or a static/dlerror message naming what is missing.
@@ -64,6 +78,11 @@ static const char *tl_load(const char *path) {
 	TL_SYM(stream_insert_error, "chdb_stream_insert_error");
 	TL_SYM(destroy_insert_stream, "chdb_destroy_insert_stream");
 	TL_SYM(shutdown, "chdb_shutdown");
+	TL_SYM(stream_query_with_params_n, "chdb_stream_query_with_params_n");
+	TL_SYM(stream_fetch, "chdb_stream_fetch_result");
+	TL_SYM(stream_cancel, "chdb_stream_cancel_query");
+	TL_SYM(stream_cancel_insert, "chdb_stream_cancel_insert");
+	TL_SYM(classify, "chdb_classify_query_n");
 #undef TL_SYM
 	tl_api.handle = h;
 	return NULL;
@@ -95,12 +114,24 @@ static tl_result tl_done(tl_istream s) { return tl_api.stream_done(s); }
 static const char *tl_insert_err(tl_istream s) { return tl_api.stream_insert_error(s); }
 static void tl_destroy_insert(tl_istream s) { tl_api.destroy_insert_stream(s); }
 static int tl_shutdown(void) { return tl_api.shutdown(); }
+static tl_result tl_stream_query(tl_conn *c, const char *q, size_t ql, const char *f, size_t fl,
+		const char *const *names, const size_t *nlens, const char *const *vals, const size_t *vlens, size_t n) {
+	return tl_api.stream_query_with_params_n(*c, q, ql, f, fl, names, nlens, vals, vlens, n);
+}
+static tl_result tl_stream_fetch(tl_conn *c, tl_result r) { return tl_api.stream_fetch(*c, r); }
+static void tl_stream_cancel(tl_conn *c, tl_result r) { tl_api.stream_cancel(*c, r); }
+static void tl_cancel_insert(tl_istream s) { tl_api.stream_cancel_insert(s); }
+static int tl_classify(tl_conn *c, const char *q, size_t ql, const char *db, size_t dbl, tl_analysis *out) {
+	out->struct_size = sizeof(tl_analysis);
+	return tl_api.classify(*c, q, ql, db, dbl, out);
+}
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"unsafe"
 )
 
@@ -156,10 +187,28 @@ func takeResult(r C.tl_result) (Result, error) {
 		RowsWritten: uint64(C.tl_rows_written(r)),
 		Elapsed:     float64(C.tl_elapsed(r)),
 	}
-	if n := C.tl_len(r); n > 0 {
-		res.Data = C.GoBytes(unsafe.Pointer(C.tl_buf(r)), C.int(n))
-	}
+	res.Data = resultBytes(r)
 	return res, nil
+}
+
+// resultBytes copies a result's buffer into Go memory. The length is a
+// size_t: C.GoBytes takes an int32 and would wrap past 2 GiB.
+func resultBytes(r C.tl_result) []byte {
+	n := C.tl_len(r)
+	if n == 0 {
+		return nil
+	}
+	return append([]byte(nil), resultView(r)...)
+}
+
+// resultView is a result's buffer as a Go slice over C memory: valid until
+// the result is destroyed, never to be retained.
+func resultView(r C.tl_result) []byte {
+	n := C.tl_len(r)
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(C.tl_buf(r))), int(n))
 }
 
 func (c cconn) query(sql, format string) (Result, error) {
@@ -173,15 +222,39 @@ func (c cconn) queryParams(sql, format string, params map[string]string) (Result
 	if len(params) == 0 {
 		return c.query(sql, format)
 	}
-	// The parameter arrays must live in C memory: a Go slice of pointers to
-	// Go memory may not be passed to C.
+	cp := newCParams(params)
+	defer cp.free()
+	q := unsafe.StringData(sql)
+	f := unsafe.StringData(format)
+	r := C.tl_query_params(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(sql)), (*C.char)(unsafe.Pointer(f)), C.size_t(len(format)),
+		cp.names, cp.nlens, cp.vals, cp.vlens, cp.n)
+	return takeResult(r)
+}
+
+// cParams holds query parameters in C memory: a Go slice of pointers to Go
+// memory may not be passed to C.
+type cParams struct {
+	names, vals  **C.char
+	nlens, vlens *C.size_t
+	n            C.size_t
+}
+
+func newCParams(params map[string]string) cParams {
 	n := len(params)
+	if n == 0 {
+		return cParams{}
+	}
 	ptrSize := C.size_t(unsafe.Sizeof((*C.char)(nil)))
 	lenSize := C.size_t(unsafe.Sizeof(C.size_t(0)))
-	names := unsafe.Slice((**C.char)(C.malloc(C.size_t(n)*ptrSize)), n)
-	vals := unsafe.Slice((**C.char)(C.malloc(C.size_t(n)*ptrSize)), n)
-	nlens := unsafe.Slice((*C.size_t)(C.malloc(C.size_t(n)*lenSize)), n)
-	vlens := unsafe.Slice((*C.size_t)(C.malloc(C.size_t(n)*lenSize)), n)
+	cp := cParams{
+		names: (**C.char)(C.malloc(C.size_t(n) * ptrSize)),
+		vals:  (**C.char)(C.malloc(C.size_t(n) * ptrSize)),
+		nlens: (*C.size_t)(C.malloc(C.size_t(n) * lenSize)),
+		vlens: (*C.size_t)(C.malloc(C.size_t(n) * lenSize)),
+		n:     C.size_t(n),
+	}
+	names, vals := unsafe.Slice(cp.names, n), unsafe.Slice(cp.vals, n)
+	nlens, vlens := unsafe.Slice(cp.nlens, n), unsafe.Slice(cp.vlens, n)
 	i := 0
 	for k, v := range params {
 		names[i] = (*C.char)(C.CBytes([]byte(k)))
@@ -190,27 +263,89 @@ func (c cconn) queryParams(sql, format string, params map[string]string) (Result
 		vlens[i] = C.size_t(len(v))
 		i++
 	}
-	defer func() {
-		for j := 0; j < n; j++ {
-			C.free(unsafe.Pointer(names[j]))
-			C.free(unsafe.Pointer(vals[j]))
-		}
-		C.free(unsafe.Pointer(&names[0]))
-		C.free(unsafe.Pointer(&vals[0]))
-		C.free(unsafe.Pointer(&nlens[0]))
-		C.free(unsafe.Pointer(&vlens[0]))
-	}()
-	q := unsafe.StringData(sql)
-	f := unsafe.StringData(format)
-	r := C.tl_query_params(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(sql)), (*C.char)(unsafe.Pointer(f)), C.size_t(len(format)),
-		&names[0], &nlens[0], &vals[0], &vlens[0], C.size_t(n))
-	return takeResult(r)
+	return cp
 }
 
-// insert runs one streaming INSERT: the statement (without FORMAT) and the
-// payload chunks in the given input format. It returns the rows written,
-// which include rows written by dependent materialized views.
-func (c cconn) insert(stmt, format string, chunks [][]byte) (Result, error) {
+func (cp cParams) free() {
+	if cp.n == 0 {
+		return
+	}
+	names, vals := unsafe.Slice(cp.names, int(cp.n)), unsafe.Slice(cp.vals, int(cp.n))
+	for j := range names {
+		C.free(unsafe.Pointer(names[j]))
+		C.free(unsafe.Pointer(vals[j]))
+	}
+	C.free(unsafe.Pointer(cp.names))
+	C.free(unsafe.Pointer(cp.vals))
+	C.free(unsafe.Pointer(cp.nlens))
+	C.free(unsafe.Pointer(cp.vlens))
+}
+
+// stream runs one statement as a streaming query: emit receives each chunk
+// of output (C memory, valid only during the call). The query is cancelled
+// on the engine, and stream returns, when stop reports true or emit fails;
+// both are checked between chunks, since a fetch cannot be interrupted
+// (chdb.h: fetch and cancel on one connection must be serialized).
+func (c cconn) stream(sql, format string, params map[string]string, stop func() error, emit func([]byte) error) (Result, error) {
+	cp := newCParams(params)
+	defer cp.free()
+	q := unsafe.StringData(sql)
+	f := unsafe.StringData(format)
+	h := C.tl_stream_query(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(sql)), (*C.char)(unsafe.Pointer(f)), C.size_t(len(format)),
+		cp.names, cp.nlens, cp.vals, cp.vlens, cp.n)
+	if h == nil {
+		return Result{}, errors.New("engine returned no streaming result")
+	}
+	defer C.tl_destroy(h)
+	if e := C.tl_err(h); e != nil {
+		return Result{}, newEngineError(C.GoString(e))
+	}
+	var total Result
+	for {
+		if err := stop(); err != nil {
+			C.tl_stream_cancel(c.p, h)
+			return total, err
+		}
+		r := C.tl_stream_fetch(c.p, h)
+		if r == nil {
+			C.tl_stream_cancel(c.p, h)
+			return total, errors.New("engine returned no result chunk")
+		}
+		if e := C.tl_err(r); e != nil {
+			err := newEngineError(C.GoString(e))
+			C.tl_destroy(r)
+			return total, err
+		}
+		data := resultView(r)
+		total.RowsRead += uint64(C.tl_rows_read(r))
+		total.Elapsed += float64(C.tl_elapsed(r))
+		if len(data) == 0 {
+			C.tl_destroy(r)
+			return total, nil
+		}
+		err := emit(data)
+		C.tl_destroy(r)
+		if err != nil {
+			C.tl_stream_cancel(c.p, h)
+			return total, err
+		}
+	}
+}
+
+// classify asks the engine's parser what sql would do, without running it.
+func (c cconn) classify(sql, database string) (Analysis, error) {
+	var out C.tl_analysis
+	q := unsafe.StringData(sql)
+	d := unsafe.StringData(database)
+	if C.tl_classify(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(sql)), (*C.char)(unsafe.Pointer(d)), C.size_t(len(database)), &out) != 0 {
+		return Analysis{}, errors.New("chdb_classify_query_n failed")
+	}
+	return Analysis{Statements: int(out.statement_count), Class: QueryClass(out.query_class), Flags: AnalysisFlags(out.flags)}, nil
+}
+
+// insertFrom runs one streaming INSERT fed by next until it returns io.EOF;
+// any other error from next cancels the insert (nothing is committed).
+func (c cconn) insertFrom(stmt, format string, next func() ([]byte, error)) (Result, error) {
 	q := unsafe.StringData(stmt)
 	f := unsafe.StringData(format)
 	s := C.tl_insert(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(stmt)), (*C.char)(unsafe.Pointer(f)), C.size_t(len(format)))
@@ -221,7 +356,15 @@ func (c cconn) insert(stmt, format string, chunks [][]byte) (Result, error) {
 	if e := C.tl_insert_err(s); e != nil {
 		return Result{}, newEngineError(C.GoString(e))
 	}
-	for _, chunk := range chunks {
+	for {
+		chunk, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			C.tl_cancel_insert(s)
+			return Result{}, err
+		}
 		if len(chunk) == 0 {
 			continue
 		}
@@ -234,6 +377,20 @@ func (c cconn) insert(stmt, format string, chunks [][]byte) (Result, error) {
 		}
 	}
 	return takeResult(C.tl_done(s))
+}
+
+// insert runs one streaming INSERT: the statement (without FORMAT) and the
+// payload chunks in the given input format. It returns the rows written,
+// which include rows written by dependent materialized views.
+func (c cconn) insert(stmt, format string, chunks [][]byte) (Result, error) {
+	i := 0
+	return c.insertFrom(stmt, format, func() ([]byte, error) {
+		if i == len(chunks) {
+			return nil, io.EOF
+		}
+		i++
+		return chunks[i-1], nil
+	})
 }
 
 func (libchdb) shutdown() bool { return C.tl_shutdown() == 0 }

@@ -21,3 +21,10 @@ func (cconn) queryParams(string, string, map[string]string) (Result, error) {
 	return Result{}, errNoCgo
 }
 func (cconn) insert(string, string, [][]byte) (Result, error) { return Result{}, errNoCgo }
+func (cconn) stream(string, string, map[string]string, func() error, func([]byte) error) (Result, error) {
+	return Result{}, errNoCgo
+}
+func (cconn) classify(string, string) (Analysis, error) { return Analysis{}, errNoCgo }
+func (cconn) insertFrom(string, string, func() ([]byte, error)) (Result, error) {
+	return Result{}, errNoCgo
+}
