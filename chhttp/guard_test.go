@@ -217,13 +217,13 @@ func TestWritable(t *testing.T) {
 		"INSERT INTO no_such_table FORMAT TSV\n1\n":                "497",
 		"INSERT INTO w FORMAT Template\n1\n":                       "497",
 		"INSERT INTO w SETTINGS max_threads = 8 FORMAT TSV\n1\n":   "497",
-		"DROP TABLE w":                                  "164",
-		"TRUNCATE TABLE w":                              "164",
-		"ALTER TABLE w DELETE WHERE 1":                  "164",
-		"ALTER TABLE w ADD COLUMN y UInt8":              "164",
-		"CREATE TABLE v (x UInt8) ENGINE = Memory":      "164",
+		"DROP TABLE w":                             "164",
+		"TRUNCATE TABLE w":                         "164",
+		"ALTER TABLE w DELETE WHERE 1":             "164",
+		"ALTER TABLE w ADD COLUMN y UInt8":         "164",
+		"CREATE TABLE v (x UInt8) ENGINE = Memory": "164",
 		"TRUNCATE DATABASE " + target.(*embedded.Target).Pool().Database(): "164",
-		"BACKUP TABLE w TO Disk('default', 'b.zip')":    "164",
+		"BACKUP TABLE w TO Disk('default', 'b.zip')":                       "164",
 	} {
 		status, code, body := post(t, srv.URL, q, nil)
 		require.Equal(t, want, code, "%s: %d %s", q, status, body)
