@@ -209,7 +209,7 @@ func NewHandler(cfg Config, eng *embedded.Engine, database string) (*Handler, er
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, database: database, logins: newLogins()}
 	var err error
-	if h.read, err = eng.NewPoolWith(database, cfg.Connections, embedded.PoolOptions{Settings: cfg.limits(), ReadOnly: true}); err != nil {
+	if h.read, err = eng.NewPoolWith(database, cfg.Connections, embedded.PoolOptions{Settings: cfg.limits(), ReadOnly: true, Tag: "tapline-http"}); err != nil {
 		return nil, fmt.Errorf("HTTP endpoint: open its read-only connections: %w", err)
 	}
 	if cfg.Writable {

@@ -57,10 +57,15 @@ type settings struct {
 	BatchAge   time.Duration
 	AckWait    time.Duration
 
-	HTTP         string
-	HTTPUser     string
-	HTTPPassword string
-	HTTPWritable bool
+	HTTP           string
+	HTTPUser       string
+	HTTPPassword   string
+	HTTPWritable   bool
+	HTTPHosts      string
+	HTTPTimeout    time.Duration
+	HTTPMaxResult  int64
+	HTTPMaxMemory  int64
+	HTTPQueryConns int
 }
 
 type group int
@@ -110,7 +115,12 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 	}
 	if groups&groupHTTP != 0 {
 		fs.StringVar(&s.HTTP, "http", "127.0.0.1:8124", "address of the ClickHouse-compatible HTTP endpoint (tapline sql, Grafana); empty disables it; beyond loopback it needs --http-user and --http-password")
-		fs.BoolVar(&s.HTTPWritable, "http-writable", false, "let the HTTP endpoint run INSERT ... SELECT, ALTER TABLE, DELETE, TRUNCATE and OPTIMIZE (POST only); files stay out of reach")
+		fs.BoolVar(&s.HTTPWritable, "http-writable", false, "let the HTTP endpoint accept INSERT ... FORMAT <format> with the data in the body into tapline's tables (POST only; what clickhouse-go sends); nothing else becomes writable")
+		fs.StringVar(&s.HTTPHosts, "http-host", "", "comma-separated host names the HTTP endpoint answers besides loopback names (the Host header; refuses DNS-rebinding pages)")
+		fs.DurationVar(&s.HTTPTimeout, "http-timeout", time.Minute, "longest a query of the HTTP endpoint runs (the engine's max_execution_time on its read-only connections)")
+		fs.Int64Var(&s.HTTPMaxResult, "http-max-result-bytes", 1<<30, "largest answer of the HTTP endpoint, in bytes (streamed; a longer one ends with an error)")
+		fs.Int64Var(&s.HTTPMaxMemory, "http-max-memory", 1<<30, "memory one HTTP endpoint query may use on the engine, in bytes (max_memory_usage)")
+		fs.IntVar(&s.HTTPQueryConns, "http-queries", 2, "queries the HTTP endpoint runs at once, on its own read-only engine connections (ingestion's connections are never used)")
 	}
 	if groups&groupHTTPAuth != 0 {
 		fs.StringVar(&s.HTTPUser, "http-user", "", "user the HTTP endpoint requires (basic auth); required with --http beyond loopback")

@@ -206,7 +206,14 @@ func (st *stack) serveHTTP() error {
 
 // httpConfig is the HTTP endpoint's configuration.
 func (s *settings) httpConfig() chhttp.Config {
-	return chhttp.Config{Addr: s.HTTP, User: s.HTTPUser, Password: chhttp.Secret(s.HTTPPassword), Writable: s.HTTPWritable}
+	var hosts []string
+	for _, h := range strings.Split(s.HTTPHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return chhttp.Config{Addr: s.HTTP, Hosts: hosts, User: s.HTTPUser, Password: chhttp.Secret(s.HTTPPassword), Writable: s.HTTPWritable,
+		Connections: s.HTTPQueryConns, MaxExecutionTime: s.HTTPTimeout, MaxResultBytes: s.HTTPMaxResult, MaxMemoryUsage: s.HTTPMaxMemory}
 }
 
 func (st *stack) describe() string {

@@ -75,9 +75,10 @@ type Engine struct {
 
 	*Pool // the default pool
 
-	mu     sync.Mutex
-	pools  []*Pool
-	closed bool
+	mu      sync.Mutex
+	pools   []*Pool
+	closed  bool
+	control *Pool // one connection for KILL QUERY, opened on first use
 }
 
 // Pool is a set of engine connections whose current database is one
@@ -89,6 +90,8 @@ type Pool struct {
 	conns    []cconn
 	free     chan cconn
 	once     sync.Once
+	engine   *Engine
+	tags     map[cconn]string // log_comment of each connection of a Tag pool
 }
 
 // Open loads the engine library (once per process), boots the engine on
@@ -171,6 +174,10 @@ type PoolOptions struct {
 	// setting "changed" to its current value passes). The database must
 	// exist already.
 	ReadOnly bool
+	// Tag, when set, marks each connection's queries with log_comment
+	// "<Tag>-<n>", which lets Stream cancel a running statement through
+	// KILL QUERY when its context is done, even inside a long computation.
+	Tag string
 }
 
 // NewPool opens n connections whose current database is database, creating
@@ -190,22 +197,30 @@ func (e *Engine) NewPoolWith(database string, n int, opts PoolOptions) (*Pool, e
 	if e.closed {
 		return nil, errors.New("embedded engine is closed")
 	}
-	p := &Pool{database: database, free: make(chan cconn, n)}
+	p := &Pool{database: database, free: make(chan cconn, n), engine: e, tags: map[cconn]string{}}
 	db := sink.QuoteIdent(database)
-	args := append([]string(nil), e.args...)
+	base := append([]string(nil), e.args...)
 	for _, k := range sortedKeys(opts.Settings) {
-		args = append(args, "--"+k+"="+opts.Settings[k])
-	}
-	if opts.ReadOnly {
-		args = append(args, "--readonly=1")
+		base = append(base, "--"+k+"="+opts.Settings[k])
 	}
 	for i := 0; i < n; i++ {
+		args, tag := base, ""
+		if opts.Tag != "" {
+			tag = fmt.Sprintf("%s-%d-%d", opts.Tag, len(e.pools), i)
+			args = append(append([]string(nil), base...), "--log_comment="+tag)
+		}
+		if opts.ReadOnly {
+			args = append(args, "--readonly=1")
+		}
 		c, err := e.lib.connect(args)
 		if err != nil {
 			p.closeConns()
 			return nil, fmt.Errorf("embedded engine: connect to %s: %w", e.dataDir, err)
 		}
 		p.conns = append(p.conns, c)
+		if tag != "" {
+			p.tags[c] = tag
+		}
 		// Every connection is its own session: each switches to the database.
 		if i == 0 && !opts.ReadOnly {
 			if _, err := c.queryParams("CREATE DATABASE IF NOT EXISTS "+db, "TabSeparated", nil); err != nil {
@@ -341,7 +356,64 @@ func (p *Pool) Stream(ctx context.Context, query, format string, params map[stri
 		return Result{}, err
 	}
 	defer p.release(c)
-	return c.stream(query, format, params, ctx.Err, emit)
+	tag := p.tags[c]
+	if tag == "" || ctx.Done() == nil {
+		return c.stream(query, format, params, ctx.Err, emit)
+	}
+	// A fetch cannot be interrupted on its own connection: when ctx ends
+	// mid-statement, KILL QUERY finds the statement by the connection's
+	// log_comment. The lock keeps the kill from outliving the statement:
+	// the connection returns to the pool (and may run another statement)
+	// only after finished is set.
+	var mu sync.Mutex
+	finished := false
+	watchDone := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			mu.Lock()
+			if !finished {
+				p.engine.kill(tag)
+			}
+			mu.Unlock()
+		case <-watchDone:
+		}
+	}()
+	res, err := c.stream(query, format, params, ctx.Err, emit)
+	mu.Lock()
+	finished = true
+	mu.Unlock()
+	close(watchDone)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return res, err
+}
+
+// kill cancels the statement running with log_comment tag, without waiting
+// for it to stop. Failures are ignored: the connection's
+// max_execution_time still ends the statement.
+func (e *Engine) kill(tag string) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	ctl := e.control
+	e.mu.Unlock()
+	if ctl == nil {
+		p, err := e.NewPool(e.Pool.database, 1)
+		if err != nil {
+			return
+		}
+		e.mu.Lock()
+		if e.control == nil {
+			e.control = p
+		}
+		ctl = e.control
+		e.mu.Unlock()
+	}
+	_, _ = ctl.Query(context.Background(), "KILL QUERY WHERE Settings['log_comment'] = {tag:String} ASYNC", "TabSeparated", map[string]string{"tag": tag})
 }
 
 // QueryClass is what a statement does to state that outlives it, as the
