@@ -1,6 +1,6 @@
 // Package loadtest measures how far tapline goes on the machine it runs
 // on: it publishes realistic records of every format to NATS (generators
-// in loadtest/gen, publishers in loadtest/publish) while tapline's pipeline
+// in gen, publishers in loadtest/publish) while tapline's pipeline
 // consumes them, samples throughput, lag, CPU and memory, measures
 // publish-to-queryable latency with probes (loadtest/probe), checks that
 // every record landed exactly once, then runs baselines on the same
@@ -19,10 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/loadtest/baseline"
-	"github.com/tapline/tapline/loadtest/gen"
 	"github.com/tapline/tapline/loadtest/probe"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/loadtest/gen"
 	"github.com/tapline/tapline/sql"
 )
 

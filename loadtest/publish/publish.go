@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/gen"
 )
 
 // Sender publishes one message and returns once the stream acknowledged

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/gen"
 )
 
 // worker is one publisher: its generators, its sender and its partly
