@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -33,14 +35,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Uint64Var(&seed, "seed", 1, "generator seed (the same seed publishes the same records)")
 	fs.Float64Var(&malformed, "malformed", 0.001, "share of deliberately malformed records (they end in the dead-letter stream)")
 	// The demo's own default directory, so it never wipes a real one.
-	s.DataDir = "tapline-demo"
+	s.DataDir = app.DemoDataDir
 	fs.Lookup("data-dir").DefValue = s.DataDir
 	var formats []string
 	if err := s.parse(fs, args, func() error {
 		s.HTTP = ""
 		var errs []error
 		var err error
-		formats, err = s.validateRun()
+		formats, err = s.validateRun(stderr)
 		errs = append(errs, err)
 		if records < 1 {
 			errs = append(errs, fmt.Errorf("--records %d must be positive", records))
@@ -55,26 +57,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}); err != nil {
 		return err
 	}
-	if err := ensureEngine(ctx, &s, stderr); err != nil {
-		return err
-	}
-	if err := freshDemoDir(s.DataDir); err != nil {
-		return err
-	}
-	began := time.Now()
-	st, err := openStack(ctx, &s, formats, stderr)
+	cfg, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	fmt.Fprintf(stdout, "tapline demo\n  %s\n", st.describe())
+	if err := freshDir(s.DataDir, demoMarker, "the demo"); err != nil {
+		return err
+	}
+	began := time.Now()
+	st, err := openStack(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "tapline demo\n  %s\n", st.Describe())
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	runErr := make(chan error, 1)
-	go func() { runErr <- st.pipeline.Run(runCtx) }()
+	go func() { runErr <- st.Pipeline.Run(runCtx) }()
 
 	// Publish every format's generated records.
-	pub, err := st.broker.Publisher(8192, nil)
+	pub, err := st.Broker.Publisher(8192, nil)
 	if err != nil {
 		stopRun()
 		return err
@@ -127,7 +130,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-tick.C:
 		}
 		var done uint64
-		for _, x := range st.pipeline.Stats() {
+		for _, x := range st.Pipeline.Stats() {
 			done += x.RecordsCommitted + x.Rejected
 		}
 		line := fmt.Sprintf("published %d/%d records, committed or dead-lettered %d (%.1fs)", published.Load(), total, done, time.Since(began).Seconds())
@@ -151,10 +154,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	elapsed := time.Since(began)
 
 	fmt.Fprintf(stdout, "\nAll %d records committed in %.1fs. Per source:\n", total, elapsed.Seconds())
-	st.printStats(stdout)
+	st.PrintStats(stdout)
 
 	fmt.Fprintln(stdout, "\nSOFARPC per service and method, from the materialized view sofarpc_latency_1m:")
-	out, err := st.target.Query(ctx, sql.Query("sofarpc_by_method"), "PrettyCompactMonoBlock", nil)
+	out, err := st.Target.Query(ctx, sql.Query("sofarpc_by_method"), "PrettyCompactMonoBlock", nil)
 	if err != nil {
 		return err
 	}
@@ -163,7 +166,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintln(stdout, "\nEvery source, from the cross-source view table latency_1m (top 5 services per source and kind):")
-	out, err = st.target.Query(ctx, sql.Query("latency_by_source"), "PrettyCompactMonoBlock", nil)
+	out, err = st.Target.Query(ctx, sql.Query("latency_by_source"), "PrettyCompactMonoBlock", nil)
 	if err != nil {
 		return err
 	}
@@ -185,12 +188,12 @@ const rawCheckQuery = "SELECT service, method, side, count() AS requests, round(
 // tiny rank error is a large value error), so each estimate is checked by
 // the share of raw rows at or below it: its rank error is how far p lies
 // outside [share below, share at or below].
-func verifyDemo(ctx context.Context, st *stack, w io.Writer) error {
-	view, err := st.target.Query(ctx, sql.Query("sofarpc_by_method"), "TabSeparated", nil)
+func verifyDemo(ctx context.Context, st *app.Stack, w io.Writer) error {
+	view, err := st.Target.Query(ctx, sql.Query("sofarpc_by_method"), "TabSeparated", nil)
 	if err != nil {
 		return err
 	}
-	raw, err := st.target.Query(ctx, rawCheckQuery, "TabSeparated", nil)
+	raw, err := st.Target.Query(ctx, rawCheckQuery, "TabSeparated", nil)
 	if err != nil {
 		return err
 	}
@@ -205,7 +208,7 @@ func verifyDemo(ctx context.Context, st *stack, w io.Writer) error {
 			return fmt.Errorf("view and raw table disagree:\n  view %v\n  raw  %v", v, r)
 		}
 	}
-	ranks, err := st.target.Query(ctx, rankCheckQuery, "TabSeparated", nil)
+	ranks, err := st.Target.Query(ctx, rankCheckQuery, "TabSeparated", nil)
 	if err != nil {
 		return err
 	}
@@ -256,7 +259,7 @@ func publishGenerated(ctx context.Context, pub *ingest.Publisher, want map[strin
 		if err != nil {
 			return err
 		}
-		lineFormat := f != "webdebug" && f != "envoytap"
+		lineFormat := app.Framing(f) == decode.Lines
 		bufs := map[string]*bytes.Buffer{}
 		counts := map[string]int{}
 		flush := func(subj string) error {
@@ -299,10 +302,6 @@ func publishGenerated(ctx context.Context, pub *ingest.Publisher, want map[strin
 	}
 	return pub.Flush(ctx)
 }
-
-// freshDemoDir empties dir when the demo made it, creates it otherwise, and
-// refuses to touch a non-empty directory it did not make.
-func freshDemoDir(dir string) error { return freshDir(dir, demoMarker, "the demo") }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -6,20 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/loadtest"
-	"github.com/tapline/tapline/loadtest/baseline"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
-	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/embedded"
 )
 
 // loadtestMarker marks a directory the loadtest created, so that it may
@@ -29,11 +24,6 @@ const loadtestMarker = ".tapline-loadtest"
 // defaultMix is the share of records per format: SOFARPC lines dominate
 // (the busiest services log the most), documents are fewer and larger.
 const defaultMix = "sofarpc=40,g3proxy=20,django=20,webdebug=10,envoytap=10"
-
-// publishWindow bounds each publisher's unacknowledged asynchronous
-// publishes: enough to keep a connection busy, few enough that the broker's
-// queue (which probes wait in too) stays short.
-const publishWindow = 512
 
 // loadtestFlags are the loadtest's own flags.
 type loadtestFlags struct {
@@ -70,7 +60,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&lf.quiet, "quiet", false, "print only the summary (no live progress)")
 	fs.BoolVar(&lf.publishOnly, "publish-only", false, "only publish (to --nats-url, or to the tapline running on --data-dir) and report the publish rate: another tapline consumes")
 	// The loadtest's own default directory, so it never wipes a real one.
-	s.DataDir = "data/loadtest"
+	s.DataDir = app.LoadtestDataDir
 	fs.Lookup("data-dir").DefValue = s.DataDir
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: tapline loadtest [flags]
@@ -94,7 +84,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 			formats, err = s.selectedSources()
 			errs = append(errs, err, s.natsConfig().Validate())
 		} else {
-			formats, err = s.validateRun()
+			formats, err = s.validateRun(stderr)
 			errs = append(errs, err)
 		}
 		mix, err := parseMix(lf.mix, formats)
@@ -121,7 +111,8 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		return publishOnly(ctx, &s, cfg, formats, stdout, stderr)
 	}
 
-	if err := ensureEngine(ctx, &s, stderr); err != nil {
+	stack, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)
+	if err != nil {
 		return err
 	}
 	if s.ClickHouse == "" || s.NATSURL == "" {
@@ -129,16 +120,8 @@ Flags (each also TAPLINE_<NAME> in the environment):
 			return err
 		}
 	}
-	st, err := openStack(ctx, &s, formats, stderr)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	env, err := loadtestEnv(ctx, st, &s, formats, stderr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "tapline loadtest: %s; seed %d\n  %s\n", strings.Join(formats, ", "), lf.seed, st.describe())
+	fmt.Fprintf(stdout, "tapline loadtest: %s; seed %d\n", strings.Join(formats, ", "), lf.seed)
+	cfg.Banner = stdout
 	if lf.cpuProfile != "" {
 		f, err := os.Create(lf.cpuProfile)
 		if err != nil {
@@ -147,7 +130,10 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		defer f.Close()
 		cfg.CPUProfile = f
 	}
-	rep, err := loadtest.Run(ctx, cfg, env)
+	rep, err := loadtest.Run(ctx, cfg, stack)
+	if errors.Is(err, app.ErrBadDSN) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
@@ -196,11 +182,11 @@ func parseMix(spec string, selected []string) (map[string]float64, error) {
 		}
 		name = strings.TrimSpace(name)
 		known := false
-		for _, f := range formatNames() {
+		for _, f := range app.Formats() {
 			known = known || f == name
 		}
 		if !known {
-			errs = append(errs, fmt.Errorf("--mix: unknown format %q (known: %s)", name, strings.Join(formatNames(), ", ")))
+			errs = append(errs, fmt.Errorf("--mix: unknown format %q (known: %s)", name, strings.Join(app.Formats(), ", ")))
 			continue
 		}
 		for _, f := range selected {
@@ -213,80 +199,6 @@ func parseMix(spec string, selected []string) (map[string]float64, error) {
 		errs = append(errs, fmt.Errorf("--mix %q and --sources share no format", spec))
 	}
 	return mix, errors.Join(errs...)
-}
-
-// loadtestEnv hands the loadtest the running stack.
-func loadtestEnv(ctx context.Context, st *stack, s *settings, formats []string, stderr io.Writer) (loadtest.Env, error) {
-	loc, _ := s.location()
-	reg := registry()
-	env := loadtest.Env{
-		NATS:       st.broker.URL() + map[bool]string{true: " (embedded)", false: " (external)"}[st.broker.Embedded()],
-		ClickHouse: st.target.desc,
-		Target:     st.target,
-		DLQ:        st.dlq,
-		Pipeline:   st.pipeline,
-		Consumers:  st.cons,
-		Tables:     map[string][]string{},
-		NewDecoder: func(f string) (decode.Decoder, error) { return reg.New(f, decode.Options{TimeZone: loc}) },
-	}
-	env.Dial = func(ctx context.Context) (*ingest.Broker, error) {
-		cfg := s.natsConfig()
-		if st.broker.Embedded() {
-			// A client of the embedded server over loopback, as a producer
-			// or another tapline elsewhere would be.
-			cfg = ingest.Config{URL: st.broker.URL()}
-		}
-		cfg.Name = "tapline-loadtest"
-		return ingest.Start(ctx, cfg)
-	}
-	env.Connect = func(ctx context.Context, onErr func(string, error)) (publish.Sender, func(), error) {
-		b, err := env.Dial(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		pub, err := b.Publisher(publishWindow, onErr)
-		if err != nil {
-			b.Close()
-			return nil, nil, err
-		}
-		return pub, b.Close, nil
-	}
-	for _, f := range formats {
-		dec, err := reg.New(f, decode.Options{})
-		if err != nil {
-			return env, err
-		}
-		for _, t := range dec.Tables() {
-			env.Tables[f] = append(env.Tables[f], t.Name())
-		}
-	}
-	if st.target.engine == nil {
-		env.NoEngine = "it needs the embedded engine (chDB's stream insert of raw JSONEachRow); tapline writes a ClickHouse server with Arrow-typed columns only. Run the loadtest without --clickhouse for this baseline."
-		return env, nil
-	}
-	env.OpenDatabase = func(ctx context.Context, name string) (sink.Target, baseline.Inserter, error) {
-		if err := st.target.Exec(ctx, "DROP DATABASE IF EXISTS "+sink.QuoteIdent(name)+" SYNC"); err != nil {
-			return nil, nil, err
-		}
-		pool, err := st.target.engine.NewPool(name, 2)
-		if err != nil {
-			return nil, nil, err
-		}
-		t := embedded.NewTarget(pool)
-		if err := applySchema(ctx, &target{Target: t, database: name, desc: "database " + name}, s, stderr); err != nil {
-			return nil, nil, err
-		}
-		return t, poolInserter{pool}, nil
-	}
-	return env, nil
-}
-
-// poolInserter inserts raw formats through the embedded engine.
-type poolInserter struct{ p *embedded.Pool }
-
-func (i poolInserter) InsertRaw(ctx context.Context, stmt, format string, chunks ...[]byte) error {
-	_, err := i.p.InsertStream(ctx, stmt, format, chunks...)
-	return err
 }
 
 func printLoadtest(w io.Writer, r *report.Report, paths []string) {
@@ -323,12 +235,12 @@ func printLoadtest(w io.Writer, r *report.Report, paths []string) {
 
 // publishOnly publishes to a NATS that another tapline consumes.
 func publishOnly(ctx context.Context, s *settings, cfg loadtest.Config, formats []string, stdout, stderr io.Writer) error {
-	b, err := openBroker(ctx, s)
+	b, err := app.OpenBroker(ctx, s.appConfig(stderr))
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := ensureSources(ctx, b, formats); err != nil {
+	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil)); err != nil {
 		return err
 	}
 	var senders []publish.Sender
@@ -377,27 +289,4 @@ func publishOnly(ctx context.Context, s *settings, cfg loadtest.Config, formats 
 		fmt.Fprintf(stdout, "  %-9s %d records (%d malformed) in %d messages\n", f, x.Records, x.Malformed, x.Messages)
 	}
 	return nil
-}
-
-// freshDir empties dir when this command made it (marker file), creates it
-// otherwise, and refuses to touch a non-empty directory it did not make.
-func freshDir(dir, marker, who string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return err
-	case len(entries) == 0:
-	default:
-		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
-			return usagef("--data-dir %s is not empty and was not made by %s: pick another directory", dir, who)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clear %s: %w", dir, err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, marker), []byte("made by "+who+"; its next run empties this directory\n"), 0o644)
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/ingest/decode"
 )
 
 func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,16 +25,16 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var format string
 	if err := s.parse(fs, args, func() error {
 		var errs []error
-		specs, err := s.sourceSpecs(formatNames())
+		subjects, err := app.ParseSubjects(s.Subjects)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		format = formatForSubject(specs, subject)
+		format = app.FormatForSubject(app.SourceSpecs(app.Formats(), subjects), subject)
 		switch {
 		case subject == "":
 			errs = append(errs, errors.New("--subject is required (e.g. logs.sofarpc.client.digest)"))
 		case err == nil && format == "":
-			errs = append(errs, fmt.Errorf("--subject %q is captured by no format's subjects (defaults: logs.<format>.>, formats %v; see --subjects)", subject, formatNames()))
+			errs = append(errs, fmt.Errorf("--subject %q is captured by no format's subjects (defaults: logs.<format>.>, formats %v; see --subjects)", subject, app.Formats()))
 		}
 		if perMsg < 1 {
 			errs = append(errs, fmt.Errorf("--lines-per-message %d must be at least 1", perMsg))
@@ -41,16 +44,16 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}); err != nil {
 		return err
 	}
-	if format == "webdebug" || format == "envoytap" {
+	if app.Framing(format) == decode.Documents {
 		whole = true
 	}
-	b, err := openBroker(ctx, &s)
+	cfg := s.appConfig(stderr)
+	b, err := app.OpenBroker(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	specs, _ := s.sourceSpecs([]string{format})
-	if err := ensureSpecs(ctx, b, specs); err != nil {
+	if err := app.EnsureStreams(ctx, b, app.SourceSpecs([]string{format}, cfg.Subjects)); err != nil {
 		return err
 	}
 	pub, err := b.Publisher(0, nil)
