@@ -269,7 +269,7 @@ func publishGenerated(ctx context.Context, pub *ingest.Publisher, want map[strin
 			data := bytes.Clone(bufs[subj].Bytes())
 			bufs[subj].Reset()
 			counts[subj] = 0
-			return pub.PublishAsync(subj, data, "")
+			return pub.PublishAsync(ctx, subj, data, "")
 		}
 		var r gen.Record
 		for i := 0; i < want[f]; i++ {
