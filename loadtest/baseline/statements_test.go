@@ -128,7 +128,7 @@ func TestEngineMappingWritesWhatTaplineWrites(t *testing.T) {
 	}
 }
 
-// poolInserter is the Inserter cmd/tapline wires for the embedded engine.
+// poolInserter is the Inserter the loadtest wires for the embedded engine.
 type poolInserter struct{ p *embedded.Pool }
 
 func (i poolInserter) InsertRaw(ctx context.Context, stmt, format string, chunks ...[]byte) error {
