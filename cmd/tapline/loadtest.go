@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/loadtest"
-	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
 )
 
@@ -108,7 +106,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		cfg.Progress, cfg.InPlace = stderr, isTerminal(stderr)
 	}
 	if lf.publishOnly {
-		return publishOnly(ctx, &s, cfg, formats, stdout, stderr)
+		return loadtest.PublishOnly(ctx, cfg, s.appConfig(stderr), stdout)
 	}
 
 	stack, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)
@@ -141,7 +139,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	if err != nil {
 		return err
 	}
-	printLoadtest(stdout, rep, paths)
+	loadtest.PrintSummary(stdout, rep, paths)
 	if !rep.Verdict.ZeroLoss || !rep.Verdict.ZeroDuplicates {
 		return fmt.Errorf("%s (details: %s)", rep.Verdict.Text, paths[1])
 	}
@@ -199,94 +197,4 @@ func parseMix(spec string, selected []string) (map[string]float64, error) {
 		errs = append(errs, fmt.Errorf("--mix %q and --sources share no format", spec))
 	}
 	return mix, errors.Join(errs...)
-}
-
-func printLoadtest(w io.Writer, r *report.Report, paths []string) {
-	l, f, b := r.Live, r.Freshness, r.Baselines
-	fmt.Fprintf(w, "\n%s\n", r.Verdict.Text)
-	fmt.Fprintf(w, "  published          %s records/s (%s records in %s messages, %s, in %.1fs)\n", report.SI(l.PublishedPerSec), report.SI(float64(l.Records)), report.SI(float64(l.Messages)), report.IBytes(l.Bytes), l.PublishSec)
-	best := ""
-	if l.PeakRowsPerSec > 0 {
-		best = fmt.Sprintf("; best %gs interval %s rows/s", r.Setup.SampleEveryMs/1000, report.SI(l.PeakRowsPerSec))
-	}
-	fmt.Fprintf(w, "  committed          %s records/s, %s rows/s end to end (%.1fs)%s\n", report.SI(l.RecordsPerSec), report.SI(l.RowsPerSec), l.EndToEndSec, best)
-	fmt.Fprintf(w, "  freshness          p50 %s, p99 %s, max %s (publish to ingested_at, %d probes)\n", report.Ms(f.P50Ms), report.Ms(f.P99Ms), report.Ms(f.MaxMs), f.Found)
-	if b.Broker != nil {
-		fmt.Fprintf(w, "  tapline ÷ broker   %.2f (%s vs %s records/s: consume and ack only, same messages)\n", b.BrokerRatio, report.SI(l.RecordsPerSec), report.SI(b.Broker.RecordsPerSec))
-	}
-	if b.Engine != nil && b.Drain != nil {
-		fmt.Fprintf(w, "  tapline ÷ engine   %.2f (%s vs %s lines/s: the same JSON lines, tapline from the stream vs FORMAT JSONEachRow)\n", b.EngineRatio, report.SI(b.Drain.PerSec), report.SI(b.Engine.PerSec))
-	}
-	for _, sk := range b.Skipped {
-		fmt.Fprintf(w, "  not measured       %s\n", sk)
-	}
-	fmt.Fprintf(w, "  CPU                %.0f%% of one core on average, %.0f%% at peak (%d CPUs), whole process\n", l.CPUAvgPercent, l.CPUPeakPercent, r.Machine.CPUs)
-	if len(l.CPUByPart) > 0 {
-		var parts []string
-		for _, p := range l.CPUByPart {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", p.Part, p.Percent))
-		}
-		fmt.Fprintf(w, "  CPU by part        tapline %.0f%% (%s)\n", l.TaplineCPUPercent, strings.Join(parts, ", "))
-	}
-	fmt.Fprintf(w, "  other processes    %.0f%% of one core (steal %.0f%%) on this machine meanwhile\n", l.OthersCPUPercent, l.StealPercent)
-	fmt.Fprintf(w, "  memory             %s resident on average, %s at peak\n", report.IBytes(l.RSSAvgBytes), report.IBytes(l.RSSPeakBytes))
-	fmt.Fprintf(w, "  report             %s\n", strings.Join(paths, ", "))
-}
-
-// publishOnly publishes to a NATS that another tapline consumes.
-func publishOnly(ctx context.Context, s *settings, cfg loadtest.Config, formats []string, stdout, stderr io.Writer) error {
-	b, err := app.OpenBroker(ctx, s.appConfig(stderr))
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil)); err != nil {
-		return err
-	}
-	var senders []publish.Sender
-	for i := 0; i < max(cfg.Publishers, 1); i++ {
-		p, err := b.Publisher(0, nil)
-		if err != nil {
-			return err
-		}
-		senders = append(senders, p)
-	}
-	fmt.Fprintf(stdout, "tapline loadtest --publish-only: %s to %s; seed %d\n", strings.Join(formats, ", "), b.URL(), cfg.Seed)
-	var live publish.Counters
-	done := make(chan struct{})
-	if cfg.Progress != nil {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			var last uint64
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					n := live.Records.Load()
-					fmt.Fprintf(cfg.Progress, "published %s records (%s/s)\n", report.SI(float64(n)), report.SI(float64(n-last)))
-					last = n
-				}
-			}
-		}()
-	}
-	res, err := publish.Run(ctx, publish.Config{
-		Formats: cfg.Mix, Seed: cfg.Seed, Malformed: cfg.Malformed, Rate: cfg.Rate, Duration: cfg.Duration, Count: cfg.Count,
-		Senders: senders, PerMessage: cfg.PerMessage, MaxMessageBytes: cfg.MaxMessageBytes, RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
-	}, &live)
-	close(done)
-	if err != nil {
-		return err
-	}
-	t := res.Total()
-	sec := res.Stopped.Sub(res.Started).Seconds()
-	fmt.Fprintf(stdout, "published %d records (%d malformed) in %d messages, %s, in %.1fs: %s records/s\n", t.Records, t.Malformed, t.Messages, report.IBytes(t.Bytes), sec, report.SI(float64(t.Records)/sec))
-	names := res.FormatNames()
-	sort.Strings(names)
-	for _, f := range names {
-		x := res.Formats[f]
-		fmt.Fprintf(stdout, "  %-9s %d records (%d malformed) in %d messages\n", f, x.Records, x.Malformed, x.Messages)
-	}
-	return nil
 }
