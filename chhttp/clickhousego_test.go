@@ -19,8 +19,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 )
 
 func TestMain(m *testing.M) { embeddedtest.Main(m) }

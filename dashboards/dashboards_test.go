@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the dashboards' JSON files from their Go definitions")

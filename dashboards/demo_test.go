@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/django"
@@ -14,7 +15,6 @@ import (
 	"github.com/tapline/tapline/ingest/decode/g3proxy"
 	"github.com/tapline/tapline/ingest/decode/sofarpc"
 	"github.com/tapline/tapline/ingest/decode/webdebug"
-	"github.com/tapline/tapline/loadtest/gen"
 	"github.com/tapline/tapline/pipeline"
 	"github.com/tapline/tapline/sink"
 )

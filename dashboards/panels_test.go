@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/chhttp"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	tsql "github.com/tapline/tapline/sql"
 )
 

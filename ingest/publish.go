@@ -2,75 +2,240 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Publisher publishes records to JetStream with publish acknowledgements.
-// Asynchronous publishes are bounded by MaxPending; Flush waits for every
-// acknowledgement. Safe for concurrent use.
+// Publisher publishes messages to JetStream and counts what the streams
+// acknowledged. Every message carries a JetStream message id (the caller's,
+// or one the publisher makes), so that a message sent again after a stall,
+// a lost acknowledgement or a reconnect is dropped by the stream's duplicate
+// window instead of stored twice. Safe for concurrent use.
 type Publisher struct {
-	js jetstream.JetStream
+	js     jetstream.JetStream
+	onErr  func(subject string, err error)
+	prefix string
+	seq    atomic.Uint64
+
+	mu      sync.Mutex
+	resend  []*nats.Msg    // asynchronous publishes to send again
+	tries   map[string]int // attempts so far, by message id, while unacknowledged
+	failed  int
+	lastErr error
+
+	sent, sentBytes, acked, ackedBytes, retries atomic.Uint64
+
+	// beforeAck, set by tests, runs on NATS's goroutine before each
+	// acknowledgement is counted: a slow acknowledgement path.
+	beforeAck func()
 }
 
+// Publish limits.
+const (
+	// publishAttempts is how often an asynchronous publish is sent before
+	// the publisher gives up on it.
+	publishAttempts = 5
+	// stallLimit bounds how long PublishAsync waits for room while
+	// maxPending publishes await their acknowledgement.
+	stallLimit = time.Minute
+	// ackTimeout is how long an asynchronous publish waits for its
+	// acknowledgement before it is sent again.
+	ackTimeout = 30 * time.Second
+)
+
 // Publisher returns a publisher on the broker's connection. maxPending
-// bounds unacknowledged asynchronous publishes (0 means 4096). onErr, when
-// not nil, is called (from another goroutine) for every asynchronous
-// publish the stream refused or never acknowledged.
+// bounds the asynchronous publishes awaiting acknowledgement (0 means
+// 4096). onErr, when not nil, is called (from another goroutine) for every
+// asynchronous publish given up on after its last attempt; Flush reports
+// them too.
 func (b *Broker) Publisher(maxPending int, onErr func(subject string, err error)) (*Publisher, error) {
 	if maxPending == 0 {
 		maxPending = 4096
 	}
-	opts := []jetstream.JetStreamOpt{jetstream.WithPublishAsyncMaxPending(maxPending)}
-	if onErr != nil {
-		opts = append(opts, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			onErr(m.Subject, err)
-		}))
-	}
-	js, err := jetstream.New(b.nc, opts...)
+	p := &Publisher{onErr: onErr, tries: map[string]int{}, prefix: nats.NewInbox()[len(nats.InboxPrefix):] + "-"}
+	js, err := jetstream.New(b.nc,
+		jetstream.WithPublishAsyncMaxPending(maxPending),
+		jetstream.WithPublishAsyncTimeout(ackTimeout),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { p.asyncFailed(m, err) }),
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { p.asyncAcked(m) }),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("nats: publisher: %w", err)
 	}
-	return &Publisher{js: js}, nil
+	p.js = js
+	return p, nil
+}
+
+// PublishStats are a publisher's counters since it was made.
+type PublishStats struct {
+	// Sent and SentBytes count messages handed to NATS (first attempts).
+	Sent, SentBytes uint64
+	// Acked and AckedBytes count messages the streams acknowledged.
+	Acked, AckedBytes uint64
+	// Retries counts messages sent again (same message id).
+	Retries uint64
+}
+
+// Stats returns the publisher's counters.
+func (p *Publisher) Stats() PublishStats {
+	return PublishStats{Sent: p.sent.Load(), SentBytes: p.sentBytes.Load(), Acked: p.acked.Load(), AckedBytes: p.ackedBytes.Load(), Retries: p.retries.Load()}
+}
+
+func (p *Publisher) msg(subject string, data []byte, msgID string) *nats.Msg {
+	if msgID == "" {
+		msgID = p.prefix + strconv.FormatUint(p.seq.Add(1), 36)
+	}
+	m := nats.NewMsg(subject)
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, msgID)
+	return m
 }
 
 // Publish stores data on subject and waits for the stream's
-// acknowledgement. A non-empty msgID lets the stream drop a duplicate
-// publish of the same message (within the stream's duplicate window).
+// acknowledgement: one attempt. A non-empty msgID lets the stream drop a
+// second publish of the same message within its duplicate window, so a
+// caller may try again with the same msgID after an error.
 func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string) error {
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
+	p.sent.Add(1)
+	p.sentBytes.Add(uint64(len(data)))
 	if _, err := p.js.Publish(ctx, subject, data, opts...); err != nil {
 		return fmt.Errorf("nats: publish to %s: %w (is a stream capturing this subject? tapline run creates them)", subject, err)
 	}
+	p.acked.Add(1)
+	p.ackedBytes.Add(uint64(len(data)))
 	return nil
 }
 
-// PublishAsync sends data without waiting; the acknowledgement arrives
-// later (failures go to the Publisher's onErr). It blocks while maxPending
-// publishes are outstanding. data must not be modified until Flush returns.
-func (p *Publisher) PublishAsync(subject string, data []byte, msgID string) error {
-	m := &nats.Msg{Subject: subject, Data: data}
-	var opts []jetstream.PublishOpt
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
+// PublishAsync sends data without waiting for its acknowledgement. While
+// maxPending publishes await theirs it waits for room, trying again (same
+// message id) with backoff from 10 ms to 1 s for up to a minute before it
+// gives up; ctx ends the wait. A publish the stream refuses or never acknowledges is sent again
+// later (by PublishAsync or Flush) with the same message id, up to five
+// attempts. data must not be modified until Flush returns. msgID may be
+// empty: the publisher makes one.
+func (p *Publisher) PublishAsync(ctx context.Context, subject string, data []byte, msgID string) error {
+	if err := p.sendAgain(ctx); err != nil {
+		return err
 	}
-	if _, err := p.js.PublishMsgAsync(m, opts...); err != nil {
-		return fmt.Errorf("nats: publish to %s: %w", subject, err)
+	m := p.msg(subject, data, msgID)
+	if err := p.sendAsync(ctx, m); err != nil {
+		return err
+	}
+	p.sent.Add(1)
+	p.sentBytes.Add(uint64(len(data)))
+	return nil
+}
+
+// sendAsync hands m to NATS, waiting for room while publishes stall.
+func (p *Publisher) sendAsync(ctx context.Context, m *nats.Msg) error {
+	id := m.Header.Get(jetstream.MsgIDHeader)
+	p.mu.Lock()
+	p.tries[id]++
+	p.mu.Unlock()
+	// Room comes back as acknowledgements arrive: look again soon.
+	b := &backoff.ExponentialBackOff{InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second, RandomizationFactor: 0.1}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		_, err := p.js.PublishMsgAsync(m)
+		if err != nil && !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(stallLimit))
+	switch {
+	case errors.Is(err, jetstream.ErrTooManyStalledMsgs):
+		return fmt.Errorf("nats: publish to %s: %d publishes awaited their acknowledgement for %v (message id %s): the NATS server is overloaded or unreachable; try again later", m.Subject, p.js.PublishAsyncPending(), stallLimit, id)
+	case err != nil:
+		return fmt.Errorf("nats: publish to %s: %w", m.Subject, err)
 	}
 	return nil
 }
 
-// Flush waits until every asynchronous publish was acknowledged, or ctx ends.
+// asyncAcked counts an acknowledged asynchronous publish.
+func (p *Publisher) asyncAcked(m *nats.Msg) {
+	if p.beforeAck != nil {
+		p.beforeAck()
+	}
+	p.mu.Lock()
+	delete(p.tries, m.Header.Get(jetstream.MsgIDHeader))
+	p.mu.Unlock()
+	p.acked.Add(1)
+	p.ackedBytes.Add(uint64(len(m.Data)))
+}
+
+// asyncFailed queues a refused or unacknowledged publish to be sent again,
+// or gives up on it after its last attempt. It runs on NATS's goroutine
+// and must not block.
+func (p *Publisher) asyncFailed(m *nats.Msg, err error) {
+	id := m.Header.Get(jetstream.MsgIDHeader)
+	p.mu.Lock()
+	if p.tries[id] < publishAttempts && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		p.resend = append(p.resend, m)
+		p.mu.Unlock()
+		return
+	}
+	delete(p.tries, id)
+	p.failed++
+	p.lastErr = fmt.Errorf("publish to %s (message id %s): %w", m.Subject, id, err)
+	p.mu.Unlock()
+	if p.onErr != nil {
+		p.onErr(m.Subject, err)
+	}
+}
+
+// sendAgain sends the queued failed publishes again.
+func (p *Publisher) sendAgain(ctx context.Context) error {
+	p.mu.Lock()
+	msgs := p.resend
+	p.resend = nil
+	p.mu.Unlock()
+	for i, m := range msgs {
+		p.retries.Add(1)
+		if err := p.sendAsync(ctx, m); err != nil {
+			p.mu.Lock()
+			p.resend = append(p.resend, msgs[i+1:]...)
+			p.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush waits until every asynchronous publish was acknowledged (sending
+// failed ones again), or ctx ends. It returns an error when publishes were
+// given up on, naming how many and the last cause.
 func (p *Publisher) Flush(ctx context.Context) error {
-	select {
-	case <-p.js.PublishAsyncComplete():
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("nats: %d publishes still unacknowledged: %w", p.js.PublishAsyncPending(), ctx.Err())
+	for {
+		select {
+		case <-p.js.PublishAsyncComplete():
+		case <-ctx.Done():
+			return fmt.Errorf("nats: %d publishes still unacknowledged: %w", p.js.PublishAsyncPending(), ctx.Err())
+		}
+		p.mu.Lock()
+		again := len(p.resend) > 0
+		p.mu.Unlock()
+		if !again {
+			break
+		}
+		if err := p.sendAgain(ctx); err != nil {
+			return err
+		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed > 0 {
+		return fmt.Errorf("nats: %d publishes failed after %d attempts each; the last: %w", p.failed, publishAttempts, p.lastErr)
+	}
+	return nil
 }

@@ -1,13 +1,14 @@
 // Package loadtest measures how far tapline goes on the machine it runs
 // on: it publishes realistic records of every format to NATS (generators
-// in loadtest/gen, publishers in loadtest/publish) while tapline's pipeline
+// in gen, publishers in loadtest/publish) while tapline's pipeline
 // consumes them, samples throughput, lag, CPU and memory, measures
 // publish-to-queryable latency with probes (loadtest/probe), checks that
 // every record landed exactly once, then runs baselines on the same
 // messages (loadtest/baseline) and writes a report (loadtest/report).
 //
-// Run is handed everything it measures through Env; cmd/tapline wires it
-// (embedded or external NATS, the embedded engine or a ClickHouse server).
+// Run opens the stack it measures through package app, from the same
+// configuration `tapline run` uses (embedded or external NATS, the
+// embedded engine or a ClickHouse server).
 package loadtest
 
 import (
@@ -19,10 +20,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/loadtest/baseline"
-	"github.com/tapline/tapline/loadtest/gen"
 	"github.com/tapline/tapline/loadtest/probe"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
@@ -87,6 +89,8 @@ type Config struct {
 	// CPUProfile, when set, receives the Go CPU profile of the live phase
 	// (Run profiles it anyway, to split the CPU by part).
 	CPUProfile io.Writer
+	// Banner, when set, receives the stack's description once it is open.
+	Banner io.Writer
 }
 
 func (c Config) publishers() int {
@@ -169,8 +173,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Env is what a loadtest runs against: a running stack (`tapline run`'s
-// pieces) that cmd/tapline opened.
+// Env is what a loadtest runs against: the pieces of the stack Run opened
+// (see envOf).
 type Env struct {
 	// NATS and ClickHouse describe the setup for the report.
 	NATS, ClickHouse string
@@ -214,11 +218,25 @@ const (
 	DrainDatabase  = "tapline_loadtest_drain"
 )
 
-// Run publishes, measures and checks, runs the baselines when asked, and
-// returns the report (not yet written). The pipeline in env must not be
-// running; Run runs it during the live phase and stops it after.
-func Run(ctx context.Context, cfg Config, env Env) (*report.Report, error) {
+// Run opens the stack stack describes (app.Open: the pipeline consumes
+// the mix's formats), publishes, measures and checks, runs the baselines
+// when asked, closes the stack, and returns the report (not yet written).
+// The stack's Sources are set to the mix's formats.
+func Run(ctx context.Context, cfg Config, stack app.Config) (*report.Report, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	stack.Sources = cfg.Formats()
+	st, err := app.Open(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if cfg.Banner != nil {
+		fmt.Fprintf(cfg.Banner, "  %s\n", st.Describe())
+	}
+	env, err := envOf(st, cfg.Formats())
+	if err != nil {
 		return nil, err
 	}
 	for _, f := range cfg.Formats() {

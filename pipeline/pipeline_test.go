@@ -14,13 +14,13 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/sofarpc"
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -369,4 +369,37 @@ func TestRedeliveriesDuringSlowInsertsCountOnce(t *testing.T) {
 	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
 	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"))
 	require.Positive(t, p.Stats()[0].Skipped, "the test must provoke redeliveries of committed messages")
+}
+
+// TestTemporaryInsertFailureIsRetriedUntilItLands: while the digest table
+// refuses inserts with a retryable code (TOO_MANY_PARTS, forced by
+// parts_to_throw_insert = 1 once it holds a part), the pipeline commits
+// nothing and retries with backoff; once the table takes inserts again,
+// every row lands exactly once and nothing is dead-lettered.
+func TestTemporaryInsertFailureIsRetriedUntilItLands(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	recs := f.publish(2_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	valid, _ := countValid(recs, false)
+	p, _ := f.pipeline(Config{RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(runCtx) }()
+	committed := func() uint64 { return p.Stats()[0].RecordsCommitted }
+	require.Eventually(t, func() bool { return committed() >= uint64(valid) }, time.Minute, 50*time.Millisecond)
+
+	require.NoError(t, f.target.Exec(ctx, "ALTER TABLE sofarpc_digest MODIFY SETTING parts_to_throw_insert = 1"))
+	f.publish(2_000, 100, 0)
+	require.Eventually(t, func() bool { return p.Stats()[0].Retries >= 3 }, time.Minute, 20*time.Millisecond, "the refused insert is retried")
+	require.Equal(t, uint64(valid), committed(), "nothing is committed while the table refuses inserts")
+	require.Contains(t, p.Stats()[0].LastError, "TOO_MANY_PARTS")
+
+	require.NoError(t, f.target.Exec(ctx, "ALTER TABLE sofarpc_digest RESET SETTING parts_to_throw_insert"))
+	require.Eventually(t, func() bool { return committed() >= uint64(2*valid) }, time.Minute, 50*time.Millisecond, "the batch lands once the table takes inserts")
+	cancel()
+	require.NoError(t, <-errc)
+	require.Equal(t, uint64(2*digests), f.count("SELECT count() FROM sofarpc_digest"))
+	require.Zero(t, p.Stats()[0].Rejected)
 }

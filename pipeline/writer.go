@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/sink"
@@ -118,40 +119,40 @@ func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, 
 func isRetryable(err error) bool { return sink.IsRetryable(err) }
 
 // retry runs op until it succeeds, fails for good (op says it is not
-// retryable), or ctx ends. Between attempts it backs off exponentially and
-// keeps msgs from being redelivered (InProgress).
+// retryable), or ctx ends. Between attempts it backs off exponentially
+// (Config.RetryMin doubling to RetryMax, 10% jitter) and keeps msgs from
+// being redelivered (InProgress).
 func (r *runner) retry(ctx context.Context, what string, msgs []*ingest.Msg, op func() (retryable bool, err error)) error {
-	delay := r.p.cfg.retryMin()
 	lastTouch := time.Now()
-	for attempt := 1; ; attempt++ {
-		retryable, err := op()
-		if err == nil {
-			return nil
-		}
-		if !retryable {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		r.stats.update(func(s *Stats) {
-			s.Retries++
-			s.LastError = fmt.Sprintf("%s: %v", what, err)
-		})
-		r.p.log.Warn("temporary failure, retrying", "source", r.src.Name, "op", what, "attempt", attempt, "in", delay, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: gave up: %w (last error: %v)", what, ctx.Err(), err)
-		case <-time.After(delay):
-		}
-		if len(msgs) > 0 && time.Since(lastTouch) > r.src.Consumer.AckWait()/3 {
+	attempt := 0
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
+		if attempt > 1 && len(msgs) > 0 && time.Since(lastTouch) > r.src.Consumer.AckWait()/3 {
 			for _, m := range msgs {
 				_ = m.InProgress()
 			}
 			lastTouch = time.Now()
 		}
-		delay *= 2
-		if delay > r.p.cfg.retryMax() {
-			delay = r.p.cfg.retryMax()
+		retryable, err := op()
+		if err != nil && !retryable {
+			return struct{}{}, backoff.Permanent(fmt.Errorf("%s: %w", what, err))
 		}
+		last = err
+		return struct{}{}, err
+	}, backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: r.p.cfg.retryMin(), Multiplier: 2, MaxInterval: r.p.cfg.retryMax(), RandomizationFactor: 0.1}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, delay time.Duration) {
+			r.stats.update(func(s *Stats) {
+				s.Retries++
+				s.LastError = fmt.Sprintf("%s: %v", what, err)
+			})
+			r.p.log.Warn("temporary failure, retrying", "source", r.src.Name, "op", what, "attempt", attempt, "in", delay, "err", err)
+		}))
+	if err != nil && ctx.Err() != nil && last != nil {
+		return fmt.Errorf("%s: gave up: %w (last error: %v)", what, ctx.Err(), last)
 	}
+	return err
 }
 
 // collect forgets committed batches whose messages are all acknowledged

@@ -17,12 +17,12 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/django"
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/decodetest"
 	"github.com/tapline/tapline/ingest/decode/g3proxy"
+	"github.com/tapline/tapline/internal/decodetest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

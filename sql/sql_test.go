@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

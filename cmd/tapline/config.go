@@ -12,9 +12,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/chhttp"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/pipeline"
-	"github.com/tapline/tapline/sink/embedded"
 )
 
 // errHelp is returned after --help printed the usage (exit 0).
@@ -78,7 +79,7 @@ const (
 	groupHTTPAuth // --http-user, --http-password: for run, and sql as its client
 )
 
-const defaultDataDir = "tapline-data"
+const defaultDataDir = app.DefaultDataDir
 
 // newFlags returns a FlagSet for a command with the groups' flags.
 func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Writer) *flag.FlagSet {
@@ -106,7 +107,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.StringVar(&s.NATSKey, "nats-key", "", "client key for NATS mutual TLS")
 	}
 	if groups&groupPipeline != 0 {
-		fs.StringVar(&s.Sources, "sources", "", "comma-separated formats to consume; empty means all: "+strings.Join(formatNames(), ","))
+		fs.StringVar(&s.Sources, "sources", "", "comma-separated formats to consume; empty means all: "+strings.Join(app.Formats(), ","))
 		fs.StringVar(&s.TimeZone, "time-zone", "UTC", "IANA zone of timestamps written without one (SOFATracer writes JVM-local time)")
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
@@ -221,8 +222,34 @@ func (s *settings) natsConfig() ingest.Config {
 	return c
 }
 
-func (s *settings) engineConfig() embedded.Config {
-	return embedded.Config{DataDir: s.DataDir, Library: s.Library, Database: s.Database}
+// appConfig is the application's configuration from the settings;
+// warnings go to log. Call it after validation: values that failed to
+// parse are left at their zero value.
+func (s *settings) appConfig(log io.Writer) app.Config {
+	loc, _ := s.location()
+	subjects, _ := app.ParseSubjects(s.Subjects)
+	var sources []string
+	if strings.TrimSpace(s.Sources) != "" {
+		sources, _ = s.selectedSources()
+	}
+	return app.Config{
+		DataDir: s.DataDir, ClickHouse: s.ClickHouse, Database: s.Database, Cluster: s.Cluster, Library: s.Library,
+		NATS: s.natsConfig(), Sources: sources, Subjects: subjects, TimeZone: loc,
+		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(),
+		WaitForServer: s.waitForServer, CreateDatabase: s.createDatabase, Log: log,
+	}
+}
+
+// httpConfig is the HTTP endpoint's configuration.
+func (s *settings) httpConfig() chhttp.Config {
+	var hosts []string
+	for _, h := range strings.Split(s.HTTPHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return chhttp.Config{Addr: s.HTTP, Hosts: hosts, User: s.HTTPUser, Password: chhttp.Secret(s.HTTPPassword), Writable: s.HTTPWritable,
+		Connections: s.HTTPQueryConns, MaxExecutionTime: s.HTTPTimeout, MaxResultBytes: s.HTTPMaxResult, MaxMemoryUsage: s.HTTPMaxMemory}
 }
 
 func (s *settings) pipelineConfig() pipeline.Config {
@@ -232,10 +259,10 @@ func (s *settings) pipelineConfig() pipeline.Config {
 // selectedSources returns the formats to run, validating the names.
 func (s *settings) selectedSources() ([]string, error) {
 	if strings.TrimSpace(s.Sources) == "" {
-		return formatNames(), nil
+		return app.Formats(), nil
 	}
 	known := map[string]bool{}
-	for _, n := range formatNames() {
+	for _, n := range app.Formats() {
 		known[n] = true
 	}
 	var out []string
@@ -246,7 +273,7 @@ func (s *settings) selectedSources() ([]string, error) {
 			continue
 		}
 		if !known[n] {
-			errs = append(errs, fmt.Errorf("--sources: unknown format %q (known: %s)", n, strings.Join(formatNames(), ", ")))
+			errs = append(errs, fmt.Errorf("--sources: unknown format %q (known: %s)", n, strings.Join(app.Formats(), ", ")))
 			continue
 		}
 		out = append(out, n)

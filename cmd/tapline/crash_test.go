@@ -18,8 +18,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/loadtest/gen"
 )
 
 // TestMain lets this test binary act as the tapline command in a child

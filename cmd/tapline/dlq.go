@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/ingest"
 )
 
@@ -31,7 +32,13 @@ func runDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	b, err := openBroker(ctx, &s)
+	cfg := s.appConfig(stderr)
+	if cfg.NATS.URL == "" {
+		if err := app.CheckDataDir(s.DataDir); err != nil {
+			return usageError{err}
+		}
+	}
+	b, err := app.OpenBroker(ctx, cfg)
 	if err != nil {
 		return err
 	}

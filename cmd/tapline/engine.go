@@ -33,20 +33,3 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintln(stdout, lib)
 	return nil
 }
-
-// ensureEngine fetches the engine when no library can be found, so that
-// the demo works on a fresh machine with one command.
-func ensureEngine(ctx context.Context, s *settings, stderr io.Writer) error {
-	if s.ClickHouse != "" {
-		return nil
-	}
-	if _, err := s.engineConfig().ResolveLibrary(); err == nil {
-		return nil
-	}
-	lib, err := embedded.FetchLibrary(ctx, embedded.DefaultCacheRoot(), stderr)
-	if err != nil {
-		return err
-	}
-	s.Library = lib
-	return nil
-}

@@ -6,20 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/loadtest"
-	"github.com/tapline/tapline/loadtest/baseline"
-	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
-	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/embedded"
 )
 
 // loadtestMarker marks a directory the loadtest created, so that it may
@@ -29,11 +22,6 @@ const loadtestMarker = ".tapline-loadtest"
 // defaultMix is the share of records per format: SOFARPC lines dominate
 // (the busiest services log the most), documents are fewer and larger.
 const defaultMix = "sofarpc=40,g3proxy=20,django=20,webdebug=10,envoytap=10"
-
-// publishWindow bounds each publisher's unacknowledged asynchronous
-// publishes: enough to keep a connection busy, few enough that the broker's
-// queue (which probes wait in too) stays short.
-const publishWindow = 512
 
 // loadtestFlags are the loadtest's own flags.
 type loadtestFlags struct {
@@ -70,7 +58,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&lf.quiet, "quiet", false, "print only the summary (no live progress)")
 	fs.BoolVar(&lf.publishOnly, "publish-only", false, "only publish (to --nats-url, or to the tapline running on --data-dir) and report the publish rate: another tapline consumes")
 	// The loadtest's own default directory, so it never wipes a real one.
-	s.DataDir = "data/loadtest"
+	s.DataDir = app.LoadtestDataDir
 	fs.Lookup("data-dir").DefValue = s.DataDir
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: tapline loadtest [flags]
@@ -94,7 +82,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 			formats, err = s.selectedSources()
 			errs = append(errs, err, s.natsConfig().Validate())
 		} else {
-			formats, err = s.validateRun()
+			formats, err = s.validateRun(stderr)
 			errs = append(errs, err)
 		}
 		mix, err := parseMix(lf.mix, formats)
@@ -118,10 +106,11 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		cfg.Progress, cfg.InPlace = stderr, isTerminal(stderr)
 	}
 	if lf.publishOnly {
-		return publishOnly(ctx, &s, cfg, formats, stdout, stderr)
+		return loadtest.PublishOnly(ctx, cfg, s.appConfig(stderr), stdout)
 	}
 
-	if err := ensureEngine(ctx, &s, stderr); err != nil {
+	stack, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)
+	if err != nil {
 		return err
 	}
 	if s.ClickHouse == "" || s.NATSURL == "" {
@@ -129,16 +118,8 @@ Flags (each also TAPLINE_<NAME> in the environment):
 			return err
 		}
 	}
-	st, err := openStack(ctx, &s, formats, stderr)
-	if err != nil {
-		return err
-	}
-	defer st.close()
-	env, err := loadtestEnv(ctx, st, &s, formats, stderr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "tapline loadtest: %s; seed %d\n  %s\n", strings.Join(formats, ", "), lf.seed, st.describe())
+	fmt.Fprintf(stdout, "tapline loadtest: %s; seed %d\n", strings.Join(formats, ", "), lf.seed)
+	cfg.Banner = stdout
 	if lf.cpuProfile != "" {
 		f, err := os.Create(lf.cpuProfile)
 		if err != nil {
@@ -147,7 +128,10 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		defer f.Close()
 		cfg.CPUProfile = f
 	}
-	rep, err := loadtest.Run(ctx, cfg, env)
+	rep, err := loadtest.Run(ctx, cfg, stack)
+	if errors.Is(err, app.ErrBadDSN) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
@@ -155,7 +139,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	if err != nil {
 		return err
 	}
-	printLoadtest(stdout, rep, paths)
+	loadtest.PrintSummary(stdout, rep, paths)
 	if !rep.Verdict.ZeroLoss || !rep.Verdict.ZeroDuplicates {
 		return fmt.Errorf("%s (details: %s)", rep.Verdict.Text, paths[1])
 	}
@@ -196,11 +180,11 @@ func parseMix(spec string, selected []string) (map[string]float64, error) {
 		}
 		name = strings.TrimSpace(name)
 		known := false
-		for _, f := range formatNames() {
+		for _, f := range app.Formats() {
 			known = known || f == name
 		}
 		if !known {
-			errs = append(errs, fmt.Errorf("--mix: unknown format %q (known: %s)", name, strings.Join(formatNames(), ", ")))
+			errs = append(errs, fmt.Errorf("--mix: unknown format %q (known: %s)", name, strings.Join(app.Formats(), ", ")))
 			continue
 		}
 		for _, f := range selected {
@@ -213,191 +197,4 @@ func parseMix(spec string, selected []string) (map[string]float64, error) {
 		errs = append(errs, fmt.Errorf("--mix %q and --sources share no format", spec))
 	}
 	return mix, errors.Join(errs...)
-}
-
-// loadtestEnv hands the loadtest the running stack.
-func loadtestEnv(ctx context.Context, st *stack, s *settings, formats []string, stderr io.Writer) (loadtest.Env, error) {
-	loc, _ := s.location()
-	reg := registry()
-	env := loadtest.Env{
-		NATS:       st.broker.URL() + map[bool]string{true: " (embedded)", false: " (external)"}[st.broker.Embedded()],
-		ClickHouse: st.target.desc,
-		Target:     st.target,
-		DLQ:        st.dlq,
-		Pipeline:   st.pipeline,
-		Consumers:  st.cons,
-		Tables:     map[string][]string{},
-		NewDecoder: func(f string) (decode.Decoder, error) { return reg.New(f, decode.Options{TimeZone: loc}) },
-	}
-	env.Dial = func(ctx context.Context) (*ingest.Broker, error) {
-		cfg := s.natsConfig()
-		if st.broker.Embedded() {
-			// A client of the embedded server over loopback, as a producer
-			// or another tapline elsewhere would be.
-			cfg = ingest.Config{URL: st.broker.URL()}
-		}
-		cfg.Name = "tapline-loadtest"
-		return ingest.Start(ctx, cfg)
-	}
-	env.Connect = func(ctx context.Context, onErr func(string, error)) (publish.Sender, func(), error) {
-		b, err := env.Dial(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		pub, err := b.Publisher(publishWindow, onErr)
-		if err != nil {
-			b.Close()
-			return nil, nil, err
-		}
-		return pub, b.Close, nil
-	}
-	for _, f := range formats {
-		dec, err := reg.New(f, decode.Options{})
-		if err != nil {
-			return env, err
-		}
-		for _, t := range dec.Tables() {
-			env.Tables[f] = append(env.Tables[f], t.Name())
-		}
-	}
-	if st.target.engine == nil {
-		env.NoEngine = "it needs the embedded engine (chDB's stream insert of raw JSONEachRow); tapline writes a ClickHouse server with Arrow-typed columns only. Run the loadtest without --clickhouse for this baseline."
-		return env, nil
-	}
-	env.OpenDatabase = func(ctx context.Context, name string) (sink.Target, baseline.Inserter, error) {
-		if err := st.target.Exec(ctx, "DROP DATABASE IF EXISTS "+sink.QuoteIdent(name)+" SYNC"); err != nil {
-			return nil, nil, err
-		}
-		pool, err := st.target.engine.NewPool(name, 2)
-		if err != nil {
-			return nil, nil, err
-		}
-		t := embedded.NewTarget(pool)
-		if err := applySchema(ctx, &target{Target: t, database: name, desc: "database " + name}, s, stderr); err != nil {
-			return nil, nil, err
-		}
-		return t, poolInserter{pool}, nil
-	}
-	return env, nil
-}
-
-// poolInserter inserts raw formats through the embedded engine.
-type poolInserter struct{ p *embedded.Pool }
-
-func (i poolInserter) InsertRaw(ctx context.Context, stmt, format string, chunks ...[]byte) error {
-	_, err := i.p.InsertStream(ctx, stmt, format, chunks...)
-	return err
-}
-
-func printLoadtest(w io.Writer, r *report.Report, paths []string) {
-	l, f, b := r.Live, r.Freshness, r.Baselines
-	fmt.Fprintf(w, "\n%s\n", r.Verdict.Text)
-	fmt.Fprintf(w, "  published          %s records/s (%s records in %s messages, %s, in %.1fs)\n", report.SI(l.PublishedPerSec), report.SI(float64(l.Records)), report.SI(float64(l.Messages)), report.IBytes(l.Bytes), l.PublishSec)
-	best := ""
-	if l.PeakRowsPerSec > 0 {
-		best = fmt.Sprintf("; best %gs interval %s rows/s", r.Setup.SampleEveryMs/1000, report.SI(l.PeakRowsPerSec))
-	}
-	fmt.Fprintf(w, "  committed          %s records/s, %s rows/s end to end (%.1fs)%s\n", report.SI(l.RecordsPerSec), report.SI(l.RowsPerSec), l.EndToEndSec, best)
-	fmt.Fprintf(w, "  freshness          p50 %s, p99 %s, max %s (publish to ingested_at, %d probes)\n", report.Ms(f.P50Ms), report.Ms(f.P99Ms), report.Ms(f.MaxMs), f.Found)
-	if b.Broker != nil {
-		fmt.Fprintf(w, "  tapline ÷ broker   %.2f (%s vs %s records/s: consume and ack only, same messages)\n", b.BrokerRatio, report.SI(l.RecordsPerSec), report.SI(b.Broker.RecordsPerSec))
-	}
-	if b.Engine != nil && b.Drain != nil {
-		fmt.Fprintf(w, "  tapline ÷ engine   %.2f (%s vs %s lines/s: the same JSON lines, tapline from the stream vs FORMAT JSONEachRow)\n", b.EngineRatio, report.SI(b.Drain.PerSec), report.SI(b.Engine.PerSec))
-	}
-	for _, sk := range b.Skipped {
-		fmt.Fprintf(w, "  not measured       %s\n", sk)
-	}
-	fmt.Fprintf(w, "  CPU                %.0f%% of one core on average, %.0f%% at peak (%d CPUs), whole process\n", l.CPUAvgPercent, l.CPUPeakPercent, r.Machine.CPUs)
-	if len(l.CPUByPart) > 0 {
-		var parts []string
-		for _, p := range l.CPUByPart {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", p.Part, p.Percent))
-		}
-		fmt.Fprintf(w, "  CPU by part        tapline %.0f%% (%s)\n", l.TaplineCPUPercent, strings.Join(parts, ", "))
-	}
-	fmt.Fprintf(w, "  other processes    %.0f%% of one core (steal %.0f%%) on this machine meanwhile\n", l.OthersCPUPercent, l.StealPercent)
-	fmt.Fprintf(w, "  memory             %s resident on average, %s at peak\n", report.IBytes(l.RSSAvgBytes), report.IBytes(l.RSSPeakBytes))
-	fmt.Fprintf(w, "  report             %s\n", strings.Join(paths, ", "))
-}
-
-// publishOnly publishes to a NATS that another tapline consumes.
-func publishOnly(ctx context.Context, s *settings, cfg loadtest.Config, formats []string, stdout, stderr io.Writer) error {
-	b, err := openBroker(ctx, s)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	if err := ensureSources(ctx, b, formats); err != nil {
-		return err
-	}
-	var senders []publish.Sender
-	for i := 0; i < max(cfg.Publishers, 1); i++ {
-		p, err := b.Publisher(0, nil)
-		if err != nil {
-			return err
-		}
-		senders = append(senders, p)
-	}
-	fmt.Fprintf(stdout, "tapline loadtest --publish-only: %s to %s; seed %d\n", strings.Join(formats, ", "), b.URL(), cfg.Seed)
-	var live publish.Counters
-	done := make(chan struct{})
-	if cfg.Progress != nil {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			var last uint64
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					n := live.Records.Load()
-					fmt.Fprintf(cfg.Progress, "published %s records (%s/s)\n", report.SI(float64(n)), report.SI(float64(n-last)))
-					last = n
-				}
-			}
-		}()
-	}
-	res, err := publish.Run(ctx, publish.Config{
-		Formats: cfg.Mix, Seed: cfg.Seed, Malformed: cfg.Malformed, Rate: cfg.Rate, Duration: cfg.Duration, Count: cfg.Count,
-		Senders: senders, PerMessage: cfg.PerMessage, MaxMessageBytes: cfg.MaxMessageBytes, RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
-	}, &live)
-	close(done)
-	if err != nil {
-		return err
-	}
-	t := res.Total()
-	sec := res.Stopped.Sub(res.Started).Seconds()
-	fmt.Fprintf(stdout, "published %d records (%d malformed) in %d messages, %s, in %.1fs: %s records/s\n", t.Records, t.Malformed, t.Messages, report.IBytes(t.Bytes), sec, report.SI(float64(t.Records)/sec))
-	names := res.FormatNames()
-	sort.Strings(names)
-	for _, f := range names {
-		x := res.Formats[f]
-		fmt.Fprintf(stdout, "  %-9s %d records (%d malformed) in %d messages\n", f, x.Records, x.Malformed, x.Messages)
-	}
-	return nil
-}
-
-// freshDir empties dir when this command made it (marker file), creates it
-// otherwise, and refuses to touch a non-empty directory it did not make.
-func freshDir(dir, marker, who string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return err
-	case len(entries) == 0:
-	default:
-		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
-			return usagef("--data-dir %s is not empty and was not made by %s: pick another directory", dir, who)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("clear %s: %w", dir, err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, marker), []byte("made by "+who+"; its next run empties this directory\n"), 0o644)
 }

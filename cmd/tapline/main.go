@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/tapline/tapline/app"
 )
 
 // Exit codes.
@@ -119,6 +121,22 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// endpoint is what a running tapline announces (tests read it).
+type endpoint = app.Endpoint
+
+// endpointPath is the endpoint file of dataDir (tests wait for it).
+func endpointPath(dataDir string) string { return app.EndpointPath(dataDir) }
+
+// freshDir empties dir when who made it (marker file), creates it
+// otherwise; a non-empty directory it did not make is a usage error.
+func freshDir(dir, marker, who string) error {
+	err := app.FreshDir(dir, marker, who)
+	if errors.As(err, new(*app.NotOursError)) {
+		return usageError{err}
+	}
+	return err
+}
+
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "tapline turns operational logs and traces published to NATS into ClickHouse tables")
 	fmt.Fprintln(w, "with latency-percentile and error-rate views.")
@@ -134,5 +152,5 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every command has --help. Configuration comes from flags, then TAPLINE_* environment")
 	fmt.Fprintln(w, "variables, then an optional YAML file (--config), then defaults.")
-	fmt.Fprintln(w, "Formats: "+strings.Join(formatNames(), ", "))
+	fmt.Fprintln(w, "Formats: "+strings.Join(app.Formats(), ", "))
 }

@@ -121,3 +121,30 @@ func TestRunPublishSQL(t *testing.T) {
 	_, err = os.Stat(endpointPath(dir))
 	require.True(t, os.IsNotExist(err), "the endpoint file is removed on exit")
 }
+
+// TestReadCommandsRefuseUnknownDataDir: sql, dlq list and schema status
+// only read; on a directory tapline never wrote (a typo) they refuse with
+// exit 2, name the directories tapline knows, and create nothing.
+func TestReadCommandsRefuseUnknownDataDir(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "typo")
+	empty := t.TempDir()
+	for _, dir := range []string{typo, empty} {
+		for _, args := range [][]string{
+			{"sql", "--data-dir", dir, "SELECT 1"},
+			{"dlq", "list", "--data-dir", dir},
+			{"schema", "status", "--data-dir", dir},
+		} {
+			var out, errb bytes.Buffer
+			require.Equal(t, exitUsage, realMain(args, &out, &errb), "%v: %s", args, errb.String())
+			msg := errb.String()
+			require.Contains(t, msg, "not a tapline data directory", args)
+			require.Contains(t, msg, "tapline-data (the default", args)
+			require.Contains(t, msg, "tapline-demo (the demo's", args)
+			require.Empty(t, out.String(), args)
+		}
+		entries, _ := os.ReadDir(dir)
+		require.Empty(t, entries, "nothing was written in %s", dir)
+	}
+	_, err := os.Stat(typo)
+	require.True(t, os.IsNotExist(err), "the mistyped directory is not created")
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -61,13 +62,19 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	default:
 		return usagef("unknown schema subcommand %q: apply, status or print", sub)
 	}
+	if sub == "status" && s.ClickHouse == "" {
+		if err := app.CheckDataDir(s.DataDir); err != nil {
+			return usageError{err}
+		}
+	}
 	s.createDatabase = sub == "apply"
-	t, err := openTarget(ctx, &s)
+	t, err := openTarget(ctx, s.appConfig(stderr))
 	if err != nil {
 		return err
 	}
-	defer t.close()
-	ms, err := sql.Migrations(s.renderOptions(t))
+	defer t.Close()
+	opts := app.RenderOptions(t, s.Cluster)
+	ms, err := sql.Migrations(opts)
 	if err != nil {
 		return err
 	}
@@ -79,14 +86,14 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	}
 	var sts []sql.Status
 	if sub == "apply" {
-		sts, err = sql.Migrate(ctx, t, ms, s.renderOptions(t))
+		sts, err = sql.Migrate(ctx, t, ms, opts)
 	} else {
 		sts, err = sql.StatusOf(ctx, t, ms)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s\n", t.desc)
+	fmt.Fprintf(stdout, "%s\n", t.Desc)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	notApplied := 0
 	for i, st := range sts {
@@ -100,7 +107,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, st.Version, st.AppliedAt)
 	}
 	_ = tw.Flush()
-	warnChanged(sts, stderr)
+	app.WarnChanged(sts, stderr)
 	if sub == "status" && notApplied > 0 {
 		return fmt.Errorf("%d of %d migrations are not applied as they are now: run `tapline schema apply` (changed ones need an ALTER by hand)", notApplied, len(sts))
 	}

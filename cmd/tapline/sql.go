@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/tapline/tapline/app"
 )
 
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,24 +34,36 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// A running tapline holds the embedded engine: ask it over loopback.
 	if s.ClickHouse == "" {
-		if ep := runningEndpoint(ctx, s.DataDir); ep != nil {
+		if err := app.CheckDataDir(s.DataDir); err != nil {
+			return usageError{err}
+		}
+		if ep := app.RunningEndpoint(ctx, s.DataDir); ep != nil {
 			if ep.HTTP == "" {
 				return fmt.Errorf("tapline (pid %d) holds %s but serves no HTTP endpoint (it runs with --http \"\"): query it through a ClickHouse server target, or restart it with --http", ep.PID, s.DataDir)
 			}
 			return queryHTTP(ctx, ep.HTTP, s.HTTPUser, s.HTTPPassword, query, format, stdout)
 		}
 	}
-	t, err := openTarget(ctx, &s)
+	t, err := openTarget(ctx, s.appConfig(stderr))
 	if err != nil {
 		return err
 	}
-	defer t.close()
+	defer t.Close()
 	out, err := t.Query(ctx, query, format, nil)
 	if err != nil {
 		return err
 	}
 	_, err = stdout.Write(out)
 	return err
+}
+
+// openTarget opens the configured ClickHouse; a bad DSN is a usage error.
+func openTarget(ctx context.Context, c app.Config) (*app.Target, error) {
+	t, err := app.OpenTarget(ctx, c)
+	if errors.Is(err, app.ErrBadDSN) {
+		return nil, usageError{err}
+	}
+	return t, err
 }
 
 // queryHTTP runs query on a running tapline's HTTP endpoint (read-only:

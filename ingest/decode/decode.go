@@ -149,34 +149,75 @@ func (o Options) BodyLimit() int {
 // Constructor builds a Decoder from Options.
 type Constructor func(Options) (Decoder, error)
 
-// Registry maps format names to constructors. It is filled explicitly by the
-// program (cmd/tapline), never by init functions. The zero value is empty and
-// ready to use; a Registry is not safe for concurrent Register calls.
+// Framing is how a format's records sit in a message payload, which is what
+// a publisher needs to know to pack records into messages.
+type Framing int
+
+const (
+	// Lines: one record per line; a message carries one record or many,
+	// newline-separated.
+	Lines Framing = iota + 1
+	// Documents: a message carries one whole document (JSON or protobuf),
+	// which its decoder may split into several rows; documents are never
+	// concatenated into one message.
+	Documents
+)
+
+// String returns "lines" or "documents".
+func (f Framing) String() string {
+	switch f {
+	case Lines:
+		return "lines"
+	case Documents:
+		return "documents"
+	}
+	return fmt.Sprintf("Framing(%d)", int(f))
+}
+
+// Registry maps format names to constructors and framings. It is filled
+// explicitly by the program (app.Registry), never by init functions. The
+// zero value is empty and ready to use; a Registry is not safe for
+// concurrent Register calls.
 type Registry struct {
-	formats map[string]Constructor
+	formats map[string]entry
+}
+
+type entry struct {
+	framing Framing
+	new     Constructor
 }
 
 // ErrUnknownFormat is wrapped by Registry.New for a name nobody registered.
 var ErrUnknownFormat = errors.New("unknown format")
 
-// Register adds a format. It panics on a duplicate name (a wiring bug).
-func (r *Registry) Register(name string, c Constructor) {
+// Register adds a format with its framing. It panics on a duplicate name or
+// an unknown framing (wiring bugs).
+func (r *Registry) Register(name string, framing Framing, c Constructor) {
 	if r.formats == nil {
-		r.formats = map[string]Constructor{}
+		r.formats = map[string]entry{}
 	}
 	if _, dup := r.formats[name]; dup {
 		panic("BUG: decode: format registered twice: " + name)
 	}
-	r.formats[name] = c
+	if framing != Lines && framing != Documents {
+		panic("BUG: decode: format " + name + " registered with " + framing.String())
+	}
+	r.formats[name] = entry{framing: framing, new: c}
+}
+
+// Framing returns how the named format's records sit in a message, or 0
+// for a name nobody registered.
+func (r *Registry) Framing(name string) Framing {
+	return r.formats[name].framing
 }
 
 // New builds a decoder for the named format.
 func (r *Registry) New(name string, opts Options) (Decoder, error) {
-	c, ok := r.formats[name]
+	e, ok := r.formats[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownFormat, name, r.Names())
 	}
-	return c(opts)
+	return e.new(opts)
 }
 
 // Names lists the registered formats, sorted.

@@ -10,9 +10,9 @@ import (
 
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/pipeline"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

@@ -8,13 +8,13 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode"
 	djangodec "github.com/tapline/tapline/ingest/decode/django"
 	g3proxydec "github.com/tapline/tapline/ingest/decode/g3proxy"
 	sofarpcdec "github.com/tapline/tapline/ingest/decode/sofarpc"
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sink/embedded"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -128,7 +128,7 @@ func TestEngineMappingWritesWhatTaplineWrites(t *testing.T) {
 	}
 }
 
-// poolInserter is the Inserter cmd/tapline wires for the embedded engine.
+// poolInserter is the Inserter the loadtest wires for the embedded engine.
 type poolInserter struct{ p *embedded.Pool }
 
 func (i poolInserter) InsertRaw(ctx context.Context, stmt, format string, chunks ...[]byte) error {

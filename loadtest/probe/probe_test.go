@@ -8,14 +8,14 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode"
 	djangodec "github.com/tapline/tapline/ingest/decode/django"
 	envoytapdec "github.com/tapline/tapline/ingest/decode/envoytap"
 	g3proxydec "github.com/tapline/tapline/ingest/decode/g3proxy"
 	sofarpcdec "github.com/tapline/tapline/ingest/decode/sofarpc"
 	webdebugdec "github.com/tapline/tapline/ingest/decode/webdebug"
-	"github.com/tapline/tapline/loadtest/gen"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sql"
 )
 

@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/gen"
 )
 
 // Sender publishes one message and returns once the stream acknowledged
@@ -31,14 +31,15 @@ type Sender interface {
 }
 
 // AsyncSender publishes without waiting for each acknowledgement: the
-// stream acknowledges later, PublishAsync blocks while too many are
-// outstanding, Flush waits for every acknowledgement, and a refused or
-// unacknowledged publish is reported to the error handler the sender was
-// made with (not to the caller). data must not change until Flush returns.
+// stream acknowledges later, PublishAsync waits (and tries again with the
+// same message id) while too many are outstanding, Flush waits for every
+// acknowledgement, sending refused or unacknowledged publishes again, and
+// a publish given up on is reported to the error handler the sender was
+// made with and by Flush. data must not change until Flush returns.
 // *ingest.Publisher implements it.
 type AsyncSender interface {
 	Sender
-	PublishAsync(subject string, data []byte, msgID string) error
+	PublishAsync(ctx context.Context, subject string, data []byte, msgID string) error
 	Flush(ctx context.Context) error
 }
 

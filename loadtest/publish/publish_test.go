@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/loadtest/probe"
 )
 

@@ -1,6 +1,6 @@
 package publish
 
-import "github.com/tapline/tapline/loadtest/gen"
+import "github.com/tapline/tapline/gen"
 
 // Tally is the truth about the records of one format (or of all) that the
 // stream acknowledged.

@@ -8,7 +8,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tapline/tapline/loadtest/gen"
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/gen"
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
 )
 
 // worker is one publisher: its generators, its sender and its partly
@@ -55,10 +60,9 @@ type message struct {
 }
 
 // lineFormat reports whether a format carries one record per line (several
-// records per message); the others are documents, one per message.
-func lineFormat(format string) bool {
-	return format == "sofarpc" || format == "g3proxy" || format == "django"
-}
+// records per message); the others are documents, one per message. The
+// format registry says which.
+func lineFormat(format string) bool { return app.Framing(format) == decode.Lines }
 
 func newWorker(cfg *Config, id int, quota int64, live *Counters, start time.Time) (*worker, error) {
 	w := &worker{cfg: cfg, id: id, quota: quota, live: live, sender: cfg.Senders[id], bufs: map[string]*message{}, tally: map[string]*Tally{}}
@@ -133,7 +137,12 @@ func (w *worker) run(runCtx, ctx context.Context) error {
 		}
 	}
 	if w.async != nil {
-		return w.async.Flush(ctx)
+		err := w.async.Flush(ctx)
+		// The sender tries stalled and unacknowledged publishes again itself.
+		if st, ok := w.async.(interface{ Stats() ingest.PublishStats }); ok {
+			w.live.Retries.Add(st.Stats().Retries)
+		}
+		return err
 	}
 	return nil
 }
@@ -220,7 +229,7 @@ func (w *worker) flush(ctx context.Context, m *message) error {
 	}
 	if w.async != nil {
 		// The stream may keep data until it acknowledges: a copy of its own.
-		if err := sendAsync(ctx, w.async, m.subject, bytes.Clone(m.data), m.id, w.live); err != nil {
+		if err := w.async.PublishAsync(ctx, m.subject, bytes.Clone(m.data), m.id); err != nil {
 			return err
 		}
 	} else if err := send(ctx, w.sender, m.subject, m.data, m.id, w.cfg.attempts(), w.live); err != nil {
@@ -272,56 +281,23 @@ func (w *worker) hold(runCtx, ctx context.Context, format string) error {
 }
 
 // send publishes one message, trying again with the same message id (the
-// stream drops a second copy) until it is acknowledged or attempts run out.
+// stream drops a second copy), 100 ms doubling to 5 s apart, until it is
+// acknowledged or attempts run out.
 func send(ctx context.Context, s Sender, subject string, data []byte, msgID string, attempts int, live *Counters) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := s.Publish(ctx, subject, data, msgID)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if attempt >= attempts {
-			return fmt.Errorf("publish to %s failed %d times (message id %s), giving up: %w", subject, attempt, msgID, err)
-		}
-		live.Retries.Add(1)
-		if err := sleep(ctx, backoff); err != nil {
-			return err
-		}
-		backoff *= 2
+	attempt := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
+		return struct{}{}, s.Publish(ctx, subject, data, msgID)
+	}, backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second}),
+		backoff.WithMaxTries(uint(attempts)), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(error, time.Duration) { live.Retries.Add(1) }))
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
-}
-
-// stallLimit bounds how long an asynchronous publish is tried again while
-// the sender refuses it (too many unacknowledged publishes outstanding: the
-// broker is behind).
-const stallLimit = time.Minute
-
-// sendAsync hands one message to the sender. A refusal means the message
-// was not sent (typically: too many publishes await their
-// acknowledgement, and the sender stopped waiting for room after a short
-// while), so it is tried again, with the same message id, until the
-// sender takes it or stallLimit passes.
-func sendAsync(ctx context.Context, s AsyncSender, subject string, data []byte, msgID string, live *Counters) error {
-	deadline := time.Now().Add(stallLimit)
-	for {
-		err := s.PublishAsync(subject, data, msgID)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("publish to %s: the sender refused the message for %v (message id %s): %w", subject, stallLimit, msgID, err)
-		}
-		live.Retries.Add(1)
-		if err := sleep(ctx, 10*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	return fmt.Errorf("publish to %s failed %d times (message id %s), giving up: %w", subject, attempt, msgID, err)
 }
 
 // pacer spaces records to perSec, measured from start: record n is due at

@@ -9,9 +9,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/clickhousetest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/clickhouse/clickhousetest"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 )
 
 // BenchmarkInsert writes the same batches of the events table through the

@@ -17,9 +17,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 )
 
 // allTypes has one column of every type tapline's schema/ can declare,

@@ -14,10 +14,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/clickhousetest"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/clickhouse"
-	"github.com/tapline/tapline/sink/clickhouse/clickhousetest"
-	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 )
 
 func TestMain(m *testing.M) { embeddedtest.Main(m) }

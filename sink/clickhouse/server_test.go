@@ -20,10 +20,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/clickhousetest"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sink/clickhouse"
-	"github.com/tapline/tapline/sink/clickhouse/clickhousetest"
 	"github.com/tapline/tapline/sql"
 )
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
@@ -61,30 +61,35 @@ func Open(ctx context.Context, cfg Config) (*Target, error) {
 // connect pings until the server answers, then reads its version and
 // whether it knows insert_deduplication_token.
 func (t *Target) connect(ctx context.Context) error {
-	delay := t.cfg.retryMin()
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
 		err := t.classify("connect to ClickHouse at "+t.cfg.Redacted(), t.conn.Ping(ctx))
-		if err == nil {
-			break
-		}
 		var se *sink.Error
-		if t.cfg.CreateDatabase && errors.As(err, &se) && se.Code == codeUnknownDatabase {
+		if err != nil && t.cfg.CreateDatabase && errors.As(err, &se) && se.Code == codeUnknownDatabase {
 			if err := t.createDatabase(ctx); err != nil {
-				return err
+				return struct{}{}, backoff.Permanent(err)
 			}
-			continue
+			err = t.classify("connect to ClickHouse at "+t.cfg.Redacted(), t.conn.Ping(ctx))
 		}
-		if !sink.IsRetryable(err) || ctx.Err() != nil {
-			return err
+		last = err
+		switch {
+		case err == nil:
+		case !sink.IsRetryable(err):
+			return struct{}{}, backoff.Permanent(err)
+		case t.cfg.ConnectAttempts > 0 && attempt >= t.cfg.ConnectAttempts:
+			return struct{}{}, backoff.Permanent(fmt.Errorf("%w (gave up after %d attempts)", err, attempt))
 		}
-		if t.cfg.ConnectAttempts > 0 && attempt >= t.cfg.ConnectAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
-		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(t.backOff()), backoff.WithMaxElapsedTime(0), backoff.WithNotify(func(err error, delay time.Duration) {
 		t.log.Warn("ClickHouse server unreachable; waiting for it", "server", t.cfg.Redacted(), "attempt", attempt, "retry_in", delay, "err", err)
-		if err := sleep(ctx, delay); err != nil {
-			return fmt.Errorf("%w (stopped waiting: %v)", err, ctx.Err())
-		}
-		delay = next(delay, t.cfg.retryMax())
+	}))
+	if err != nil && ctx.Err() != nil && last != nil {
+		return fmt.Errorf("%w (stopped waiting: %v)", last, ctx.Err())
+	}
+	if err != nil {
+		return err
 	}
 	v, err := t.conn.ServerVersion()
 	if err != nil {
@@ -185,19 +190,25 @@ func (t *Target) Insert(ctx context.Context, table *schema.Table, rec arrow.Reco
 		settings["insert_distributed_sync"] = 1
 	}
 	ictx := chgo.Context(ctx, chgo.WithSettings(settings))
-	delay := t.cfg.retryMin()
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempt++
 		err := t.insertOnce(ictx, op, table, rec)
-		if err == nil || !sink.IsRetryable(err) || attempt >= t.cfg.insertAttempts() {
-			return err
+		last = err
+		if err != nil && !sink.IsRetryable(err) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		t.retries.Add(1)
-		t.log.Warn("insert failed for a temporary reason; retrying", "table", table.Name(), "attempt", attempt, "retry_in", delay, "err", err)
-		if serr := sleep(ctx, delay); serr != nil {
-			return err
-		}
-		delay = next(delay, t.cfg.retryMax())
+		return struct{}{}, err
+	}, backoff.WithBackOff(t.backOff()), backoff.WithMaxTries(uint(t.cfg.insertAttempts())), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, delay time.Duration) {
+			t.retries.Add(1)
+			t.log.Warn("insert failed for a temporary reason; retrying", "table", table.Name(), "attempt", attempt, "retry_in", delay, "err", err)
+		}))
+	if err != nil && ctx.Err() != nil && last != nil {
+		return last // the insert's own error says more than the cancellation
 	}
+	return err
 }
 
 func (t *Target) insertOnce(ctx context.Context, op string, table *schema.Table, rec arrow.Record) (err error) {
@@ -249,23 +260,9 @@ func (t *Target) putEncoder(table *schema.Table, e *encoder) {
 // Close closes the connections. In-flight calls finish first.
 func (t *Target) Close() error { return t.conn.Close() }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
-}
-
-// next doubles d up to max, with ±10% jitter so that many tapline
-// processes do not retry in step.
-func next(d, max time.Duration) time.Duration {
-	d *= 2
-	if d > max {
-		d = max
-	}
-	return d + time.Duration((rand.Float64()-0.5)*0.2*float64(d))
+// backOff is the delay between attempts: Config.RetryMin doubling to
+// RetryMax, with ±10% jitter so that many tapline processes do not retry
+// in step.
+func (t *Target) backOff() *backoff.ExponentialBackOff {
+	return &backoff.ExponentialBackOff{InitialInterval: t.cfg.retryMin(), Multiplier: 2, MaxInterval: t.cfg.retryMax(), RandomizationFactor: 0.1}
 }

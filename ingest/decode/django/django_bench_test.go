@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/tapline/tapline/ingest/decode/decodetest"
+	"github.com/tapline/tapline/internal/decodetest"
 )
 
 // benchLines returns the real JSON lines of testdata: the upstream README's

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/tapline/tapline/ingest/decode/decodetest"
+	"github.com/tapline/tapline/internal/decodetest"
 )
 
 // BenchmarkDecode decodes messages of n records built from real testdata:

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/decodetest"
+	"github.com/tapline/tapline/internal/decodetest"
 	"github.com/tapline/tapline/schema"
 )
 

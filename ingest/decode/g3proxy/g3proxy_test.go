@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/decodetest"
+	"github.com/tapline/tapline/internal/decodetest"
 	"github.com/tapline/tapline/schema"
 )
 
@@ -447,7 +447,7 @@ func TestGolden(t *testing.T) {
 	decodetest.Golden(t, newDecoder, inputs(t))
 }
 
-// The generator in loadtest/gen formats durations the same way; this
+// The generator in gen formats durations the same way; this
 // keeps the test helper honest about Rust's unit thresholds.
 func TestRustDebug3Units(t *testing.T) {
 	t.Parallel()

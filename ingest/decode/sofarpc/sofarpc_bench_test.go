@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/tapline/tapline/ingest/decode/decodetest"
+	"github.com/tapline/tapline/internal/decodetest"
 )
 
 // BenchmarkDecodeDigest decodes messages of n real digest lines (the

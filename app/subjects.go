@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -8,35 +8,32 @@ import (
 	"github.com/tapline/tapline/ingest"
 )
 
-// sourceSpecs returns the stream, subjects and consumer of each format:
-// ingest.DefaultSource, with the subjects replaced where --subjects names
-// the format ("sofarpc=rpc.>,sofarpc=tracer.*.digest,g3proxy=proxy.task").
-func (s *settings) sourceSpecs(formats []string) ([]ingest.SourceSpec, error) {
-	custom, err := parseSubjects(s.Subjects)
-	if err != nil {
-		return nil, err
-	}
+// SourceSpecs returns the stream, subjects and consumer of each format:
+// ingest.DefaultSource, with the subjects replaced where subjects (from
+// ParseSubjects) names the format.
+func SourceSpecs(formats []string, subjects map[string][]string) []ingest.SourceSpec {
 	specs := make([]ingest.SourceSpec, 0, len(formats))
 	for _, f := range formats {
 		spec := ingest.DefaultSource(f)
-		if subs, ok := custom[f]; ok {
+		if subs, ok := subjects[f]; ok {
 			spec.Subjects = subs
 		}
 		specs = append(specs, spec)
 	}
-	return specs, nil
+	return specs
 }
 
-// parseSubjects reads --subjects and checks every entry: a known format, a
-// valid NATS subject (wildcards allowed), and no subject that overlaps
-// another format's (two streams cannot capture one subject).
-func parseSubjects(v string) (map[string][]string, error) {
+// ParseSubjects reads --subjects ("sofarpc=rpc.>,g3proxy=proxy.task") and
+// checks every entry: a known format, a valid NATS subject (wildcards
+// allowed), and no subject that overlaps another format's (two streams
+// cannot capture one subject). Every problem is reported at once.
+func ParseSubjects(v string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if strings.TrimSpace(v) == "" {
 		return out, nil
 	}
 	known := map[string]bool{}
-	for _, n := range formatNames() {
+	for _, n := range Formats() {
 		known[n] = true
 	}
 	var errs []error
@@ -51,7 +48,7 @@ func parseSubjects(v string) (map[string][]string, error) {
 		case !ok:
 			errs = append(errs, fmt.Errorf("--subjects %q: want format=subject", item))
 		case !known[format]:
-			errs = append(errs, fmt.Errorf("--subjects %q: unknown format %q (known: %s)", item, format, strings.Join(formatNames(), ", ")))
+			errs = append(errs, fmt.Errorf("--subjects %q: unknown format %q (known: %s)", item, format, strings.Join(Formats(), ", ")))
 		case !validSubject(subject):
 			errs = append(errs, fmt.Errorf("--subjects %q: %q is not a NATS subject (tokens separated by '.', '*' for one token, '>' last for the rest)", item, subject))
 		default:
@@ -119,8 +116,9 @@ func subjectMatches(filter, subject string) bool {
 	return len(tf) == len(ts)
 }
 
-// formatForSubject returns the format whose subjects capture subject, or "".
-func formatForSubject(specs []ingest.SourceSpec, subject string) string {
+// FormatForSubject returns the format whose subjects in specs capture
+// subject (no wildcards), or "".
+func FormatForSubject(specs []ingest.SourceSpec, subject string) string {
 	for _, sp := range specs {
 		for _, f := range sp.Subjects {
 			if subjectMatches(f, subject) {

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/app"
 	"github.com/tapline/tapline/ingest/decode"
 	djangodec "github.com/tapline/tapline/ingest/decode/django"
 	envoytapdec "github.com/tapline/tapline/ingest/decode/envoytap"
@@ -82,6 +83,4 @@ func TestDecodersAgreeWithGenerators(t *testing.T) {
 	}
 }
 
-func isLineFormat(name string) bool {
-	return name == "sofarpc" || name == "g3proxy" || name == "django"
-}
+func isLineFormat(name string) bool { return app.Framing(name) == decode.Lines }

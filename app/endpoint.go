@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tapline/tapline/ingest"
+)
+
+// Endpoint is what a running tapline announces in <data-dir>/endpoint.json
+// so that other tapline commands on the same data directory can reach it.
+type Endpoint struct {
+	PID     int       `json:"pid"`
+	HTTP    string    `json:"http,omitempty"`
+	NATS    string    `json:"nats,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+// EndpointFile is the endpoint file's name inside a data directory.
+const EndpointFile = "endpoint.json"
+
+// EndpointPath is the endpoint file of dataDir.
+func EndpointPath(dataDir string) string { return filepath.Join(dataDir, EndpointFile) }
+
+// WriteEndpoint announces ep in dataDir, replacing the file atomically.
+func WriteEndpoint(dataDir string, ep Endpoint) error {
+	b, err := json.MarshalIndent(ep, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := EndpointPath(dataDir) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("announce endpoint: %w", err)
+	}
+	return os.Rename(tmp, EndpointPath(dataDir))
+}
+
+// RemoveEndpoint removes dataDir's endpoint file, if any.
+func RemoveEndpoint(dataDir string) { _ = os.Remove(EndpointPath(dataDir)) }
+
+// RunningEndpoint returns the endpoint of a live tapline on dataDir, or
+// nil: the file must name a live process. Its HTTP address is cleared when
+// the endpoint does not answer /ping within two seconds.
+func RunningEndpoint(ctx context.Context, dataDir string) *Endpoint {
+	b, err := os.ReadFile(EndpointPath(dataDir))
+	if err != nil {
+		return nil
+	}
+	var ep Endpoint
+	if json.Unmarshal(b, &ep) != nil || ep.PID <= 0 {
+		return nil
+	}
+	if p, err := os.FindProcess(ep.PID); err != nil || p.Signal(syscallZero) != nil {
+		return nil
+	}
+	if ep.HTTP != "" {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(cctx, http.MethodGet, "http://"+ep.HTTP+"/ping", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			ep.HTTP = ""
+		} else {
+			resp.Body.Close()
+		}
+	}
+	return &ep
+}
+
+// OpenBroker connects to the configured NATS, or to the embedded server of
+// a tapline already running on the data directory, or starts the embedded
+// server on the data directory. Close it with Broker.Close.
+func OpenBroker(ctx context.Context, c Config) (*ingest.Broker, error) {
+	cfg := c.natsConfig()
+	if cfg.URL == "" {
+		if ep := RunningEndpoint(ctx, c.DataDir); ep != nil && ep.NATS != "" {
+			cfg = ingest.Config{URL: ep.NATS, Name: cfg.Name}
+		}
+	}
+	return ingest.Start(ctx, cfg)
+}
+
+// EnsureStreams creates the streams of specs (idempotent).
+func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec) error {
+	for _, spec := range specs {
+		if err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

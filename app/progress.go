@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tapline/tapline/ingest"
+)
+
+// ReportProgress writes a progress line every interval until done closes:
+// records committed and their rate, dead letters, lag. inPlace rewrites
+// one line (a terminal); otherwise it appends lines.
+func (st *Stack) ReportProgress(done <-chan struct{}, w io.Writer, every time.Duration, inPlace bool) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastRecords uint64
+	last := time.Now()
+	for {
+		select {
+		case <-done:
+			if inPlace {
+				fmt.Fprintln(w)
+			}
+			return
+		case now := <-t.C:
+			var rej, committed uint64
+			for _, s := range st.Pipeline.Stats() {
+				rej += s.Rejected
+				committed += s.RecordsCommitted
+			}
+			rate := float64(committed-lastRecords) / now.Sub(last).Seconds()
+			lastRecords, last = committed, now
+			line := fmt.Sprintf("committed %d records (%.0f/s), dead letters %d, lag %d messages", committed, rate, rej, st.Lag(context.Background()))
+			if inPlace {
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+		}
+	}
+}
+
+// PrintStats writes one line per source: records, dead letters, batches,
+// replays and rows per table.
+func (st *Stack) PrintStats(w io.Writer) {
+	for _, s := range st.Pipeline.Stats() {
+		var tables []string
+		for t, n := range s.Rows {
+			tables = append(tables, fmt.Sprintf("%s=%d", t, n))
+		}
+		sort.Strings(tables)
+		fmt.Fprintf(w, "  %-9s records %d, dead letters %d, batches %d, replayed %d, rows %s\n", s.Source, s.Records, s.Rejected, s.Batches, s.Replayed, strings.Join(tables, " "))
+	}
+}
+
+// ShowPublishProgress writes a progress line for a long publish every
+// interval until the returned stop is called: records (as counted by
+// records), megabytes sent and acknowledged, and rates since the start.
+// inPlace rewrites one line (a terminal); stop ends that line. The first
+// line comes after one interval, so a short publish prints nothing.
+func ShowPublishProgress(w io.Writer, every time.Duration, inPlace bool, records func() uint64, p *ingest.Publisher) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	began := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		printed := false
+		for {
+			select {
+			case <-done:
+				if printed && inPlace {
+					fmt.Fprintln(w)
+				}
+				return
+			case <-t.C:
+			}
+			n, s := records(), p.Stats()
+			sec := time.Since(began).Seconds()
+			line := fmt.Sprintf("published %d records, %.1f MB (%.1f MB acknowledged), %.0f records/s, %.1f MB/s", n, mb(s.SentBytes), mb(s.AckedBytes), float64(n)/sec, mb(s.SentBytes)/sec)
+			if s.Retries > 0 {
+				line += fmt.Sprintf(", %d sent again", s.Retries)
+			}
+			if inPlace {
+				fmt.Fprintf(w, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+			printed = true
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+func mb(b uint64) float64 { return float64(b) / 1e6 }

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sink/clickhouse"
+	"github.com/tapline/tapline/sink/embedded"
+	"github.com/tapline/tapline/sql"
+)
+
+// Target is an open ClickHouse target: the embedded engine or a server.
+type Target struct {
+	sink.Target
+	// Engine is the embedded engine, nil for a server.
+	Engine *embedded.Engine
+	// Desc says what the target is, without secrets.
+	Desc string
+	// Database is the database tapline's tables are in.
+	Database string
+}
+
+// Close closes the target and, for the embedded engine, the engine.
+func (t *Target) Close() error {
+	err := t.Target.Close()
+	if t.Engine != nil {
+		err = errors.Join(err, t.Engine.Close())
+	}
+	return err
+}
+
+// ErrBadDSN wraps a ClickHouse DSN that cannot be parsed (a usage error).
+var ErrBadDSN = errors.New("bad --clickhouse DSN")
+
+// OpenTarget opens the configured ClickHouse: the embedded engine in
+// DataDir, or the server named by ClickHouse (native protocol,
+// clickhouse-go/v2). With WaitForServer it waits for a server that is
+// down, logging each attempt; otherwise it gives up after three attempts.
+// The DSN's database wins over Database. Neither the DSN's password nor
+// anything derived from it is printed.
+func OpenTarget(ctx context.Context, c Config) (*Target, error) {
+	if c.ClickHouse != "" {
+		return openServer(ctx, c)
+	}
+	e, err := embedded.Open(ctx, c.EngineConfig())
+	if errors.Is(err, embedded.ErrDataDirLocked) {
+		return nil, fmt.Errorf("%w: a `tapline run` (or demo) holds %s; use `tapline sql` against it, or stop it first", err, c.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Target: embedded.NewTarget(e.Pool), Engine: e, Database: c.Database, Desc: fmt.Sprintf("embedded ClickHouse %s in %s (database %s)", e.Version(), filepath.Join(e.DataDir(), "clickhouse"), c.Database)}, nil
+}
+
+func openServer(ctx context.Context, c Config) (*Target, error) {
+	cfg, err := clickhouse.ParseDSN(c.ClickHouse)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadDSN, err)
+	}
+	if cfg.Database == "" {
+		cfg.Database = c.Database
+	}
+	cfg.Cluster = c.Cluster
+	cfg.CreateDatabase = c.CreateDatabase
+	cfg.ConnectAttempts = 3
+	if c.WaitForServer {
+		cfg.ConnectAttempts = 0
+	}
+	cfg.Logger = c.logger()
+	t, err := clickhouse.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Target: t, Desc: t.Describe(), Database: cfg.Database}, nil
+}
+
+// RenderOptions is how the schema is rendered for t: for cluster (may be
+// empty), with t's database.
+func RenderOptions(t *Target, cluster string) sql.RenderOptions {
+	return sql.RenderOptions{Cluster: cluster, Database: t.Database}
+}
+
+// ApplySchema applies the pending migrations (idempotent) and warns on w
+// about files changed since they were applied.
+func ApplySchema(ctx context.Context, t *Target, cluster string, w io.Writer) error {
+	opts := RenderOptions(t, cluster)
+	ms, err := sql.Migrations(opts)
+	if err != nil {
+		return err
+	}
+	sts, err := sql.Migrate(ctx, t, ms, opts)
+	if err != nil {
+		return err
+	}
+	WarnChanged(sts, w)
+	return nil
+}
+
+// CheckSchema refuses a target whose migrations are not all applied or
+// whose tables lack the columns of tables, and warns on w about files
+// changed since they were applied.
+func CheckSchema(ctx context.Context, t *Target, cluster string, tables []*schema.Table, w io.Writer) error {
+	ms, err := sql.Migrations(RenderOptions(t, cluster))
+	if err != nil {
+		return err
+	}
+	sts, err := sql.StatusOf(ctx, t, ms)
+	if err != nil {
+		return err
+	}
+	var pending []string
+	for _, st := range sts {
+		if st.State == sql.Pending {
+			pending = append(pending, st.Version)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("%d schema migrations are not applied on %s (%s): run `tapline schema apply` with the same --clickhouse, --database and --cluster first", len(pending), t.Desc, strings.Join(pending, ", "))
+	}
+	WarnChanged(sts, w)
+	return sql.CheckColumns(ctx, t, tables)
+}
+
+// WarnChanged writes a warning line to w for each migration changed since
+// it was applied.
+func WarnChanged(sts []sql.Status, w io.Writer) {
+	for _, st := range sts {
+		if st.State == sql.Changed {
+			fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s); CREATE ... IF NOT EXISTS does not alter the existing object: alter it by hand if the change matters\n", st.Version, st.AppliedAt)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tapline/tapline/loadtest/report"
+)
+
+// PrintSummary writes the report's verdict and headline figures, and
+// where the report files are (paths).
+func PrintSummary(w io.Writer, r *report.Report, paths []string) {
+	l, f, b := r.Live, r.Freshness, r.Baselines
+	fmt.Fprintf(w, "\n%s\n", r.Verdict.Text)
+	fmt.Fprintf(w, "  published          %s records/s (%s records in %s messages, %s, in %.1fs)\n", report.SI(l.PublishedPerSec), report.SI(float64(l.Records)), report.SI(float64(l.Messages)), report.IBytes(l.Bytes), l.PublishSec)
+	best := ""
+	if l.PeakRowsPerSec > 0 {
+		best = fmt.Sprintf("; best %gs interval %s rows/s", r.Setup.SampleEveryMs/1000, report.SI(l.PeakRowsPerSec))
+	}
+	fmt.Fprintf(w, "  committed          %s records/s, %s rows/s end to end (%.1fs)%s\n", report.SI(l.RecordsPerSec), report.SI(l.RowsPerSec), l.EndToEndSec, best)
+	fmt.Fprintf(w, "  freshness          p50 %s, p99 %s, max %s (publish to ingested_at, %d probes)\n", report.Ms(f.P50Ms), report.Ms(f.P99Ms), report.Ms(f.MaxMs), f.Found)
+	if b.Broker != nil {
+		fmt.Fprintf(w, "  tapline ÷ broker   %.2f (%s vs %s records/s: consume and ack only, same messages)\n", b.BrokerRatio, report.SI(l.RecordsPerSec), report.SI(b.Broker.RecordsPerSec))
+	}
+	if b.Engine != nil && b.Drain != nil {
+		fmt.Fprintf(w, "  tapline ÷ engine   %.2f (%s vs %s lines/s: the same JSON lines, tapline from the stream vs FORMAT JSONEachRow)\n", b.EngineRatio, report.SI(b.Drain.PerSec), report.SI(b.Engine.PerSec))
+	}
+	for _, sk := range b.Skipped {
+		fmt.Fprintf(w, "  not measured       %s\n", sk)
+	}
+	fmt.Fprintf(w, "  CPU                %.0f%% of one core on average, %.0f%% at peak (%d CPUs), whole process\n", l.CPUAvgPercent, l.CPUPeakPercent, r.Machine.CPUs)
+	if len(l.CPUByPart) > 0 {
+		var parts []string
+		for _, p := range l.CPUByPart {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", p.Part, p.Percent))
+		}
+		fmt.Fprintf(w, "  CPU by part        tapline %.0f%% (%s)\n", l.TaplineCPUPercent, strings.Join(parts, ", "))
+	}
+	fmt.Fprintf(w, "  other processes    %.0f%% of one core (steal %.0f%%) on this machine meanwhile\n", l.OthersCPUPercent, l.StealPercent)
+	fmt.Fprintf(w, "  memory             %s resident on average, %s at peak\n", report.IBytes(l.RSSAvgBytes), report.IBytes(l.RSSPeakBytes))
+	fmt.Fprintf(w, "  report             %s\n", strings.Join(paths, ", "))
+}
