@@ -37,14 +37,17 @@ type run struct {
 	failed  atomic.Uint64
 	failure atomic.Value
 
-	before   map[string]uint64 // measures before publishing
-	after    map[string]uint64 // and after the pipeline finished
-	pub      *publish.Result
-	stats    []pipeline.Stats // the pipeline's final counters
-	finished time.Time        // the pipeline's last commit
-	series   []report.Point
-	procLive procstat.Sample // at the start of the live phase
-	procEnd  procstat.Sample // at its end
+	before map[string]uint64 // measures before publishing
+	after  map[string]uint64 // and after the pipeline finished
+	// dlqBefore and dlqAfter count dead letters per subject at the same
+	// times.
+	dlqBefore, dlqAfter map[string]uint64
+	pub                 *publish.Result
+	stats               []pipeline.Stats // the pipeline's final counters
+	finished            time.Time        // the pipeline's last commit
+	series              []report.Point
+	procLive            procstat.Sample // at the start of the live phase
+	procEnd             procstat.Sample // at its end
 	// machineLive and machineEnd are the machine's CPU at the same times.
 	machineLive, machineEnd procstat.Machine
 	cpuSplit                map[string]time.Duration
@@ -67,8 +70,7 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 	if r.before, err = measure(ctx, r.env, r.formats); err != nil {
 		return nil, err
 	}
-	dlqBefore, err := r.env.DLQ.Count(ctx)
-	if err != nil {
+	if r.dlqBefore, err = r.env.DLQ.Count(ctx); err != nil {
 		return nil, err
 	}
 
@@ -195,12 +197,11 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 	if r.after, err = measure(ctx, r.env, r.formats); err != nil {
 		return nil, err
 	}
-	dlqAfter, err := r.env.DLQ.Count(ctx)
-	if err != nil {
+	if r.dlqAfter, err = r.env.DLQ.Count(ctx); err != nil {
 		return nil, err
 	}
 	rep := r.report()
-	rep.Checks = r.checks(dlqBefore, dlqAfter)
+	rep.Checks = r.checks()
 	rep.Verdict = verdict(rep.Checks)
 	if rep.Freshness, err = r.freshness(ctx); err != nil {
 		return nil, err
