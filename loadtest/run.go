@@ -42,12 +42,14 @@ type run struct {
 	// dlqBefore and dlqAfter count dead letters per subject at the same
 	// times.
 	dlqBefore, dlqAfter map[string]uint64
-	pub                 *publish.Result
-	stats               []pipeline.Stats // the pipeline's final counters
-	finished            time.Time        // the pipeline's last commit
-	series              []report.Point
-	procLive            procstat.Sample // at the start of the live phase
-	procEnd             procstat.Sample // at its end
+	// dups counts rows of this run sharing a unique key, per table.
+	dups     map[string]uint64
+	pub      *publish.Result
+	stats    []pipeline.Stats // the pipeline's final counters
+	finished time.Time        // the pipeline's last commit
+	series   []report.Point
+	procLive procstat.Sample // at the start of the live phase
+	procEnd  procstat.Sample // at its end
 	// machineLive and machineEnd are the machine's CPU at the same times.
 	machineLive, machineEnd procstat.Machine
 	cpuSplit                map[string]time.Duration
@@ -195,6 +197,9 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 
 	// What landed.
 	if r.after, err = measure(ctx, r.env, r.formats); err != nil {
+		return nil, err
+	}
+	if r.dups, err = duplicates(ctx, r.env, r.formats, r.before["clock"]); err != nil {
 		return nil, err
 	}
 	if r.dlqAfter, err = r.env.DLQ.Count(ctx); err != nil {

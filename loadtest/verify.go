@@ -21,12 +21,26 @@ import (
 //	rows:<table>       rows of a table
 //	keyrows:<table>    rows of a table that are not probes
 //	keysum:<table>     the sum of xxHash64 of their natural keys (publish.KeySQL)
+//	dups:<table>       rows sharing a unique key (uniqueKeys) with another
+//	                   row ingested since the engine's clock read "clock"
+//	clock              the engine's clock, Unix ms (taken before the run)
 //	latency:<source>   sum(requests) of latency_1m for a source
 //	calls, tasks, lines, events, finished, withrequest: see measureSQL
 func rowsOf(table string) string { return "rows:" + table }
 
 func keyRowsOf(table string) string { return "keyrows:" + table }
 func keySumOf(table string) string  { return "keysum:" + table }
+func dupsOf(table string) string    { return "dups:" + table }
+
+// uniqueKeys are keys the generators make unique within a run, across
+// publishers: random 128-bit document ids (and an event's rank in its
+// document). Other tables' keys are not (two publishers can make the
+// same SOFARPC trace id or Envoy trace id): their rows are compared as a
+// multiset of keys with what was published (publish.KeySum) instead.
+var uniqueKeys = map[string]string{
+	"webdebug_documents": "doc_id",
+	"webdebug_events":    "doc_id, doc_order",
+}
 
 // viewMeasures are the measures, beyond row counts, each format's checks
 // use.
@@ -42,10 +56,16 @@ func measureSQL(key string) string {
 	switch kind {
 	case "rows":
 		return "SELECT count() FROM " + sink.QuoteIdent(arg)
+	case "dups":
+		table, since, _ := strings.Cut(arg, ":")
+		return "SELECT count() - uniqExact(" + uniqueKeys[table] + ") FROM " + sink.QuoteIdent(table) +
+			" WHERE ingested_at >= fromUnixTimestamp64Milli(toInt64(" + sink.QuoteString(since) + ")) AND " + probe.NotProbe(table)
 	case "keyrows":
 		return "SELECT count() FROM " + sink.QuoteIdent(arg) + " WHERE " + probe.NotProbe(arg)
 	case "keysum":
 		return "SELECT sumWithOverflow(xxHash64(" + publish.KeySQL(arg) + ")) FROM " + sink.QuoteIdent(arg) + " WHERE " + probe.NotProbe(arg)
+	case "clock":
+		return "SELECT toUnixTimestamp64Milli(now64(3))"
 	case "latency":
 		return "SELECT sum(requests) FROM latency_1m WHERE source = " + sink.QuoteString(arg)
 	case "calls":
@@ -96,7 +116,31 @@ func has(list []string, s string) bool {
 }
 
 func measure(ctx context.Context, env Env, formats []string) (map[string]uint64, error) {
-	return count(ctx, env.Target, measureKeys(env, formats))
+	return count(ctx, env.Target, append(measureKeys(env, formats), "clock"))
+}
+
+// duplicates counts, per table with a unique key, the rows ingested since
+// the engine's clock read since (Unix ms) whose key another of them has.
+func duplicates(ctx context.Context, env Env, formats []string, since uint64) (map[string]uint64, error) {
+	var keys []string
+	for _, f := range formats {
+		for _, t := range env.Tables[f] {
+			if uniqueKeys[t] != "" {
+				keys = append(keys, dupsOf(t)+":"+strconv.FormatUint(since, 10))
+			}
+		}
+	}
+	m, err := count(ctx, env.Target, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for k, n := range m {
+		_, rest, _ := strings.Cut(k, ":")
+		table, _, _ := strings.Cut(rest, ":")
+		out[table] = n
+	}
+	return out, nil
 }
 
 // count takes the measures in one query.
@@ -174,6 +218,9 @@ func (r *run) checks() []report.Check {
 				add(table+": rows", "valid records published (one row each) / rows in ClickHouse", want, delta(rowsOf(table)))
 			} else {
 				add(table+": rows", "rows the pipeline committed / rows in ClickHouse", st.Rows[table], delta(rowsOf(table)))
+			}
+			if uniqueKeys[table] != "" {
+				add(table+": duplicate keys", "rows of this run with the same ("+uniqueKeys[table]+") as another: none published / found", 0, r.dups[table])
 			}
 			if has(publish.KeyTables(), table) {
 				k := t.Keys[table]

@@ -18,6 +18,7 @@ import (
 	"github.com/tapline/tapline/ingest/decode/webdebug"
 	"github.com/tapline/tapline/loadtest/probe"
 	"github.com/tapline/tapline/loadtest/publish"
+	"github.com/tapline/tapline/loadtest/report"
 	"github.com/tapline/tapline/pipeline"
 	"github.com/tapline/tapline/sink/embedded/embeddedtest"
 	tsql "github.com/tapline/tapline/sql"
@@ -28,9 +29,11 @@ func TestMain(m *testing.M) { embeddedtest.Main(m) }
 // TestVerdictSeesALostAndADuplicatedRow runs a short loadtest of all five
 // formats from two publishers on embedded NATS and the embedded engine:
 // every check passes, including the natural-key digests against what the
-// generators published. Then one row of sofarpc_stat (a table no view
-// reads) is deleted and a copy of another inserted: every count still
-// matches, and the verdict fails on the table's key digest alone.
+// generators published and the unique keys. Then one row of sofarpc_stat
+// is deleted and a copy of another inserted: every count still matches,
+// and the verdict fails on the table's key digest. The same in
+// webdebug_events, which has no generator truth: the verdict fails on its
+// unique key.
 func TestVerdictSeesALostAndADuplicatedRow(t *testing.T) {
 	ctx := context.Background()
 	env := testEnv(ctx, t)
@@ -55,34 +58,56 @@ func TestVerdictSeesALostAndADuplicatedRow(t *testing.T) {
 		names[c.Name] = true
 	}
 	require.True(t, rep.Verdict.ZeroLoss && rep.Verdict.ZeroDuplicates, rep.Verdict.Text)
+	for table := range uniqueKeys {
+		require.True(t, names[table+": duplicate keys"], "a uniqueness check for %s", table)
+	}
 	for _, table := range publish.KeyTables() {
 		require.True(t, names[table+": keys"], "a key digest check for %s", table)
 		require.Positive(t, r.pub.Formats[formatOf(table)].Keys[table].N, "generated rows published for %s", table)
 	}
 
-	// One lost row and one duplicated row in the same table.
-	notProbe := probe.NotProbe("sofarpc_stat")
+	// One lost row and one duplicated row in the same table: sofarpc_stat
+	// (its keys are compared with what was published), then
+	// webdebug_events (no generator truth: its keys must be unique).
+	// Neither table feeds a view with these rows.
 	tamper := func(q string) {
 		t.Helper()
 		require.NoError(t, env.Target.Exec(ctx, q), q)
 	}
-	tamper("DELETE FROM sofarpc_stat WHERE (time, service, method, side) IN (SELECT time, service, method, side FROM sofarpc_stat WHERE " + notProbe + " ORDER BY time LIMIT 1)")
-	tamper("INSERT INTO sofarpc_stat SELECT * FROM sofarpc_stat WHERE " + notProbe + " ORDER BY time DESC LIMIT 1")
-	r.after, err = measure(ctx, env, r.formats)
-	require.NoError(t, err)
-	checks := r.checks()
-	v := verdict(checks)
-	require.False(t, v.ZeroLoss, v.Text)
-	require.False(t, v.ZeroDuplicates, v.Text)
-	for _, c := range checks {
-		switch c.Name {
-		case "sofarpc_stat: keys":
-			require.False(t, c.OK, "the key digest sees the swap")
-		case "sofarpc_stat: rows", "sofarpc_stat: generated rows":
-			require.True(t, c.OK, "%s: counts alone see nothing (%d of %d)", c.Name, c.Got, c.Want)
+	recheck := func() ([]report.Check, report.Verdict) {
+		t.Helper()
+		r.after, err = measure(ctx, env, r.formats)
+		require.NoError(t, err)
+		r.dups, err = duplicates(ctx, env, r.formats, r.before["clock"])
+		require.NoError(t, err)
+		checks := r.checks()
+		return checks, verdict(checks)
+	}
+	requireSeen := func(checks []report.Check, v report.Verdict, seen string, blind ...string) {
+		t.Helper()
+		require.False(t, v.ZeroDuplicates, v.Text)
+		require.Contains(t, v.Text, seen)
+		for _, c := range checks {
+			switch {
+			case c.Name == seen:
+				require.False(t, c.OK, "%s sees the swap", seen)
+			case has(blind, c.Name):
+				require.True(t, c.OK, "%s: a count alone sees nothing (%d of %d)", c.Name, c.Got, c.Want)
+			}
 		}
 	}
-	require.Contains(t, v.Text, "sofarpc_stat: keys")
+
+	notProbe := probe.NotProbe("sofarpc_stat")
+	tamper("DELETE FROM sofarpc_stat WHERE (time, service, method, side) IN (SELECT time, service, method, side FROM sofarpc_stat WHERE " + notProbe + " ORDER BY time LIMIT 1)")
+	tamper("INSERT INTO sofarpc_stat SELECT * FROM sofarpc_stat WHERE " + notProbe + " ORDER BY time DESC LIMIT 1")
+	checks, v := recheck()
+	require.False(t, v.ZeroLoss, v.Text)
+	requireSeen(checks, v, "sofarpc_stat: keys", "sofarpc_stat: rows", "sofarpc_stat: generated rows")
+
+	tamper("DELETE FROM webdebug_events WHERE (doc_id, doc_order) IN (SELECT doc_id, doc_order FROM webdebug_events WHERE sample_kind = '' ORDER BY doc_id, doc_order LIMIT 1)")
+	tamper("INSERT INTO webdebug_events SELECT * FROM webdebug_events WHERE sample_kind = '' ORDER BY doc_id DESC, doc_order LIMIT 1")
+	checks, v = recheck()
+	requireSeen(checks, v, "webdebug_events: duplicate keys", "webdebug_events: rows", "latency_1m webdebug: samples")
 }
 
 // formatOf returns the format writing a table with a natural key.
