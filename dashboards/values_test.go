@@ -72,6 +72,34 @@ FROM numbers(3)`,
 	}
 }
 
+// known runs panels, every filter on "All", over the hour before now as
+// Grafana's default range does (interval 5 s).
+type known struct {
+	t  *testing.T
+	r  runner
+	qc queryContext
+}
+
+func newKnown(ctx context.Context, t *testing.T, target sink.Target, now time.Time) *known {
+	return &known{t: t, r: newRunner(ctx, t, target), qc: queryContext{from: now.Add(-time.Hour), to: now.Add(time.Minute), interval: 5 * time.Second}}
+}
+
+// run returns the result of a panel, which must have rows, and the shape
+// Grafana needs when it is a time series.
+func (k *known) run(uid, title string) result {
+	k.t.Helper()
+	d, p := panelSQL(k.t, uid, title)
+	k.qc.vars = k.r.resolve(d, allValues, k.qc)
+	q, err := expand(p.SQL, k.qc)
+	require.NoError(k.t, err)
+	res := k.r.table(uid+" / "+title, q)
+	require.NotEmpty(k.t, res.rows, "%s / %s: no rows:\n%s", uid, title, q)
+	if p.Format == TimeSeries {
+		res.requireTimeSeries(k.t, uid+" / "+title)
+	}
+	return res
+}
+
 // panelSQL returns the SQL of the panel titled title on dashboard uid.
 func panelSQL(t *testing.T, uid, title string) (Dashboard, Panel) {
 	t.Helper()
@@ -103,24 +131,10 @@ func TestPanelValuesOnKnownData(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Minute)
 	start := now.Add(-knownMinutes * time.Minute)
 	loadKnown(ctx, t, target, start)
-	r := newRunner(ctx, t, target)
-	qc := queryContext{from: now.Add(-time.Hour), to: now.Add(time.Minute), interval: 5 * time.Second}
+	k := newKnown(ctx, t, target, now)
+	run := k.run
 	const step = 60.0 // greatest($__interval_s, 60)
-	interval := qc.interval.Seconds()
-
-	run := func(uid, title string) result {
-		t.Helper()
-		d, p := panelSQL(t, uid, title)
-		qc.vars = r.resolve(d, allValues, qc)
-		q, err := expand(p.SQL, qc)
-		require.NoError(t, err)
-		res := r.table(uid+" / "+title, q)
-		require.NotEmpty(t, res.rows, "%s / %s: no rows:\n%s", uid, title, q)
-		if p.Format == TimeSeries {
-			res.requireTimeSeries(t, uid+" / "+title)
-		}
-		return res
-	}
+	interval := k.qc.interval.Seconds()
 	client, server := knownClientLatencies(), knownServerLatencies()
 	both := append(append([]float64(nil), client...), server...)
 	const tol = 0.02
