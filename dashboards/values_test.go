@@ -73,7 +73,10 @@ FROM numbers(3)`,
 }
 
 // known runs panels, every filter on "All", over the hour before now as
-// Grafana's default range does (interval 5 s).
+// Grafana's default range does (interval 5 s), ending a minute after the
+// clock (not after now, the minute the data sets end at), so that rows
+// stamped with ingested_at are in range even when the test crosses a
+// minute.
 type known struct {
 	t  *testing.T
 	r  runner
@@ -81,7 +84,7 @@ type known struct {
 }
 
 func newKnown(ctx context.Context, t *testing.T, target sink.Target, now time.Time) *known {
-	return &known{t: t, r: newRunner(ctx, t, target), qc: queryContext{from: now.Add(-time.Hour), to: now.Add(time.Minute), interval: 5 * time.Second}}
+	return &known{t: t, r: newRunner(ctx, t, target), qc: queryContext{from: now.Add(-time.Hour), to: time.Now().UTC().Add(time.Minute), interval: 5 * time.Second}}
 }
 
 // run returns the result of a panel, which must have rows, and the shape
