@@ -97,16 +97,20 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	replayed := func() uint64 { return c.count(t, "SELECT count() FROM pipeline_batches WHERE replayed") }
 	var seen []string // what each kill saw, for the failure message
 	last := uint64(0)
+	left := func() uint64 { return uint64(p.digests) - min(digestRows(), uint64(p.digests)) }
 	for kill := 1; kill <= maxKills; kill++ {
-		// Each run must make progress before it is killed; keep the
-		// stream from running dry so there is always a batch to cut.
+		// Keep the stream from running dry, so that there is always a
+		// batch to cut (a restarted run may have consumed all that was
+		// left), and let each run make progress before it is killed.
+		if left() < chunk {
+			p.publish(t, ctx, c.ep.NATS, chunk)
+		}
 		require.Eventually(t, func() bool { return digestRows() > last }, 60*time.Second, 20*time.Millisecond,
 			"run %d makes progress: %s", kill, c.stderr)
 		if kill > randomKills && replayed() > 0 {
 			break
 		}
-		left := func() uint64 { return uint64(p.digests) - min(digestRows(), uint64(p.digests)) }
-		if left() < chunk/2 {
+		if left() < chunk {
 			p.publish(t, ctx, c.ep.NATS, chunk)
 		}
 		if kill <= randomKills {
