@@ -8,7 +8,10 @@
 // definition. Other tests prove every query: they load the demo's
 // generated records of all five formats into the real engine, expand each
 // panel's SQL exactly as the plugin does, run it on the engine directly and
-// through tapline's HTTP endpoint with clickhouse-go, and require rows.
+// through tapline's HTTP endpoint with clickhouse-go, and require rows, and
+// for time series the time column first and ascending. The Overview,
+// SOFARPC and g3proxy panels are also checked for values on data sets with
+// known counts, error rates and latency ranks (values*_test.go).
 //
 // Conventions every query follows:
 //   - the datasource is the dashboard variable ${datasource} (type

@@ -15,6 +15,7 @@ import (
 	"github.com/tapline/tapline/chhttp"
 	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sink/embedded"
 	tsql "github.com/tapline/tapline/sql"
 )
 
@@ -38,6 +39,25 @@ type runner struct {
 	ctx    context.Context
 	target sink.Target
 	db     *sql.DB
+}
+
+// newRunner serves target on tapline's HTTP endpoint for the test's
+// duration and returns a runner on both.
+func newRunner(ctx context.Context, t *testing.T, target *embedded.Target) runner {
+	t.Helper()
+	h, err := chhttp.NewHandler(chhttp.Config{Addr: "127.0.0.1:0"}, embeddedtest.Engine(t), target.Pool().Database())
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	db := clickhouse.OpenDB(&clickhouse.Options{
+		Addr:        []string{strings.TrimPrefix(srv.URL, "http://")},
+		Protocol:    clickhouse.HTTP,
+		Compression: &clickhouse.Compression{Method: clickhouse.CompressionGZIP},
+		DialTimeout: 10 * time.Second,
+	})
+	t.Cleanup(func() { _ = db.Close() })
+	require.NoError(t, db.PingContext(ctx))
+	return runner{t: t, ctx: ctx, target: target, db: db}
 }
 
 // rows runs q both ways and returns its row count; both must succeed and
@@ -127,7 +147,7 @@ func (r runner) resolve(d Dashboard, s scenario, qc queryContext) map[string]var
 // variable query and each panel query, expanded as the plugin expands it,
 // must succeed on the engine and through tapline's HTTP endpoint (clickhouse-go,
 // Protocol HTTP, as the plugin connects), agree on the row count, and return
-// rows.
+// rows; a time-series panel's first column must be its time, ascending.
 func TestPanelsOnDemoData(t *testing.T) {
 	ctx := context.Background()
 	target := embeddedtest.Target(t, 4)
@@ -135,19 +155,7 @@ func TestPanelsOnDemoData(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	loadDemo(ctx, t, target, now)
 
-	h, err := chhttp.NewHandler(chhttp.Config{Addr: "127.0.0.1:0"}, embeddedtest.Engine(t), target.Pool().Database())
-	require.NoError(t, err)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	db := clickhouse.OpenDB(&clickhouse.Options{
-		Addr:        []string{strings.TrimPrefix(srv.URL, "http://")},
-		Protocol:    clickhouse.HTTP,
-		Compression: &clickhouse.Compression{Method: clickhouse.CompressionGZIP},
-		DialTimeout: 10 * time.Second,
-	})
-	defer db.Close()
-	require.NoError(t, db.PingContext(ctx))
-	r := runner{t: t, ctx: ctx, target: target, db: db}
+	r := newRunner(ctx, t, target)
 
 	// Grafana's default range ends now; its interval for an hour on a
 	// dashboard-wide panel is 5 seconds.
@@ -162,6 +170,9 @@ func TestPanelsOnDemoData(t *testing.T) {
 					q, err := expand(p.SQL, qc)
 					require.NoError(t, err, where)
 					require.Positive(t, r.rows(where, q), "%s: no rows on the demo's data:\n%s", where, q)
+					if p.Format == TimeSeries {
+						r.table(where, q).requireTimeSeries(t, where)
+					}
 					panels++
 				}
 			}

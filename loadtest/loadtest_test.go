@@ -39,6 +39,15 @@ func TestVerdictNamesLossAndDuplicates(t *testing.T) {
 	v = verdict([]report.Check{{Name: "dl", Want: 2, Got: 3}})
 	require.True(t, v.ZeroLoss)
 	require.False(t, v.ZeroDuplicates)
+
+	// A digest says nothing by its order: only whether it differs, and
+	// then rows were lost and others duplicated or altered.
+	v = verdict(append(ok, report.Check{Name: "t: keys", Want: 1, Got: 9, OK: true, Digest: true}))
+	require.True(t, v.ZeroLoss && v.ZeroDuplicates, v.Text)
+	v = verdict(append(ok, report.Check{Name: "t: keys", Want: 9, Got: 1, Digest: true}))
+	require.False(t, v.ZeroLoss)
+	require.False(t, v.ZeroDuplicates)
+	require.Equal(t, "OTHER ROWS THAN PUBLISHED (lost and duplicated or altered): t: keys", v.Text)
 }
 
 func TestTruthRowsFollowTheSubjects(t *testing.T) {
@@ -65,11 +74,14 @@ func TestMeasureKeysCoverEveryCheck(t *testing.T) {
 	t.Parallel()
 	env := Env{Tables: map[string][]string{"sofarpc": {"sofarpc_digest", "sofarpc_stat"}, "envoytap": {"envoytap_connections", "envoytap_events"}}}
 	keys := measureKeys(env, []string{"envoytap", "sofarpc"})
-	for _, k := range []string{"rows:sofarpc_digest", "rows:sofarpc_stat", "rows:envoytap_events", "latency:sofarpc", "latency:envoytap", "calls", "events"} {
+	for _, k := range []string{"rows:sofarpc_digest", "rows:sofarpc_stat", "rows:envoytap_events", "latency:sofarpc", "latency:envoytap", "calls", "events",
+		"keyrows:sofarpc_digest", "keysum:sofarpc_digest", "keyrows:sofarpc_stat", "keysum:sofarpc_stat"} {
 		require.Contains(t, keys, k)
 		require.NotEmpty(t, measureSQL(k))
 	}
 	require.Contains(t, measureSQL("rows:we`ird"), "`we\\`ird`", "identifiers are quoted")
 	require.Contains(t, measureSQL("latency:it's"), `'it\'s'`, "values are quoted")
 	require.Panics(t, func() { measureSQL("nope:x") })
+	require.NotContains(t, keys, "keysum:envoytap_events", "no natural key: no digest")
+	require.Contains(t, measureSQL("keysum:sofarpc_stat"), "service != 'tapline.loadtest.Probe'", "probes are not generated records")
 }

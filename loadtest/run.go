@@ -37,8 +37,13 @@ type run struct {
 	failed  atomic.Uint64
 	failure atomic.Value
 
-	before   map[string]uint64 // measures before publishing
-	after    map[string]uint64 // and after the pipeline finished
+	before map[string]uint64 // measures before publishing
+	after  map[string]uint64 // and after the pipeline finished
+	// dlqBefore and dlqAfter count dead letters per subject at the same
+	// times.
+	dlqBefore, dlqAfter map[string]uint64
+	// dups counts rows of this run sharing a unique key, per table.
+	dups     map[string]uint64
 	pub      *publish.Result
 	stats    []pipeline.Stats // the pipeline's final counters
 	finished time.Time        // the pipeline's last commit
@@ -67,8 +72,7 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 	if r.before, err = measure(ctx, r.env, r.formats); err != nil {
 		return nil, err
 	}
-	dlqBefore, err := r.env.DLQ.Count(ctx)
-	if err != nil {
+	if r.dlqBefore, err = r.env.DLQ.Count(ctx); err != nil {
 		return nil, err
 	}
 
@@ -195,12 +199,14 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 	if r.after, err = measure(ctx, r.env, r.formats); err != nil {
 		return nil, err
 	}
-	dlqAfter, err := r.env.DLQ.Count(ctx)
-	if err != nil {
+	if r.dups, err = duplicates(ctx, r.env, r.formats, r.before["clock"]); err != nil {
+		return nil, err
+	}
+	if r.dlqAfter, err = r.env.DLQ.Count(ctx); err != nil {
 		return nil, err
 	}
 	rep := r.report()
-	rep.Checks = r.checks(dlqBefore, dlqAfter)
+	rep.Checks = r.checks()
 	rep.Verdict = verdict(rep.Checks)
 	if rep.Freshness, err = r.freshness(ctx); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/loadtest/probe"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
 	"github.com/tapline/tapline/pipeline"
@@ -18,9 +19,28 @@ import (
 // compares their difference with what was published. Keys name them:
 //
 //	rows:<table>       rows of a table
+//	keyrows:<table>    rows of a table that are not probes
+//	keysum:<table>     the sum of xxHash64 of their natural keys (publish.KeySQL)
+//	dups:<table>       rows sharing a unique key (uniqueKeys) with another
+//	                   row ingested since the engine's clock read "clock"
+//	clock              the engine's clock, Unix ms (taken before the run)
 //	latency:<source>   sum(requests) of latency_1m for a source
 //	calls, tasks, lines, events, finished, withrequest: see measureSQL
 func rowsOf(table string) string { return "rows:" + table }
+
+func keyRowsOf(table string) string { return "keyrows:" + table }
+func keySumOf(table string) string  { return "keysum:" + table }
+func dupsOf(table string) string    { return "dups:" + table }
+
+// uniqueKeys are keys the generators make unique within a run, across
+// publishers: random 128-bit document ids (and an event's rank in its
+// document). Other tables' keys are not (two publishers can make the
+// same SOFARPC trace id or Envoy trace id): their rows are compared as a
+// multiset of keys with what was published (publish.KeySum) instead.
+var uniqueKeys = map[string]string{
+	"webdebug_documents": "doc_id",
+	"webdebug_events":    "doc_id, doc_order",
+}
 
 // viewMeasures are the measures, beyond row counts, each format's checks
 // use.
@@ -36,6 +56,16 @@ func measureSQL(key string) string {
 	switch kind {
 	case "rows":
 		return "SELECT count() FROM " + sink.QuoteIdent(arg)
+	case "dups":
+		table, since, _ := strings.Cut(arg, ":")
+		return "SELECT count() - uniqExact(" + uniqueKeys[table] + ") FROM " + sink.QuoteIdent(table) +
+			" WHERE ingested_at >= fromUnixTimestamp64Milli(toInt64(" + sink.QuoteString(since) + ")) AND " + probe.NotProbe(table)
+	case "keyrows":
+		return "SELECT count() FROM " + sink.QuoteIdent(arg) + " WHERE " + probe.NotProbe(arg)
+	case "keysum":
+		return "SELECT sumWithOverflow(xxHash64(" + publish.KeySQL(arg) + ")) FROM " + sink.QuoteIdent(arg) + " WHERE " + probe.NotProbe(arg)
+	case "clock":
+		return "SELECT toUnixTimestamp64Milli(now64(3))"
 	case "latency":
 		return "SELECT sum(requests) FROM latency_1m WHERE source = " + sink.QuoteString(arg)
 	case "calls":
@@ -60,6 +90,9 @@ func measureKeys(env Env, formats []string) []string {
 	for _, f := range formats {
 		for _, t := range env.Tables[f] {
 			keys = append(keys, rowsOf(t))
+			if has(publish.KeyTables(), t) {
+				keys = append(keys, keyRowsOf(t), keySumOf(t))
+			}
 		}
 		keys = append(keys, "latency:"+f)
 		keys = append(keys, viewMeasures[f]...)
@@ -83,7 +116,31 @@ func has(list []string, s string) bool {
 }
 
 func measure(ctx context.Context, env Env, formats []string) (map[string]uint64, error) {
-	return count(ctx, env.Target, measureKeys(env, formats))
+	return count(ctx, env.Target, append(measureKeys(env, formats), "clock"))
+}
+
+// duplicates counts, per table with a unique key, the rows ingested since
+// the engine's clock read since (Unix ms) whose key another of them has.
+func duplicates(ctx context.Context, env Env, formats []string, since uint64) (map[string]uint64, error) {
+	var keys []string
+	for _, f := range formats {
+		for _, t := range env.Tables[f] {
+			if uniqueKeys[t] != "" {
+				keys = append(keys, dupsOf(t)+":"+strconv.FormatUint(since, 10))
+			}
+		}
+	}
+	m, err := count(ctx, env.Target, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for k, n := range m {
+		_, rest, _ := strings.Cut(k, ":")
+		table, _, _ := strings.Cut(rest, ":")
+		out[table] = n
+	}
+	return out, nil
 }
 
 // count takes the measures in one query.
@@ -135,7 +192,7 @@ func truthRows(table string, t *publish.Tally) (uint64, bool) {
 }
 
 // checks compares what was published with what landed.
-func (r *run) checks(dlqBefore, dlqAfter map[string]uint64) []report.Check {
+func (r *run) checks() []report.Check {
 	delta := func(key string) uint64 { return r.after[key] - min(r.after[key], r.before[key]) }
 	stats := map[string]pipeline.Stats{}
 	for _, s := range r.stats {
@@ -153,7 +210,7 @@ func (r *run) checks(dlqBefore, dlqAfter map[string]uint64) []report.Check {
 		st := stats[f]
 		add(f+": records", "valid records published (probes included) / records the pipeline decoded and committed", t.Valid, st.RecordsCommitted)
 		dl := "dlq." + f
-		add(f+": dead letters", "malformed records published / dead letters stored in "+ingest.DefaultDeadLetterStream, t.Malformed, dlqAfter[dl]-min(dlqAfter[dl], dlqBefore[dl]))
+		add(f+": dead letters", "malformed records published / dead letters stored in "+ingest.DefaultDeadLetterStream, t.Malformed, r.dlqAfter[dl]-min(r.dlqAfter[dl], r.dlqBefore[dl]))
 		tables := append([]string(nil), r.env.Tables[f]...)
 		sort.Strings(tables)
 		for _, table := range tables {
@@ -162,11 +219,23 @@ func (r *run) checks(dlqBefore, dlqAfter map[string]uint64) []report.Check {
 			} else {
 				add(table+": rows", "rows the pipeline committed / rows in ClickHouse", st.Rows[table], delta(rowsOf(table)))
 			}
+			if uniqueKeys[table] != "" {
+				add(table+": duplicate keys", "rows of this run with the same ("+uniqueKeys[table]+") as another: none published / found", 0, r.dups[table])
+			}
+			if has(publish.KeyTables(), table) {
+				k := t.Keys[table]
+				add(table+": generated rows", "generated records published for the table / its rows that are not probes", k.N, delta(keyRowsOf(table)))
+				// The sums wrap at 2^64: so does their difference.
+				got := r.after[keySumOf(table)] - r.before[keySumOf(table)]
+				out = append(out, report.Check{Name: table + ": keys", What: "sum of xxHash64(" + publish.KeySQL(table) + ") over the generated records published / over the rows that are not probes",
+					Want: k.Sum, Got: got, OK: k.Sum == got, Digest: true})
+			}
 		}
 		add("latency_1m "+f+": samples", "latency samples the valid records carry (generator truth) / sum(requests) in the view", t.Samples, delta("latency:"+f))
 		switch f {
 		case "sofarpc":
-			add("sofarpc_latency_1m: calls", "rows in sofarpc_digest / sum(calls) in the view", delta(rowsOf("sofarpc_digest")), delta("calls"))
+			want, _ := truthRows("sofarpc_digest", t)
+			add("sofarpc_latency_1m: calls", "digest records published / sum(calls) in the view", want, delta("calls"))
 		case "g3proxy":
 			add("g3proxy_task_1m: tasks", "Finished rows in g3proxy_task / sum(tasks) in the view", delta("finished"), delta("tasks"))
 		case "django":
@@ -179,12 +248,18 @@ func (r *run) checks(dlqBefore, dlqAfter map[string]uint64) []report.Check {
 }
 
 // verdict sums the checks up: a check that found fewer than published is a
-// loss, more a duplicate.
+// loss, more a duplicate; a digest of keys that differs is both (the rows
+// are not the published ones: with the same count, at least one is
+// missing and another is there twice or altered).
 func verdict(checks []report.Check) report.Verdict {
 	v := report.Verdict{ZeroLoss: true, ZeroDuplicates: true}
-	var lost, dup []string
+	var lost, dup, keys []string
 	for _, c := range checks {
 		switch {
+		case c.Digest && !c.OK:
+			v.ZeroLoss, v.ZeroDuplicates = false, false
+			keys = append(keys, c.Name)
+		case c.Digest: // equal digests
 		case c.Got < c.Want:
 			v.ZeroLoss = false
 			lost = append(lost, fmt.Sprintf("%s (%d of %d)", c.Name, c.Got, c.Want))
@@ -203,6 +278,9 @@ func verdict(checks []report.Check) report.Verdict {
 		}
 		if len(dup) > 0 {
 			parts = append(parts, "DUPLICATES: "+strings.Join(dup, ", "))
+		}
+		if len(keys) > 0 {
+			parts = append(parts, "OTHER ROWS THAN PUBLISHED (lost and duplicated or altered): "+strings.Join(keys, ", "))
 		}
 		v.Text = strings.Join(parts, "; ")
 	}

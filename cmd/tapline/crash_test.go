@@ -73,38 +73,103 @@ func (c *child) count(t *testing.T, query string) uint64 {
 
 // TestKilledRunLosesNothingAndCountsOnce publishes generated SOFARPC lines
 // to a `tapline run` in a child process and SIGKILLs it (engine, NATS server
-// and all) twice while it is writing, then lets a third run finish: every
-// line is one row, and the views count every call once. Kills land at
+// and all) while it is writing, then lets a last run finish: every line is
+// one row, and the views count every call once. The first two kills land at
 // random points of the batch cycle (decode, journal, insert, commit mark,
-// ack), which is what the journal replay and the deduplication tokens are
-// for.
+// ack); further kills, up to maxKills, land while the journal holds a batch
+// not yet marked committed, until a restarted run has replayed a journaled
+// batch (a pipeline_batches row with replayed set: only the journal replay
+// writes one). Without a replay the test would prove nothing about the
+// journal, so it fails when none happened.
 func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
+	const (
+		randomKills = 2
+		maxKills    = 8
+		chunk       = 75_000 // lines per publish
+	)
 	dir := t.TempDir()
 	c := startRun(t, dir)
-
-	// Publish through the child's embedded NATS.
 	ctx := context.Background()
-	b, err := ingest.Start(ctx, ingest.Config{URL: c.ep.NATS})
+	p := &crashPublisher{g: gen.NewSofarpc(gen.Options{Seed: 9, Start: time.Now().Add(-time.Hour), Step: 10 * time.Millisecond})}
+	p.publish(t, ctx, c.ep.NATS, 2*chunk)
+
+	digestRows := func() uint64 { return c.count(t, "SELECT count() FROM sofarpc_digest") }
+	replayed := func() uint64 { return c.count(t, "SELECT count() FROM pipeline_batches WHERE replayed") }
+	var seen []string // what each kill saw, for the failure message
+	last := uint64(0)
+	left := func() uint64 { return uint64(p.digests) - min(digestRows(), uint64(p.digests)) }
+	for kill := 1; kill <= maxKills; kill++ {
+		// Keep the stream from running dry, so that there is always a
+		// batch to cut (a restarted run may have consumed all that was
+		// left), and let each run make progress before it is killed.
+		if left() < chunk {
+			p.publish(t, ctx, c.ep.NATS, chunk)
+		}
+		require.Eventually(t, func() bool { return digestRows() > last }, 60*time.Second, 20*time.Millisecond,
+			"run %d makes progress: %s", kill, c.stderr)
+		if kill > randomKills && replayed() > 0 {
+			break
+		}
+		if left() < chunk {
+			p.publish(t, ctx, c.ep.NATS, chunk)
+		}
+		if kill <= randomKills {
+			// Somewhere in the first quarter of what is left.
+			target := digestRows() + left()/4
+			require.Eventually(t, func() bool { return digestRows() > target }, 60*time.Second, 20*time.Millisecond,
+				"run %d makes progress: %s", kill, c.stderr)
+		} else {
+			waitUncommitted(t, ctx, c)
+		}
+		require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
+		_ = c.cmd.Wait()
+		c = startRun(t, dir)
+		last = digestRows()
+		seen = append(seen, fmt.Sprintf("kill %d: %d digest rows, %d replayed batches", kill, last, replayed()))
+	}
+	require.Eventually(t, func() bool {
+		return c.count(t, "SELECT count() FROM sofarpc_digest") >= uint64(p.digests) && c.count(t, "SELECT count() FROM sofarpc_stat") >= uint64(p.stats)
+	}, 120*time.Second, 100*time.Millisecond, "the last run catches up: %s", c.stderr)
+	// Give redeliveries time to arrive and be acked, then check exact counts.
+	time.Sleep(2 * time.Second)
+	require.Positive(t, replayed(), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once")
+	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once")
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view")
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view")
+	t.Logf("%s\nreplayed batches: %d", strings.Join(seen, "\n"), replayed())
+
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, c.cmd.Wait(), "SIGTERM drains and exits 0: %s", c.stderr)
+}
+
+// crashPublisher publishes generated SOFARPC lines in 64 KiB messages, one
+// subject's lines per message, and counts what it published.
+type crashPublisher struct {
+	g              gen.Generator
+	digests, stats int
+}
+
+func (p *crashPublisher) publish(t *testing.T, ctx context.Context, natsURL string, lines int) {
+	t.Helper()
+	b, err := ingest.Start(ctx, ingest.Config{URL: natsURL})
 	require.NoError(t, err)
+	defer b.Close()
 	pub, err := b.Publisher(0, nil)
 	require.NoError(t, err)
-	g := gen.NewSofarpc(gen.Options{Seed: 9, Start: time.Now().Add(-time.Hour), Step: 10 * time.Millisecond})
-	const total = 150_000
 	var r gen.Record
-	digests, stats := 0, 0
-	var buf bytes.Buffer
-	subjectOf := map[string]*bytes.Buffer{}
-	for i := 0; i < total; i++ {
-		g.Next(&r)
+	bySubject := map[string]*bytes.Buffer{}
+	for i := 0; i < lines; i++ {
+		p.g.Next(&r)
 		if r.Sample {
-			digests++
+			p.digests++
 		} else {
-			stats++
+			p.stats++
 		}
-		w := subjectOf[r.Subject]
+		w := bySubject[r.Subject]
 		if w == nil {
 			w = &bytes.Buffer{}
-			subjectOf[r.Subject] = w
+			bySubject[r.Subject] = w
 		}
 		w.Write(r.Data)
 		w.WriteByte('\n')
@@ -113,33 +178,34 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 			w.Reset()
 		}
 	}
-	for subj, w := range subjectOf {
+	for subj, w := range bySubject {
 		if w.Len() > 0 {
 			require.NoError(t, pub.Publish(ctx, subj, bytes.Clone(w.Bytes()), ""))
 		}
 	}
-	b.Close()
-	_ = buf
+}
 
-	for kill := 1; kill <= 2; kill++ {
-		// Let it commit some, then kill it mid-stream.
-		require.Eventually(t, func() bool { return c.count(t, "SELECT count() FROM sofarpc_digest") > uint64(kill*digests/4) },
-			60*time.Second, 20*time.Millisecond, "run %d makes progress: %s", kill, c.stderr)
-		require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
-		_ = c.cmd.Wait()
-		c = startRun(t, dir)
-	}
+// waitUncommitted returns once the child's journal holds a SOFARPC batch
+// not yet marked committed: a kill now lands between the journal write and
+// the commit mark (insert, pipeline_batches row), unless the batch commits
+// first.
+func waitUncommitted(t *testing.T, ctx context.Context, c *child) {
+	t.Helper()
+	b, err := ingest.Start(ctx, ingest.Config{URL: c.ep.NATS})
+	require.NoError(t, err)
+	defer b.Close()
+	j, err := b.Journal(ctx, ingest.DefaultJournalBucket)
+	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return c.count(t, "SELECT count() FROM sofarpc_digest") >= uint64(digests) && c.count(t, "SELECT count() FROM sofarpc_stat") >= uint64(stats)
-	}, 120*time.Second, 100*time.Millisecond, "the last run catches up: %s", c.stderr)
-	// Give redeliveries time to arrive and be acked, then check exact counts.
-	time.Sleep(2 * time.Second)
-	require.Equal(t, uint64(digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once")
-	require.Equal(t, uint64(stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once")
-	require.Equal(t, uint64(digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view")
-	require.Equal(t, uint64(digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view")
-
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, c.cmd.Wait(), "SIGTERM drains and exits 0: %s", c.stderr)
-	fmt.Fprint(io.Discard, c.stderr.String())
+		recs, err := j.List(ctx, "TAPLINE_SOFARPC", "tapline-sofarpc")
+		if err != nil {
+			return false
+		}
+		for _, r := range recs {
+			if !r.Committed {
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 2*time.Millisecond, "the journal of the child holds an uncommitted batch: %s", c.stderr)
 }

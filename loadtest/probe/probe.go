@@ -44,6 +44,8 @@ type kind struct {
 	// query selects (probe number, ingested_at in Unix ms) of run's probes;
 	// {run:String} is bound to the run id.
 	query string
+	// notProbe holds for the table's rows that are no probe of any run.
+	notProbe string
 }
 
 // Probe service and logger names: what the probes' rows are found by.
@@ -70,6 +72,7 @@ var kinds = map[string]kind{
 		},
 		query: "SELECT extra['loadtest.probe'] AS id, toUnixTimestamp64Milli(ingested_at) FROM sofarpc_stat " +
 			"WHERE service = '" + sofarpcService + "' AND startsWith(id, concat({run:String}, '-'))",
+		notProbe: "service != '" + sofarpcService + "'",
 	},
 	// A g3proxy Created record (only Finished records are samples), its
 	// number in msg.
@@ -91,6 +94,7 @@ var kinds = map[string]kind{
 		},
 		query: "SELECT msg AS id, toUnixTimestamp64Milli(ingested_at) FROM g3proxy_task " +
 			"WHERE server_name = '" + g3proxyServer + "' AND startsWith(id, concat({run:String}, '-'))",
+		notProbe: "server_name != '" + g3proxyServer + "'",
 	},
 	// A web debug document without events: one webdebug_documents row, no
 	// event rows, no sample.
@@ -104,6 +108,7 @@ var kinds = map[string]kind{
 		},
 		query: "SELECT substring(doc_id, " + strconv.Itoa(len(webdebugPrefix)+1) + ") AS id, toUnixTimestamp64Milli(ingested_at) FROM webdebug_documents " +
 			"WHERE startsWith(doc_id, concat('" + webdebugPrefix + "', {run:String}, '-'))",
+		notProbe: "NOT startsWith(doc_id, '" + webdebugPrefix + "')",
 	},
 	// A line of another logger sharing the Django stream: no request or
 	// task, no sample; the number rides in an unknown key (extra map).
@@ -119,6 +124,7 @@ var kinds = map[string]kind{
 		},
 		query: "SELECT extra['probe'] AS id, toUnixTimestamp64Milli(ingested_at) FROM django_events " +
 			"WHERE service = '' AND event_name = '' AND logger = '" + djangoLogger + "' AND startsWith(id, concat({run:String}, '-'))",
+		notProbe: "NOT (service = '' AND event_name = '' AND logger = '" + djangoLogger + "')",
 	},
 	// An Envoy streamed-trace connection segment: one envoytap_connections
 	// row, no events, no sample (only buffered traces are). The subject's
@@ -133,6 +139,7 @@ var kinds = map[string]kind{
 		},
 		query: "SELECT concat({run:String}, '-', toString(trace_id)) AS id, toUnixTimestamp64Milli(ingested_at) FROM envoytap_connections " +
 			"WHERE envoy = concat('" + envoyPrefix + "', {run:String})",
+		notProbe: "NOT startsWith(envoy, '" + envoyPrefix + "')",
 	},
 }
 
@@ -167,6 +174,17 @@ func (m *Maker) Run() string { return m.run }
 // Table returns the table a format's probe adds its one row to, or "" for a
 // format without a probe.
 func Table(format string) string { return kinds[format].table }
+
+// NotProbe returns a SQL condition on table's rows that holds for every
+// row that is not a probe of any run: "1" for a table no probe writes to.
+func NotProbe(table string) string {
+	for _, k := range kinds {
+		if k.table == table {
+			return k.notProbe
+		}
+	}
+	return "1"
+}
 
 // Subject returns the subject a format's probes are published to.
 func (m *Maker) Subject(format string) string {

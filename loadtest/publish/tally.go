@@ -16,6 +16,10 @@ type Tally struct {
 	// Subjects counts valid records per subject: a decoder turns each valid
 	// record into rows by its subject (SOFARPC digest or stat lines).
 	Subjects map[string]uint64
+	// Keys digests, per table with a natural key (KeyTables), the keys of
+	// the rows the valid generated records add to it. Probes are not in
+	// it: the loadtest finds them by their own marks (package probe).
+	Keys map[string]KeySum
 }
 
 // count adds one acknowledged record.
@@ -34,6 +38,17 @@ func (t *Tally) count(r *gen.Record) {
 		t.Subjects = map[string]uint64{}
 	}
 	t.Subjects[r.Subject]++
+	var buf [128]byte
+	for _, k := range naturalKeys {
+		if key, ok := k.appendKey(buf[:0], r); ok {
+			if t.Keys == nil {
+				t.Keys = map[string]KeySum{}
+			}
+			ks := t.Keys[k.table]
+			ks.add(key)
+			t.Keys[k.table] = ks
+		}
+	}
 }
 
 func (t *Tally) add(o *Tally) {
@@ -49,5 +64,14 @@ func (t *Tally) add(o *Tally) {
 			t.Subjects = map[string]uint64{}
 		}
 		t.Subjects[s] += n
+	}
+	for table, k := range o.Keys {
+		if t.Keys == nil {
+			t.Keys = map[string]KeySum{}
+		}
+		ks := t.Keys[table]
+		ks.N += k.N
+		ks.Sum += k.Sum
+		t.Keys[table] = ks
 	}
 }

@@ -241,11 +241,16 @@ func (w *worker) flush(ctx context.Context, m *message) error {
 	w.live.Malformed.Add(m.t.Malformed)
 	w.live.Messages.Add(1)
 	w.live.Bytes.Add(uint64(len(m.data)))
-	m.data, m.n, m.t, m.id = m.data[:0], 0, Tally{Subjects: clearMap(m.t.Subjects)}, ""
+	m.data, m.n, m.t, m.id = m.data[:0], 0, Tally{Subjects: clearMap(m.t.Subjects), Keys: clearKeys(m.t.Keys)}, ""
 	return nil
 }
 
 func clearMap(m map[string]uint64) map[string]uint64 {
+	clear(m)
+	return m
+}
+
+func clearKeys(m map[string]KeySum) map[string]KeySum {
 	clear(m)
 	return m
 }

@@ -222,6 +222,9 @@ type Check struct {
 	Want uint64 `json:"want"`
 	Got  uint64 `json:"got"`
 	OK   bool   `json:"ok"`
+	// Digest marks a check of digests rather than counts: Want and Got
+	// are hash sums, so only equality means something.
+	Digest bool `json:"digest,omitempty"`
 }
 
 // Verdict sums up the checks.
