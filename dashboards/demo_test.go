@@ -20,7 +20,7 @@ import (
 )
 
 // demoRecords is how many generated records of each format the tests load:
-// the demo's generators, seed and malformed share (cmd/tapline/demo.go), at
+// the demo's generators, seed and malformed share (demo/publish.go), at
 // a tenth of its default volume, which every panel fills with.
 var demoRecords = map[string]int{
 	sofarpc.Format: 20_000, g3proxy.Format: 8_000, webdebug.Format: 3_000, django.Format: 12_000, envoytap.Format: 4_000,

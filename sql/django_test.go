@@ -53,10 +53,9 @@ func (b *djangoBatcher) add(payload []byte) {
 func (b *djangoBatcher) flush(token string, replay bool) {
 	rec := b.out.Builders[0].NewRecord()
 	defer rec.Release()
-	ctx := context.Background()
-	require.NoError(b.t, b.db.Insert(ctx, schema.DjangoEvents, rec, token))
+	embeddedtest.Insert(b.t, b.db, schema.DjangoEvents, rec, token)
 	if replay {
-		require.NoError(b.t, b.db.Insert(ctx, schema.DjangoEvents, rec, token))
+		embeddedtest.Insert(b.t, b.db, schema.DjangoEvents, rec, token)
 	}
 	b.n++
 }

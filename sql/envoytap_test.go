@@ -26,7 +26,6 @@ import (
 // into envoytap_events and envoytap_connections with the given token.
 func envoytapInsert(t *testing.T, db *embedded.Target, token string, msgs ...decodetestMsg) {
 	t.Helper()
-	ctx := context.Background()
 	dec, err := envoytap.New(decode.Options{})
 	require.NoError(t, err)
 	out := decode.Output{}
@@ -40,7 +39,7 @@ func envoytapInsert(t *testing.T, db *embedded.Target, token string, msgs ...dec
 	for i, tbl := range dec.Tables() {
 		rec := out.Builders[i].NewRecord()
 		if rec.NumRows() > 0 {
-			require.NoError(t, db.Insert(ctx, tbl, rec, token+"-"+tbl.Name()))
+			embeddedtest.Insert(t, db, tbl, rec, token+"-"+tbl.Name())
 		}
 		rec.Release()
 		out.Builders[i].Release()

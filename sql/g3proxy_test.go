@@ -96,8 +96,8 @@ func TestG3proxyViews(t *testing.T) {
 	require.NoError(t, sql.Apply(ctx, db))
 	rec := g3proxyRows(t)
 	defer rec.Release()
-	require.NoError(t, db.Insert(ctx, schema.G3proxyTask, rec, "g3proxy-batch-1"))
-	require.NoError(t, db.Insert(ctx, schema.G3proxyTask, rec, "g3proxy-batch-1"), "a replayed batch")
+	embeddedtest.Insert(t, db, schema.G3proxyTask, rec, "g3proxy-batch-1")
+	embeddedtest.Insert(t, db, schema.G3proxyTask, rec, "g3proxy-batch-1")
 
 	out, err := db.Query(ctx, "SELECT count() AS n FROM g3proxy_task", "JSONEachRow", nil)
 	require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestG3proxyByServerQuery(t *testing.T) {
 	require.NoError(t, sql.Apply(ctx, db))
 	rec := g3proxyRows(t)
 	defer rec.Release()
-	require.NoError(t, db.Insert(ctx, schema.G3proxyTask, rec, "g3proxy-query"))
+	embeddedtest.Insert(t, db, schema.G3proxyTask, rec, "g3proxy-query")
 	out, err := db.Query(ctx, sql.Query("g3proxy_by_server"), "JSONEachRow", nil)
 	require.NoError(t, err)
 	byKey := map[string]map[string]string{}

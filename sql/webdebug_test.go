@@ -97,8 +97,8 @@ func TestWebdebugFeedsLatency1m(t *testing.T) {
 		b.Release()
 	}
 	for i := 0; i < 2; i++ { // the second insert is a replayed batch
-		require.NoError(t, db.Insert(ctx, schema.WebdebugEvents, events, "webdebug-events-1"))
-		require.NoError(t, db.Insert(ctx, schema.WebdebugDocuments, docs, "webdebug-docs-1"))
+		embeddedtest.Insert(t, db, schema.WebdebugEvents, events, "webdebug-events-1")
+		embeddedtest.Insert(t, db, schema.WebdebugDocuments, docs, "webdebug-docs-1")
 	}
 
 	q := func(query string) []map[string]string {
@@ -157,7 +157,7 @@ func TestWebdebugUpstreamExampleInLatency1m(t *testing.T) {
 	require.Equal(t, 1, out.Records)
 	for i, tbl := range dec.Tables() {
 		rec := out.Builders[i].NewRecord()
-		require.NoError(t, db.Insert(ctx, tbl, rec, "upstream-"+tbl.Name()))
+		embeddedtest.Insert(t, db, tbl, rec, "upstream-"+tbl.Name())
 		rec.Release()
 	}
 	b, err := db.Query(ctx, `SELECT toString(minute) AS minute, kind, service, operation, requests AS r, errors AS e, latency_max_ms AS m

@@ -21,7 +21,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sink/embedded"
 )
 
@@ -82,4 +87,22 @@ func Target(t testing.TB, conns int) *embedded.Target {
 		t.Fatalf("embedded engine pool: %v", err)
 	}
 	return embedded.NewTarget(p)
+}
+
+// Insert inserts rec into table under token as the pipeline does: an error
+// the engine marks temporary (sink.IsRetryable: QUERY_WAS_CANCELLED or
+// TOO_MANY_PARTS under load, ...) is retried with the same token, so the
+// rows land once; any other error fails the test.
+func Insert(t testing.TB, target sink.Target, table *schema.Table, rec arrow.Record, token string) {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = target.Insert(context.Background(), table, rec, token); err == nil || !sink.IsRetryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(100<<attempt) * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("insert into %s (token %s): %v", table.Name(), token, err)
+	}
 }
