@@ -192,11 +192,13 @@ func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]
 // database without the table has every migration pending.
 func StatusOf(ctx context.Context, db DB, ms []Migration) ([]Status, error) {
 	recorded := map[string][2]string{} // version -> checksum, applied_at (latest)
-	out, err := db.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name = '"+MigrationsTable+"'", "TabSeparatedRaw", nil)
+	// EXISTS, not system.tables: tapline's own HTTP endpoint (a target of
+	// other tapline processes) does not show system.tables.
+	out, err := db.Query(ctx, "EXISTS TABLE "+MigrationsTable, "TabSeparatedRaw", nil)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", MigrationsTable, err)
 	}
-	if strings.TrimSpace(string(out)) != "" {
+	if strings.TrimSpace(string(out)) == "1" {
 		out, err = db.Query(ctx, "SELECT version, checksum, toString(applied_at) FROM "+MigrationsTable+" ORDER BY applied_at", "TabSeparatedRaw", nil)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", MigrationsTable, err)

@@ -48,6 +48,7 @@ func commands() []command {
 		{"demo", "publish generated logs of every format through an embedded NATS and ClickHouse, then print latency and error rates", runDemo},
 		{"loadtest", "publish realistic logs of every format at a chosen rate; measure throughput, freshness, loss, CPU and memory against the broker's and the engine's own limits", runLoadtest},
 		{"run", "run the pipeline: consume NATS, decode, write ClickHouse, acknowledge (until SIGINT/SIGTERM)", runRun},
+		{"serve", "serve the embedded ClickHouse's HTTP interface (Grafana, tapline sql; --http-writable: INSERTs of other tapline processes) without consuming anything", runServe},
 		{"publish", "publish log lines or documents from files or stdin to a NATS subject", runPublish},
 		{"schema", "apply, show or print the versioned ClickHouse schema (tables, views) for the configured target", runSchema},
 		{"sql", "run SQL against the configured ClickHouse (or the running tapline) and print the result", runSQL},

@@ -84,7 +84,9 @@ type Config struct {
 }
 
 // ParseDSN reads a clickhouse://user:password@host:9000/database?param=...
-// DSN. The parameters are clickhouse-go's (secure, skip_verify,
+// DSN (the native protocol), or http:// and https:// for ClickHouse's HTTP
+// interface (a server's port 8123, or `tapline serve --http-writable`,
+// which takes the INSERTs tapline sends). The parameters are clickhouse-go's (secure, skip_verify,
 // dial_timeout, read_timeout, compress, ...; unknown ones become query
 // settings). The error never contains the DSN's password.
 func ParseDSN(dsn string) (Config, error) {
@@ -92,8 +94,8 @@ func ParseDSN(dsn string) (Config, error) {
 	if err != nil {
 		return Config{}, errors.New("clickhouse DSN: not a URL (expected clickhouse://user:password@host:9000/database; URL-encode special characters in the password)")
 	}
-	if u.Scheme != "clickhouse" && u.Scheme != "tcp" {
-		return Config{}, fmt.Errorf("clickhouse DSN: scheme %q: tapline speaks the native protocol: use clickhouse://host:9000/database", u.Scheme)
+	if u.Scheme != "clickhouse" && u.Scheme != "tcp" && u.Scheme != "http" && u.Scheme != "https" {
+		return Config{}, fmt.Errorf("clickhouse DSN: scheme %q: use clickhouse://host:9000/database (native protocol) or http://host:8123/database (HTTP)", u.Scheme)
 	}
 	pw, _ := u.User.Password()
 	opts, err := chgo.ParseDSN(dsn)
@@ -136,7 +138,14 @@ func (c Config) Validate() error {
 // Redacted returns the DSN without the password, for messages:
 // clickhouse://user@host:9000/database.
 func (c Config) Redacted() string {
-	u := url.URL{Scheme: "clickhouse", Host: strings.Join(c.Addr, ","), Path: "/" + c.database()}
+	scheme := "clickhouse"
+	if c.Options != nil && c.Options.Protocol == chgo.HTTP {
+		scheme = "http"
+		if c.Options.TLS != nil {
+			scheme = "https"
+		}
+	}
+	u := url.URL{Scheme: scheme, Host: strings.Join(c.Addr, ","), Path: "/" + c.database()}
 	if c.User != "" {
 		u.User = url.User(c.User)
 	}
@@ -185,7 +194,9 @@ func (c Config) options() *chgo.Options {
 	if c.Options != nil {
 		o = *c.Options
 	}
-	o.Protocol = chgo.Native
+	if c.Options == nil || c.Options.Protocol != chgo.HTTP {
+		o.Protocol = chgo.Native
+	}
 	o.Addr = c.Addr
 	o.Auth = chgo.Auth{Database: c.database(), Username: c.User, Password: string(c.Password)}
 	if o.Compression == nil {

@@ -21,6 +21,12 @@ func TestParseDSN(t *testing.T) {
 	require.Equal(t, clickhouse.Secret("p@ss"), c.Password)
 	require.Equal(t, "clickhouse://ingest@ch1:9000,ch2:9000/logs", c.Redacted())
 	require.NoError(t, c.Validate())
+
+	c, err = clickhouse.ParseDSN("http://ingest:pw@127.0.0.1:8124/tapline")
+	require.NoError(t, err, "ClickHouse's HTTP interface (a server's 8123, or tapline serve)")
+	require.Equal(t, "http://ingest@127.0.0.1:8124/tapline", c.Redacted())
+	_, err = clickhouse.ParseDSN("ftp://h/db")
+	require.ErrorContains(t, err, "http://host:8123/database")
 }
 
 // TestSecretsNeverPrint: the password does not appear in any rendering of
@@ -34,7 +40,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%v", c.Password), c.Redacted(), sb.String()} {
 		require.NotContains(t, s, "TopSecret99")
 	}
-	for _, dsn := range []string{"clickhouse://u:TopSecret99@h:notaport/db", "http://u:TopSecret99@h:8123/db", "clickhouse://u:TopSecret99@h:9000/db?dial_timeout=x", "clickhouse://u:TopSecret99@%zz"} {
+	for _, dsn := range []string{"clickhouse://u:TopSecret99@h:notaport/db", "ftp://u:TopSecret99@h:8123/db", "clickhouse://u:TopSecret99@h:9000/db?dial_timeout=x", "clickhouse://u:TopSecret99@%zz"} {
 		_, err := clickhouse.ParseDSN(dsn)
 		require.Error(t, err, dsn)
 		require.NotContains(t, err.Error(), "TopSecret99", dsn)
