@@ -214,7 +214,7 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	specs := SourceSpecs(st.Sources, cfg.Subjects)
-	if err := EnsureStreams(ctx, st.Broker, specs); err != nil {
+	if err := EnsureStreams(ctx, st.Broker, specs, cfg.log()); err != nil {
 		return nil, err
 	}
 	journal, err := st.Broker.Journal(ctx, ingest.DefaultJournalBucket)

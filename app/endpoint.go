@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -85,11 +86,17 @@ func OpenBroker(ctx context.Context, c Config) (*ingest.Broker, error) {
 	return ingest.Start(ctx, cfg)
 }
 
-// EnsureStreams creates the streams of specs (idempotent).
-func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec) error {
+// EnsureStreams creates the streams of specs that are missing; existing
+// streams are left as they are, and how they differ from what tapline would
+// create is written to warn, a line each.
+func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec, warn io.Writer) error {
 	for _, spec := range specs {
-		if err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}); err != nil {
+		diff, err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects})
+		if err != nil {
 			return err
+		}
+		for _, d := range diff {
+			fmt.Fprintf(warn, "tapline: warning: %s\n", d)
 		}
 	}
 	return nil

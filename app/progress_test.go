@@ -21,7 +21,8 @@ func TestPublishProgress(t *testing.T) {
 	b, err := ingest.Start(ctx, ingest.Config{})
 	require.NoError(t, err)
 	defer b.Close()
-	require.NoError(t, b.EnsureStream(ctx, ingest.StreamSpec{Name: "P", Subjects: []string{"p.>"}}))
+	_, serr := b.EnsureStream(ctx, ingest.StreamSpec{Name: "P", Subjects: []string{"p.>"}})
+	require.NoError(t, serr)
 	pub, err := b.Publisher(0, nil)
 	require.NoError(t, err)
 	var out bytes.Buffer

@@ -57,7 +57,8 @@ func loadDemo(ctx context.Context, t *testing.T, target sink.Target, now time.Ti
 	total := 0
 	for format, n := range demoRecords {
 		spec := ingest.DefaultSource(format)
-		require.NoError(t, broker.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}))
+		_, serr := broker.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects})
+		require.NoError(t, serr)
 		g, err := gen.New(format, gen.Options{Seed: 1, Start: start, Step: 10 * time.Minute / time.Duration(n), Malformed: 0.001})
 		require.NoError(t, err)
 		lines := format != webdebug.Format && format != envoytap.Format

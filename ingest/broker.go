@@ -210,9 +210,43 @@ type StreamSpec struct {
 	Memory bool
 }
 
-// EnsureStream creates the stream or updates its subjects and limits, so
-// it can run on every start.
-func (b *Broker) EnsureStream(ctx context.Context, s StreamSpec) error {
+// EnsureStream creates the stream when it is missing, with s's subjects and
+// limits. An existing stream is never changed: its configuration is the
+// operator's (replicas, retention, limits may have been set on purpose);
+// the returned differences from what tapline would create say what to look
+// at, one line each, for a warning. It can run on every start.
+func (b *Broker) EnsureStream(ctx context.Context, s StreamSpec) (diff []string, err error) {
+	cfg := s.config()
+	st, err := b.js.Stream(ctx, s.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := b.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil, fmt.Errorf("nats: create stream %s (%s): %w", s.Name, strings.Join(s.Subjects, ", "), err)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: stream %s: %w", s.Name, err)
+	}
+	have := st.CachedInfo().Config
+	if !sameSet(have.Subjects, cfg.Subjects) {
+		diff = append(diff, fmt.Sprintf("stream %s captures %s, tapline is configured for %s: tapline leaves the stream as it is (change it with `nats stream edit`, or --subjects)", s.Name, strings.Join(have.Subjects, ", "), strings.Join(cfg.Subjects, ", ")))
+	}
+	for _, d := range []struct {
+		what       string
+		have, want any
+	}{
+		{"max age", have.MaxAge, cfg.MaxAge}, {"max bytes", have.MaxBytes, cfg.MaxBytes}, {"replicas", have.Replicas, cfg.Replicas},
+		{"storage", have.Storage, cfg.Storage}, {"retention", have.Retention, cfg.Retention}, {"duplicate window", have.Duplicates, cfg.Duplicates},
+	} {
+		if d.have != d.want {
+			diff = append(diff, fmt.Sprintf("stream %s has %s %v where tapline would create %v: kept as it is", s.Name, d.what, d.have, d.want))
+		}
+	}
+	return diff, nil
+}
+
+// config is the stream configuration tapline creates for s.
+func (s StreamSpec) config() jetstream.StreamConfig {
 	cfg := jetstream.StreamConfig{
 		Name:        s.Name,
 		Subjects:    s.Subjects,
@@ -236,10 +270,25 @@ func (b *Broker) EnsureStream(ctx context.Context, s StreamSpec) error {
 	if s.Memory {
 		cfg.Storage = jetstream.MemoryStorage
 	}
-	if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("nats: stream %s (%s): %w", s.Name, strings.Join(s.Subjects, ", "), err)
+	return cfg
+}
+
+// sameSet reports whether a and b hold the same strings.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return nil
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x] == 0 {
+			return false
+		}
+		seen[x]--
+	}
+	return true
 }
 
 // redactURL removes user:password@ from NATS URLs.

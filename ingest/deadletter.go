@@ -55,7 +55,8 @@ type DeadLetters struct {
 
 // DeadLetters ensures the dead-letter stream exists and returns a handle.
 func (b *Broker) DeadLetters(ctx context.Context, stream string) (*DeadLetters, error) {
-	if err := b.EnsureStream(ctx, StreamSpec{Name: stream, Subjects: []string{DeadLetterPrefix + ">"}, MaxAge: 30 * 24 * time.Hour}); err != nil {
+	// An operator's changes to the dead-letter stream are kept (see EnsureStream).
+	if _, err := b.EnsureStream(ctx, StreamSpec{Name: stream, Subjects: []string{DeadLetterPrefix + ">"}, MaxAge: 30 * 24 * time.Hour}); err != nil {
 		return nil, err
 	}
 	return &DeadLetters{js: b.js, stream: stream}, nil

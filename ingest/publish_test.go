@@ -22,7 +22,8 @@ func TestPublishAsyncRidesOutStalls(t *testing.T) {
 	b, err := Start(ctx, Config{})
 	require.NoError(t, err)
 	defer b.Close()
-	require.NoError(t, b.EnsureStream(ctx, StreamSpec{Name: "STALL", Subjects: []string{"stall.>"}}))
+	_, err = b.EnsureStream(ctx, StreamSpec{Name: "STALL", Subjects: []string{"stall.>"}})
+	require.NoError(t, err)
 
 	pub, err := b.Publisher(1, nil)
 	require.NoError(t, err)

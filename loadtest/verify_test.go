@@ -16,11 +16,11 @@ import (
 	"github.com/tapline/tapline/ingest/decode/g3proxy"
 	"github.com/tapline/tapline/ingest/decode/sofarpc"
 	"github.com/tapline/tapline/ingest/decode/webdebug"
+	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/loadtest/probe"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
 	"github.com/tapline/tapline/pipeline"
-	"github.com/tapline/tapline/internal/embeddedtest"
 	tsql "github.com/tapline/tapline/sql"
 )
 
@@ -137,7 +137,8 @@ func testEnv(ctx context.Context, t *testing.T) Env {
 	var sources []pipeline.Source
 	for format, newDec := range decoders {
 		spec := ingest.DefaultSource(format)
-		require.NoError(t, broker.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}))
+		_, serr := broker.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects})
+		require.NoError(t, serr)
 		cons, err := broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable})
 		require.NoError(t, err)
 		dec, err := newDec(decode.Options{})

@@ -53,7 +53,8 @@ func (f *fixture) startBroker() {
 	require.NoError(f.t, err)
 	f.broker = b
 	f.t.Cleanup(b.Close)
-	require.NoError(f.t, b.EnsureStream(ctx, ingest.StreamSpec{Name: f.spec.Stream, Subjects: f.spec.Subjects}))
+	_, serr := b.EnsureStream(ctx, ingest.StreamSpec{Name: f.spec.Stream, Subjects: f.spec.Subjects})
+	require.NoError(f.t, serr)
 	f.journal, err = b.Journal(ctx, ingest.DefaultJournalBucket)
 	require.NoError(f.t, err)
 	f.dlq, err = b.DeadLetters(ctx, ingest.DefaultDeadLetterStream)

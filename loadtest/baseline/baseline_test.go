@@ -29,7 +29,8 @@ func TestBaselinesReadEveryPublishedMessage(t *testing.T) {
 	var streams, jsonStreams []Stream
 	for _, f := range []string{"django", "envoytap", "g3proxy", "sofarpc", "webdebug"} {
 		spec := ingest.DefaultSource(f)
-		require.NoError(t, b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects}))
+		_, serr := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects})
+		require.NoError(t, serr)
 		streams = append(streams, Stream{Format: f, Stream: spec.Stream})
 		if IsJSONFormat(f) {
 			jsonStreams = append(jsonStreams, Stream{Format: f, Stream: spec.Stream})
