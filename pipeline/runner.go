@@ -35,7 +35,7 @@ type runner struct {
 
 	// shared between reader and writer
 	mu       sync.Mutex
-	inflight map[uint64]struct{}  // sequences in batches not yet acknowledged
+	inflight map[uint64]*ingest.Msg // messages in hand (filling, sealed or being written), not yet acknowledged
 	done     []ingest.BatchRecord // committed batches whose journal records still exist
 	// committed holds every sequence committed by this process (and those
 	// journaled as committed when it started). A redelivery can be buffered
@@ -66,7 +66,7 @@ func (b *batch) rows() int {
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
-	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]struct{}{}, committed: seqSet{maxRanges: 1 << 16}}
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]*ingest.Msg{}, committed: seqSet{maxRanges: 1 << 16}}
 	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
@@ -84,6 +84,9 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	batches := make(chan *batch, 1)
+	stopKeepAlive := make(chan struct{})
+	defer close(stopKeepAlive)
+	go r.keepAlive(stopKeepAlive)
 	// The writer keeps going when ctx ends: it commits the batches in hand.
 	var werr error
 	writerDone := make(chan struct{})
@@ -100,6 +103,33 @@ func (r *runner) run(ctx context.Context) error {
 		return werr
 	}
 	return readErr
+}
+
+// keepAlive tells the server every third of the ack wait that each message
+// in hand is in progress, from its fetch to its ack: while a batch fills,
+// waits, is journaled, inserted (however slowly) or retried, none of its
+// messages is redelivered to another process, which would insert it under
+// a token of its own.
+func (r *runner) keepAlive(stop <-chan struct{}) {
+	t := time.NewTicker(max(r.src.Consumer.AckWait()/3, 100*time.Millisecond))
+	defer t.Stop()
+	var held []*ingest.Msg
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		held = held[:0]
+		for _, m := range r.inflight {
+			held = append(held, m)
+		}
+		r.mu.Unlock()
+		for _, m := range held {
+			_ = m.InProgress() // an error means it was acked meanwhile
+		}
+	}
 }
 
 // read pulls, decodes and seals batches until ctx ends or the writer fails.
@@ -195,7 +225,7 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	r.seqs = append(r.seqs, m.Seq)
 	r.bytes += len(data)
 	r.mu.Lock()
-	r.inflight[m.Seq] = struct{}{}
+	r.inflight[m.Seq] = m
 	r.mu.Unlock()
 	r.stats.update(func(s *Stats) {
 		s.Messages++

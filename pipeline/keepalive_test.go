@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/ingest/decode/sofarpc"
+)
+
+// TestSlowInsertKeepsItsMessages: pipeline A takes every message into one
+// batch whose insert lasts three ack waits; pipeline B runs on the same
+// durable consumer meanwhile. A keeps its messages in progress, so none is
+// redelivered to B, which would insert it again under a token of its own:
+// every line lands once, all by A.
+func TestSlowInsertKeepsItsMessages(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(2_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	ctx := context.Background()
+	open := func(delay time.Duration) (*Pipeline, *ingest.Consumer) {
+		cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+		require.NoError(t, err)
+		dec, err := sofarpc.New(decode.Options{})
+		require.NoError(t, err)
+		p, err := New(Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond}, slowTarget{f.target, delay}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+		require.NoError(t, err)
+		return p, cons
+	}
+	a, cons := open(3 * time.Second)
+	actx, acancel := context.WithCancel(ctx)
+	defer acancel()
+	aerr := make(chan error, 1)
+	go func() { aerr <- a.Run(actx) }()
+	require.Eventually(t, func() bool {
+		st, err := cons.State(ctx)
+		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
+	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
+
+	b, _ := open(0)
+	bctx, bcancel := context.WithCancel(ctx)
+	defer bcancel()
+	berr := make(chan error, 1)
+	go func() { berr <- b.Run(bctx) }()
+	require.Eventually(t, func() bool {
+		st, err := cons.State(ctx)
+		return a.Stats()[0].Batches >= 1 && err == nil && st.AckPending == 0 && st.Pending == 0
+	}, 60*time.Second, 50*time.Millisecond, "A commits and acknowledges its batch")
+	time.Sleep(1500 * time.Millisecond) // room for a redelivery to B to show
+	acancel()
+	bcancel()
+	require.NoError(t, <-aerr)
+	require.NoError(t, <-berr)
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Zero(t, b.Stats()[0].Messages, "no message of A's batch was redelivered to B")
+}
