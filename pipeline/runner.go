@@ -36,7 +36,7 @@ type runner struct {
 	// shared between reader and writer
 	mu       sync.Mutex
 	inflight map[uint64]*ingest.Msg // messages in hand (filling, sealed or being written), not yet acknowledged
-	done     []ingest.BatchRecord // committed batches whose journal records still exist
+	done     []ingest.BatchRecord   // committed batches whose journal records still exist
 	// committed holds every sequence committed by this process (and those
 	// journaled as committed when it started). A redelivery can be buffered
 	// in the client before the ack of its first delivery reached the server,
