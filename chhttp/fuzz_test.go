@@ -2,6 +2,8 @@ package chhttp
 
 import (
 	"testing"
+
+	"github.com/tapline/tapline/sql/sqllex"
 )
 
 // FuzzVet feeds arbitrary text to the lexer and the guard: they must never
@@ -21,8 +23,8 @@ func FuzzVet(f *testing.F) {
 		if err != nil {
 			return
 		}
-		a, lerr := lex(q)
-		b, lerr2 := lex(st.text)
+		a, lerr := sqllex.Significant(q)
+		b, lerr2 := sqllex.Significant(st.text)
 		if lerr != nil || lerr2 != nil {
 			t.Fatalf("vet accepted %q, lex refuses it", q)
 		}

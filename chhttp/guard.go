@@ -7,6 +7,7 @@ import (
 
 	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sink/embedded"
+	"github.com/tapline/tapline/sql/sqllex"
 )
 
 // The guard is the endpoint's second wall. The first is the engine: reads
@@ -74,17 +75,17 @@ func escapeParam(v string) string { return paramEscaper.Replace(v) }
 // parameter completes are then vetted where they stand. A value that is
 // not a (dotted) name is refused.
 func bindIdentifiers(text string, params map[string]string) (string, error) {
-	toks, lerr := lex(text)
-	if lerr != nil {
-		return "", errorf(codeSyntaxError, "%s at position %d", lerr.msg, lerr.pos+1)
+	toks, err := sqllex.Significant(text)
+	if err != nil {
+		return "", errorf(codeSyntaxError, "%v", err)
 	}
 	var sb strings.Builder
 	last := 0
 	for i := 0; i+4 < len(toks); i++ {
-		if !toks[i].punct("{") || toks[i+1].name() == "" || !toks[i+2].punct(":") || !toks[i+3].is("Identifier") || !toks[i+4].punct("}") {
+		if !toks[i].IsPunct("{") || lowerName(toks[i+1]) == "" || !toks[i+2].IsPunct(":") || !toks[i+3].Is("Identifier") || !toks[i+4].IsPunct("}") {
 			continue
 		}
-		name := toks[i+1].text
+		name := spelled(toks[i+1])
 		value, ok := params[name]
 		if !ok {
 			return "", errorf(codeUnknownQueryParam, "Substitution `%s` is not set: pass it as the URL parameter param_%s", name, name)
@@ -93,9 +94,9 @@ func bindIdentifiers(text string, params map[string]string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		sb.WriteString(text[last:toks[i].pos])
+		sb.WriteString(text[last:toks[i].Pos])
 		sb.WriteString(quoted)
-		last = toks[i+4].pos + 1
+		last = toks[i+4].Pos + 1
 		delete(params, name)
 		i += 4
 	}
@@ -106,22 +107,22 @@ func bindIdentifiers(text string, params map[string]string) (string, error) {
 // quoteIdentifier quotes a dotted name as ClickHouse parses an Identifier
 // parameter's value.
 func quoteIdentifier(value string) (string, error) {
-	toks, lerr := lex(value)
-	if lerr != nil || len(toks) == 0 || len(toks)%2 == 0 {
+	toks, err := sqllex.Significant(value)
+	if err != nil || len(toks) == 0 || len(toks)%2 == 0 {
 		return "", errorf(codeBadArguments, "identifier parameter %q is not a name (name or database.name)", value)
 	}
 	var parts []string
 	for i, t := range toks {
 		if i%2 == 1 {
-			if !t.punct(".") {
+			if !t.IsPunct(".") {
 				return "", errorf(codeBadArguments, "identifier parameter %q is not a name (name or database.name)", value)
 			}
 			continue
 		}
-		if t.kind != tokIdent && t.kind != tokQuoted {
+		if !t.IsIdent() {
 			return "", errorf(codeBadArguments, "identifier parameter %q is not a name (name or database.name)", value)
 		}
-		parts = append(parts, sink.QuoteIdent(t.text))
+		parts = append(parts, sink.QuoteIdent(spelled(t)))
 	}
 	return strings.Join(parts, "."), nil
 }
@@ -131,28 +132,28 @@ func quoteIdentifier(value string) (string, error) {
 // what the allowlists do not name, SYNTAX_ERROR for what it cannot read.
 func (p policy) vet(text string) (statement, error) {
 	st := statement{text: strings.TrimSpace(text)}
-	toks, lerr := lex(st.text)
-	if lerr != nil {
-		return st, errorf(codeSyntaxError, "%s at position %d", lerr.msg, lerr.pos+1)
+	toks, err := sqllex.Significant(st.text)
+	if err != nil {
+		return st, errorf(codeSyntaxError, "%v", err)
 	}
-	if n := len(toks); n > 0 && toks[n-1].punct(";") {
-		st.text = strings.TrimSpace(st.text[:toks[n-1].pos])
+	if n := len(toks); n > 0 && toks[n-1].IsPunct(";") {
+		st.text = strings.TrimSpace(st.text[:toks[n-1].Pos])
 		toks = toks[:n-1]
 	}
 	if len(toks) == 0 {
 		return st, errorf(codeSyntaxError, "empty query")
 	}
 	first := 0
-	for first < len(toks) && toks[first].punct("(") {
+	for first < len(toks) && toks[first].IsPunct("(") {
 		first++
 	}
-	if first == len(toks) || toks[first].kind != tokIdent {
+	if first == len(toks) || toks[first].Kind != sqllex.Word {
 		return st, errorf(codeSyntaxError, "a query starts with a keyword such as SELECT")
 	}
-	st.kind = strings.ToUpper(toks[first].text)
+	st.kind = strings.ToUpper(toks[first].Text)
 	switch {
 	case st.kind == "SHOW":
-		if first+1 >= len(toks) || !showObjects[strings.ToUpper(toks[first+1].text)] {
+		if first+1 >= len(toks) || !showObjects[strings.ToUpper(spelled(toks[first+1]))] {
 			return st, errorf(codeAccessDenied, "this endpoint answers SHOW %s only", strings.Join(sortedKeys(showObjects), ", "))
 		}
 	case readKinds[st.kind]:
@@ -169,33 +170,33 @@ func (p policy) vet(text string) (statement, error) {
 }
 
 // vetTokens applies the per-token rules to a statement's tokens.
-func (p policy) vetTokens(toks []token) error {
+func (p policy) vetTokens(toks []sqllex.Token) error {
 	for i, t := range toks {
-		next := func(k int) token {
+		next := func(k int) sqllex.Token {
 			if i+k < len(toks) {
 				return toks[i+k]
 			}
-			return token{}
+			return sqllex.Token{}
 		}
-		afterDot := i > 0 && toks[i-1].punct(".")
+		afterDot := i > 0 && toks[i-1].IsPunct(".")
 		switch {
-		case t.punct(";"):
+		case t.IsPunct(";"):
 			return errorf(codeSyntaxError, "Multi-statements are not allowed")
-		case t.is("INTO") && next(1).is("OUTFILE"):
+		case t.Is("INTO") && next(1).Is("OUTFILE"):
 			return errorf(codeAccessDenied, "INTO OUTFILE would write a file on the tapline host: read the result over HTTP instead")
-		case t.is("FROM") && next(1).is("INFILE"):
+		case t.Is("FROM") && next(1).Is("INFILE"):
 			return errorf(codeAccessDenied, "FROM INFILE would read a file on the tapline host")
-		case t.punct("{") && next(1).name() != "" && next(2).punct(":") && next(3).is("Identifier"):
-			return errorf(codeBadArguments, "identifier parameter {%s:Identifier} has no value", next(1).text)
-		case t.name() != "" && !afterDot && next(1).punct("(") && next(1).pos == t.pos+len(t.text):
+		case t.IsPunct("{") && lowerName(next(1)) != "" && next(2).IsPunct(":") && next(3).Is("Identifier"):
+			return errorf(codeBadArguments, "identifier parameter {%s:Identifier} has no value", spelled(next(1)))
+		case lowerName(t) != "" && !afterDot && next(1).IsPunct("(") && next(1).Pos == t.Pos+len(t.Text):
 			if err := p.vetCall(t); err != nil {
 				return err
 			}
-		case t.name() != "" && !afterDot && next(1).punct(".") && next(2).name() != "":
-			if err := p.vetQualified(t.name(), next(2)); err != nil {
+		case lowerName(t) != "" && !afterDot && next(1).IsPunct(".") && lowerName(next(2)) != "":
+			if err := p.vetQualified(lowerName(t), next(2)); err != nil {
 				return err
 			}
-		case t.is("SETTINGS"):
+		case t.Is("SETTINGS"):
 			if err := vetSettings(toks[i+1:], querySettings); err != nil {
 				return err
 			}
@@ -205,27 +206,27 @@ func (p policy) vetTokens(toks []token) error {
 }
 
 // vetCall checks a call: an admitted function or table function.
-func (p policy) vetCall(t token) error {
-	name := t.name()
+func (p policy) vetCall(t sqllex.Token) error {
+	name := lowerName(t)
 	switch {
 	case syntaxCalls[name], p.functions.allows(name), allowedTableFunctions[name]:
 		return nil
 	case p.tableFunctions[name]:
-		return errorf(codeAccessDenied, "table function %s is not allowed on this endpoint (it reads files, the network or other databases); allowed table functions: %s", t.text, strings.Join(sortedKeys(allowedTableFunctions), ", "))
+		return errorf(codeAccessDenied, "table function %s is not allowed on this endpoint (it reads files, the network or other databases); allowed table functions: %s", spelled(t), strings.Join(sortedKeys(allowedTableFunctions), ", "))
 	case p.functions.known[name]:
-		return errorf(codeAccessDenied, "function %s is not allowed on this endpoint: it may read the host's files or state; allowed are computations on values (dates, strings, arrays, JSON, maths, aggregates, ...)", t.text)
+		return errorf(codeAccessDenied, "function %s is not allowed on this endpoint: it may read the host's files or state; allowed are computations on values (dates, strings, arrays, JSON, maths, aggregates, ...)", spelled(t))
 	}
-	return errorf(codeAccessDenied, "%s is not a function this endpoint knows or allows", t.text)
+	return errorf(codeAccessDenied, "%s is not a function this endpoint knows or allows", spelled(t))
 }
 
 // vetQualified checks "db.name": only the endpoint's database, the
 // allowlisted system tables and information_schema views. A first part
 // that names no database is a table or column qualifier and passes.
-func (p policy) vetQualified(db string, table token) error {
+func (p policy) vetQualified(db string, table sqllex.Token) error {
 	switch {
 	case db == "system":
-		if !allowedSystemTables[table.name()] {
-			return errorf(codeAccessDenied, "table system.%s is not readable on this endpoint (it may show the engine's paths, configuration or other sessions' queries); readable system tables: %s", table.text, strings.Join(sortedKeys(allowedSystemTables), ", "))
+		if !allowedSystemTables[lowerName(table)] {
+			return errorf(codeAccessDenied, "table system.%s is not readable on this endpoint (it may show the engine's paths, configuration or other sessions' queries); readable system tables: %s", spelled(table), strings.Join(sortedKeys(allowedSystemTables), ", "))
 		}
 	case infoSchemas[db], db == strings.ToLower(p.database):
 	case p.databases[db]:
@@ -236,24 +237,24 @@ func (p policy) vetQualified(db string, table token) error {
 
 // vetSettings checks the "name = literal, ..." list after a SETTINGS
 // keyword against allowed; it ends at a token that is not part of it.
-func vetSettings(toks []token, allowed map[string]bool) error {
+func vetSettings(toks []sqllex.Token, allowed map[string]bool) error {
 	for i := 0; i < len(toks); i += 4 {
-		if toks[i].name() == "" || i+1 >= len(toks) || !toks[i+1].punct("=") {
+		if lowerName(toks[i]) == "" || i+1 >= len(toks) || !toks[i+1].IsPunct("=") {
 			return nil
 		}
-		name := toks[i].name()
+		name := lowerName(toks[i])
 		if !allowed[name] {
-			return errorf(codeAccessDenied, "setting %s is not allowed on this endpoint (allowed: %s); limits are the endpoint's own", toks[i].text, strings.Join(sortedKeys(allowed), ", "))
+			return errorf(codeAccessDenied, "setting %s is not allowed on this endpoint (allowed: %s); limits are the endpoint's own", spelled(toks[i]), strings.Join(sortedKeys(allowed), ", "))
 		}
 		if i+2 >= len(toks) {
-			return errorf(codeSyntaxError, "setting %s has no value", toks[i].text)
+			return errorf(codeSyntaxError, "setting %s has no value", spelled(toks[i]))
 		}
 		v := toks[i+2]
-		literal := v.kind == tokNumber || v.kind == tokString && !strings.HasPrefix(v.text, "$") || v.is("true") || v.is("false")
+		literal := v.Kind == sqllex.Number || v.Kind == sqllex.String && !strings.HasPrefix(v.Text, "$") || v.Is("true") || v.Is("false")
 		if !literal {
-			return errorf(codeAccessDenied, "setting %s: only a literal value is allowed here, not %q", toks[i].text, v.text)
+			return errorf(codeAccessDenied, "setting %s: only a literal value is allowed here, not %q", spelled(toks[i]), spelled(v))
 		}
-		if i+3 >= len(toks) || !toks[i+3].punct(",") {
+		if i+3 >= len(toks) || !toks[i+3].IsPunct(",") {
 			return nil
 		}
 	}
@@ -262,17 +263,17 @@ func vetSettings(toks []token, allowed map[string]bool) error {
 
 // formatClause returns the name in a top-level "FORMAT name" that ends the
 // query or precedes its SETTINGS.
-func formatClause(toks []token) string {
+func formatClause(toks []sqllex.Token) string {
 	level := 0
 	for i, t := range toks {
 		switch {
-		case t.punct("(") || t.punct("["):
+		case t.IsPunct("(") || t.IsPunct("["):
 			level++
-		case t.punct(")") || t.punct("]"):
+		case t.IsPunct(")") || t.IsPunct("]"):
 			level--
-		case level == 0 && t.is("FORMAT") && i+1 < len(toks) && toks[i+1].name() != "" &&
-			(i+2 == len(toks) || toks[i+2].is("SETTINGS")):
-			return toks[i+1].text
+		case level == 0 && t.Is("FORMAT") && i+1 < len(toks) && lowerName(toks[i+1]) != "" &&
+			(i+2 == len(toks) || toks[i+2].Is("SETTINGS")):
+			return spelled(toks[i+1])
 		}
 	}
 	return ""
@@ -286,3 +287,17 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// lowerName returns the name t spells (bare or quoted), lower case, or "".
+func lowerName(t sqllex.Token) string { return strings.ToLower(t.Name()) }
+
+// spelled returns the name a quoted identifier spells, or else t's text.
+func spelled(t sqllex.Token) string {
+	if t.Kind == sqllex.Quoted {
+		return t.Name()
+	}
+	return t.Text
+}
+
+// quoteEnd is sqllex.QuoteEnd, for the type parser in native.go.
+func quoteEnd(s string, i int) (int, bool) { return sqllex.QuoteEnd(s, i) }

@@ -258,6 +258,7 @@ func TestVet(t *testing.T) {
 		"SELECT lengthIf(x)":                           codeAccessDenied, // combinators apply to aggregates only
 		"SELECT x.file(1)":                             0,                // a method-like name after a dot is not the function
 		"SELECT (file, 1)":                             0,                // a column named file, not a call
+		"SELECT `file`('x')":                           codeAccessDenied, // a quoted name called is a call
 		"SELECT 'a''b', `c``d`, \"e\\\"f\"":            0,
 		"SELECT 1; SELECT 2":                           codeSyntaxError,
 		"SELECT é":                                     codeSyntaxError,
@@ -312,35 +313,6 @@ func TestVet(t *testing.T) {
 		_, err = bindIdentifiers("SELECT * FROM {t:Identifier}", map[string]string{"t": bad})
 		require.Error(t, err, bad)
 	}
-}
-
-// TestLexFollowsClickHouse checks token boundaries where a wrong boundary
-// would move every later quote (src/Parsers/Lexer.cpp).
-func TestLexFollowsClickHouse(t *testing.T) {
-	t.Parallel()
-	texts := func(q string) []string {
-		toks, err := lex(q)
-		require.Nil(t, err, q)
-		var out []string
-		for _, tk := range toks {
-			out = append(out, tk.text)
-		}
-		return out
-	}
-	require.Equal(t, []string{"SELECT", "$$ ' $$", ",", "f", "(", ")"}, texts("SELECT $$ ' $$, f() -- '"))
-	require.Equal(t, []string{"SELECT", "$a$x$a$", "$", "1"}, texts("SELECT $a$x$a$ $ 1"))
-	require.Equal(t, []string{"SELECT", "1", ",", "f"}, texts("SELECT 1 /* /* */ ' */, f"), "block comments nest")
-	require.Equal(t, []string{"SELECT", "1e-", "-", "x"}, texts("SELECT 1e--x"), "the exponent's sign belongs to the number")
-	require.Equal(t, []string{"x", ".", "1", ".", "1"}, texts("x.1.1"), "after a dot only an integer")
-	require.Equal(t, []string{"SELECT", "1.5e+3", ",", ".5", ",", "0x1F", ",", "1_000", ",", "123abc"}, texts("SELECT 1.5e+3, .5, 0x1F, 1_000, 123abc"))
-	require.Equal(t, []string{"SELECT", "x'1F'", ",", "b'01'", ",", "1", ",", "2"}, texts("SELECT x'1F', b'01', 1 // c\n, 2 # c"))
-	require.Equal(t, []string{"a", "->", "b", "#x"}[:3], texts("a -> b"))
-	_, err := lex("SELECT “x”")
-	require.NotNil(t, err)
-	_, err = lex("SELECT 'unterminated")
-	require.NotNil(t, err)
-	require.Equal(t, "it's\n", stringValue(`'it\'s\n'`))
-	require.Equal(t, "a''b", stringValue(`$t$a''b$t$`))
 }
 
 // TestScrub removes the engine's data directory from error messages.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sink/embedded"
+	"github.com/tapline/tapline/sql/sqllex"
 )
 
 // A writable endpoint accepts exactly one kind of write: INSERT INTO a
@@ -159,52 +160,52 @@ func parseInsert(text, database string) (insertStatement, error) {
 	refuse := func(why string) error {
 		return errorf(codeAccessDenied, "this endpoint takes INSERT INTO <table> [(columns)] [SETTINGS insert_deduplication_token = '...'] FORMAT <format> with the data in the body, nothing else: %s", why)
 	}
-	toks, lerr := lex(strings.TrimSpace(text))
-	if lerr != nil {
-		return insertStatement{}, errorf(codeSyntaxError, "%s at position %d", lerr.msg, lerr.pos+1)
+	toks, err := sqllex.Significant(strings.TrimSpace(text))
+	if err != nil {
+		return insertStatement{}, errorf(codeSyntaxError, "%v", err)
 	}
-	if len(toks) < 3 || !toks[0].is("INSERT") || !toks[1].is("INTO") {
+	if len(toks) < 3 || !toks[0].Is("INSERT") || !toks[1].Is("INTO") {
 		return insertStatement{}, refuse("not an INSERT INTO")
 	}
 	i := 2
-	if toks[i].is("TABLE") {
+	if toks[i].Is("TABLE") {
 		i++
 	}
-	if i >= len(toks) || toks[i].name() == "" || toks[i].is("FUNCTION") {
+	if i >= len(toks) || lowerName(toks[i]) == "" || toks[i].Is("FUNCTION") {
 		return insertStatement{}, refuse("no table name")
 	}
-	ins := insertStatement{table: toks[i].text}
-	if i+2 < len(toks) && toks[i+1].punct(".") {
-		if toks[i].text != database {
-			return insertStatement{}, errorf(codeAccessDenied, "INSERT into database %s refused: this endpoint writes to %s only", toks[i].text, database)
+	ins := insertStatement{table: spelled(toks[i])}
+	if i+2 < len(toks) && toks[i+1].IsPunct(".") {
+		if spelled(toks[i]) != database {
+			return insertStatement{}, errorf(codeAccessDenied, "INSERT into database %s refused: this endpoint writes to %s only", spelled(toks[i]), database)
 		}
-		ins.table = toks[i+2].text
+		ins.table = spelled(toks[i+2])
 		i += 2
 	}
 	i++
-	if i < len(toks) && toks[i].punct("(") {
-		for i++; i < len(toks) && !toks[i].punct(")"); i++ {
-			if toks[i].name() == "" && !toks[i].punct(",") {
-				return insertStatement{}, refuse(fmt.Sprintf("%q in the column list", toks[i].text))
+	if i < len(toks) && toks[i].IsPunct("(") {
+		for i++; i < len(toks) && !toks[i].IsPunct(")"); i++ {
+			if lowerName(toks[i]) == "" && !toks[i].IsPunct(",") {
+				return insertStatement{}, refuse(fmt.Sprintf("%q in the column list", spelled(toks[i])))
 			}
 		}
 		i++
 	}
-	if i < len(toks) && toks[i].is("SETTINGS") {
+	if i < len(toks) && toks[i].Is("SETTINGS") {
 		ins.settings = true
 		if err := vetSettings(toks[i+1:], insertSettings); err != nil {
 			return insertStatement{}, err
 		}
-		for i++; i < len(toks) && !toks[i].is("FORMAT"); i++ {
+		for i++; i < len(toks) && !toks[i].Is("FORMAT"); i++ {
 		}
 	}
-	if i+2 != len(toks) || !toks[i].is("FORMAT") {
+	if i+2 != len(toks) || !toks[i].Is("FORMAT") {
 		return insertStatement{}, refuse("it must end with FORMAT <format> (no VALUES, no SELECT)")
 	}
-	ins.format = toks[i+1].text
+	ins.format = spelled(toks[i+1])
 	if !insertFormats[strings.ToLower(ins.format)] {
 		return insertStatement{}, errorf(codeAccessDenied, "input format %s is not accepted here (accepted: %s)", ins.format, strings.Join(sortedKeys(insertFormats), ", "))
 	}
-	ins.stmt = strings.TrimSpace(text[:toks[i].pos])
+	ins.stmt = strings.TrimSpace(text[:toks[i].Pos])
 	return ins, nil
 }

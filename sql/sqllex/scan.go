@@ -1,145 +1,8 @@
-package chhttp
+package sqllex
 
-import (
-	"strings"
-)
+import "strings"
 
-// tokenKind classifies a token of ClickHouse SQL as far as the guard needs.
-type tokenKind uint8
-
-const (
-	tokIdent  tokenKind = iota + 1 // bare word: SELECT, file, x$1, 1abc
-	tokQuoted                      // `quoted` or "quoted" identifier; text is the unquoted name
-	tokString                      // 'string', x'hex' or $tag$heredoc$tag$; text is the raw literal
-	tokNumber                      // 1, 1.5e-3, 0x1F, .5
-	tokPunct                       // punctuation: ( ) , . ; = { } : -> ...
-)
-
-// token is one lexical token; pos is its byte offset in the query.
-type token struct {
-	kind tokenKind
-	text string
-	pos  int
-}
-
-// is reports whether t is the bare keyword kw (case-insensitive).
-func (t token) is(kw string) bool { return t.kind == tokIdent && strings.EqualFold(t.text, kw) }
-
-// punct reports whether t is the punctuation p.
-func (t token) punct(p string) bool { return t.kind == tokPunct && t.text == p }
-
-// name returns the identifier t names (bare or quoted), lowercased, or "".
-func (t token) name() string {
-	if t.kind == tokIdent || t.kind == tokQuoted {
-		return strings.ToLower(t.text)
-	}
-	return ""
-}
-
-// lexError is a query the lexer refuses; msg says why.
-type lexError struct {
-	pos int
-	msg string
-}
-
-// lex splits query into tokens, dropping whitespace and comments. It follows
-// ClickHouse's lexer (src/Parsers/Lexer.cpp) wherever a token boundary is at
-// stake, because one misplaced boundary (a comment or number that ends
-// elsewhere) moves every later quote. The guard only ever vets text that
-// the engine itself formatted (formatQuerySingleLine: no comments, no
-// heredocs, standard quoting), and that text is what runs; following the
-// engine's rules here is the second line of defence. Non-ASCII bytes and
-// control characters outside literals and comments are refused: ClickHouse
-// reads Unicode quotation marks as quotes and Unicode spaces as spaces.
-func lex(query string) ([]token, *lexError) {
-	var toks []token
-	prev := tokenKind(0) // kind of the previous significant token
-	prevText := ""       // and its text
-	i, n := 0, len(query)
-	emit := func(k tokenKind, end int) {
-		toks = append(toks, token{k, query[i:end], i})
-		prev, prevText = k, query[i:end]
-		i = end
-	}
-	for i < n {
-		c := query[i]
-		switch {
-		case isSpace(c):
-			i++
-		case c == '-' && i+1 < n && query[i+1] == '-',
-			c == '/' && i+1 < n && query[i+1] == '/',
-			c == '#' && i+1 < n && (query[i+1] == ' ' || query[i+1] == '!'):
-			// Line comments end at '\n' only, as in ClickHouse.
-			if j := strings.IndexByte(query[i:], '\n'); j >= 0 {
-				i += j
-			} else {
-				i = n
-			}
-		case c == '/' && i+1 < n && query[i+1] == '*':
-			end, ok := blockCommentEnd(query, i)
-			if !ok {
-				return nil, &lexError{i, "unterminated /* comment"}
-			}
-			i = end
-		case c == '\'' || c == '"' || c == '`':
-			end, ok := quoteEnd(query, i)
-			if !ok {
-				return nil, &lexError{i, "unterminated quote " + string(c)}
-			}
-			if c == '\'' {
-				emit(tokString, end)
-			} else {
-				toks = append(toks, token{tokQuoted, unquote(query[i+1 : end-1]), i})
-				prev, prevText = tokQuoted, ""
-				i = end
-			}
-		case c == '$':
-			if end, ok := heredocEnd(query, i); ok {
-				emit(tokString, end)
-			} else if i+1 == n || !isWordChar(query[i+1]) {
-				emit(tokPunct, i+1)
-			} else {
-				emit(tokIdent, wordEnd(query, i+1))
-			}
-		case (c == 'x' || c == 'X' || c == 'b' || c == 'B') && i+2 < n && query[i+1] == '\'':
-			// x'1F' and b'0101': the literal ends at the next quote.
-			j := strings.IndexByte(query[i+2:], '\'')
-			if j < 0 {
-				return nil, &lexError{i, "unterminated quote '"}
-			}
-			emit(tokString, i+2+j+1)
-		case c >= '0' && c <= '9':
-			end, word := numberEnd(query, i, prev == tokPunct && prevText == ".")
-			if word {
-				emit(tokIdent, end)
-			} else {
-				emit(tokNumber, end)
-			}
-		case c == '.':
-			// A dot after a name, a closing bracket or a number (x.1.1) is
-			// the qualifier or tuple access operator; otherwise ".5" starts
-			// a number.
-			afterOperand := prev == tokIdent || prev == tokQuoted || prev == tokNumber ||
-				prev == tokPunct && (prevText == ")" || prevText == "]")
-			if i > 0 && (!(i+1 < n && isDigit(query[i+1])) || afterOperand) {
-				emit(tokPunct, i+1)
-			} else {
-				emit(tokNumber, fractionEnd(query, i+1, false))
-			}
-		case c == '-' && i+1 < n && query[i+1] == '>':
-			emit(tokPunct, i+2)
-		case isWordChar(c):
-			emit(tokIdent, wordEnd(query, i+1))
-		case c >= 0x80:
-			return nil, &lexError{i, "non-ASCII character outside quotes (ClickHouse reads Unicode quotation marks as quotes): write names in ASCII or `backquotes`"}
-		case c < 0x20 || c == 0x7f:
-			return nil, &lexError{i, "control character outside quotes"}
-		default:
-			emit(tokPunct, i+1)
-		}
-	}
-	return toks, nil
-}
+// The boundary rules of src/Parsers/Lexer.cpp, one function per token shape.
 
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
@@ -187,9 +50,11 @@ func blockCommentEnd(s string, i int) (int, bool) {
 	return 0, false
 }
 
-// quoteEnd returns the offset just past the literal that starts with the
-// quote at s[i]: a backslash escapes the next byte, a doubled quote is one.
-func quoteEnd(s string, i int) (int, bool) {
+// QuoteEnd returns the offset just past the quoted literal or identifier
+// that starts with the quote (', " or `) at s[i], as ClickHouse reads it: a
+// backslash escapes the next byte, a doubled quote is one. ok is false when
+// the quote is not closed.
+func QuoteEnd(s string, i int) (int, bool) {
 	q := s[i]
 	for j := i + 1; j < len(s); j++ {
 		switch s[j] {
