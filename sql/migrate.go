@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sql/sqllex"
 )
 
 // MigrationsTable records which migrations a database has: one row per
@@ -95,14 +96,20 @@ func readDir(fsys fs.FS, d string) ([]Statement, error) {
 }
 
 func checksum(stmt string) string {
+	toks, err := sqllex.Lex(stmt)
+	if err != nil {
+		// Text the lexer refuses (an unclosed quote, a non-ASCII name
+		// outside quotes) is hashed as written.
+		toks = []sqllex.Token{{Kind: sqllex.Word, Text: stmt}}
+	}
 	var sb strings.Builder
-	for _, t := range lex(stmt) {
-		switch t.kind {
-		case tokComment:
-		case tokSpace:
+	for _, t := range toks {
+		switch t.Kind {
+		case sqllex.Comment:
+		case sqllex.Space:
 			sb.WriteByte(' ')
 		default:
-			sb.WriteString(t.text)
+			sb.WriteString(t.Text)
 		}
 	}
 	sum := sha256.Sum256([]byte(strings.Join(strings.Fields(sb.String()), " ")))

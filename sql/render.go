@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tapline/tapline/sink"
+	"github.com/tapline/tapline/sql/sqllex"
 )
 
 // RenderOptions choose how the .sql files become DDL for a target. The
@@ -68,7 +69,10 @@ func Render(st Statement, opts RenderOptions, tables map[string]bool) ([]string,
 var engineRE = regexp.MustCompile(`^(\w*)MergeTree$`)
 
 func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
-	toks := lex(st.SQL)
+	toks, err := sqllex.Lex(st.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", st.Name, err)
+	}
 	name, at := createdName(toks, "TABLE")
 	if at < 0 {
 		return nil, fmt.Errorf("render %s: expected CREATE TABLE IF NOT EXISTS <name>", st.Name)
@@ -84,11 +88,11 @@ func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
 		case i == at:
 			sb.WriteString(local + onCluster)
 			continue
-		case tk.word("ENGINE") && engineAt(toks, i) >= 0:
+		case tk.Is("ENGINE") && engineAt(toks, i) >= 0:
 			e := engineAt(toks, i)
-			kind := engineRE.FindStringSubmatch(toks[e].text)[1]
+			kind := engineRE.FindStringSubmatch(toks[e].Text)[1]
 			args, last := "", e
-			if o := nextNonSpace(toks, e); o >= 0 && toks[o].text == "(" {
+			if o := nextNonSpace(toks, e); o >= 0 && toks[o].Text == "(" {
 				last = closing(toks, o)
 				args = strings.TrimSpace(join(toks[o+1 : last]))
 			}
@@ -100,16 +104,16 @@ func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
 			sb.WriteString(")")
 			i = last
 			continue
-		case tk.word("ORDER") && orderBy == "":
+		case tk.Is("ORDER") && orderBy == "":
 			orderBy = orderByExpr(toks, i)
-		case tk.ident() && tk.text == "non_replicated_deduplication_window":
+		case tk.IsIdent() && tk.Text == "non_replicated_deduplication_window":
 			sb.WriteString("replicated_deduplication_window")
 			hasWindow = true
 			continue
-		case tk.ident() && tk.text == "replicated_deduplication_window":
+		case tk.IsIdent() && tk.Text == "replicated_deduplication_window":
 			hasWindow = true
 		}
-		sb.WriteString(tk.text)
+		sb.WriteString(tk.Text)
 	}
 	localSQL := strings.TrimSpace(sb.String())
 	if !hasWindow {
@@ -125,9 +129,9 @@ func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
 
 // orderByExpr returns the ORDER BY expression starting at toks[i] (the
 // ORDER keyword) without outer parentheses, as a comma-separated list.
-func orderByExpr(toks []token, i int) string {
+func orderByExpr(toks []sqllex.Token, i int) string {
 	j := i + 1
-	for j < len(toks) && (toks[j].space() || toks[j].word("BY")) {
+	for j < len(toks) && (toks[j].Trivia() || toks[j].Is("BY")) {
 		j++
 	}
 	start := j
@@ -135,24 +139,27 @@ func orderByExpr(toks []token, i int) string {
 	for ; j < len(toks); j++ {
 		t := toks[j]
 		switch {
-		case t.text == "(":
+		case t.Text == "(":
 			depth++
-		case t.text == ")":
+		case t.Text == ")":
 			depth--
-		case depth == 0 && (t.word("SETTINGS") || t.word("TTL") || t.word("PRIMARY") || t.word("SAMPLE") || t.word("PARTITION")):
+		case depth == 0 && (t.Is("SETTINGS") || t.Is("TTL") || t.Is("PRIMARY") || t.Is("SAMPLE") || t.Is("PARTITION")):
 			goto done
 		}
 	}
 done:
 	expr := strings.TrimSpace(join(toks[start:j]))
-	if et := lex(expr); len(et) > 0 && et[0].text == "(" && closing(et, 0) == len(et)-1 {
+	if et, err := sqllex.Lex(expr); err == nil && len(et) > 0 && et[0].Text == "(" && closing(et, 0) == len(et)-1 {
 		expr = strings.TrimSpace(expr[1 : len(expr)-1])
 	}
 	return expr
 }
 
 func renderClusterView(st Statement, opts RenderOptions, tables map[string]bool) (string, error) {
-	toks := lex(st.SQL)
+	toks, err := sqllex.Lex(st.SQL)
+	if err != nil {
+		return "", fmt.Errorf("render %s: %w", st.Name, err)
+	}
 	_, at := createdName(toks, "VIEW")
 	if at < 0 {
 		return "", fmt.Errorf("render %s: expected CREATE MATERIALIZED VIEW IF NOT EXISTS <name> TO <table>", st.Name)
@@ -160,11 +167,11 @@ func renderClusterView(st Statement, opts RenderOptions, tables map[string]bool)
 	// The view fires on inserts into the first table named after a FROM.
 	source := ""
 	for i := range toks {
-		if !toks[i].word("FROM") {
+		if !toks[i].Is("FROM") {
 			continue
 		}
-		if n := nextWord(toks, i); n >= 0 && tables[toks[n].name()] {
-			source = toks[n].name()
+		if n := nextWord(toks, i); n >= 0 && tables[toks[n].Name()] {
+			source = toks[n].Name()
 			break
 		}
 	}
@@ -175,32 +182,32 @@ func renderClusterView(st Statement, opts RenderOptions, tables map[string]bool)
 	for i, tk := range toks {
 		switch {
 		case i == at:
-			sb.WriteString(tk.text + " ON CLUSTER " + sink.QuoteIdent(opts.Cluster))
+			sb.WriteString(tk.Text + " ON CLUSTER " + sink.QuoteIdent(opts.Cluster))
 			continue
-		case tk.word("TO") && i > at:
-			if n := nextWord(toks, i); n >= 0 && tables[toks[n].name()] {
-				toks[n].text = toks[n].name() + LocalSuffix
+		case tk.Is("TO") && i > at:
+			if n := nextWord(toks, i); n >= 0 && tables[toks[n].Name()] {
+				toks[n].Text = toks[n].Name() + LocalSuffix
 			}
-		case tk.ident() && tk.name() == source:
+		case tk.IsIdent() && tk.Name() == source:
 			sb.WriteString(source + LocalSuffix)
 			continue
 		}
-		sb.WriteString(tk.text)
+		sb.WriteString(tk.Text)
 	}
 	return strings.TrimSpace(sb.String()), nil
 }
 
 // createdName finds "CREATE [MATERIALIZED] <kind> IF NOT EXISTS <name>" and
 // returns the name and its token index (-1 when absent).
-func createdName(toks []token, kind string) (string, int) {
+func createdName(toks []sqllex.Token, kind string) (string, int) {
 	seen := false
 	for i, tk := range toks {
-		if tk.word(kind) {
+		if tk.Is(kind) {
 			seen = true
 		}
-		if seen && tk.word("EXISTS") {
+		if seen && tk.Is("EXISTS") {
 			if n := nextWord(toks, i); n >= 0 {
-				return toks[n].name(), n
+				return toks[n].Name(), n
 			}
 		}
 	}
@@ -209,33 +216,33 @@ func createdName(toks []token, kind string) (string, int) {
 
 // engineAt returns the index of the *MergeTree engine name in "ENGINE =
 // <name>" starting at toks[i], or -1.
-func engineAt(toks []token, i int) int {
+func engineAt(toks []sqllex.Token, i int) int {
 	eq := nextNonSpace(toks, i)
-	if eq < 0 || toks[eq].text != "=" {
+	if eq < 0 || toks[eq].Text != "=" {
 		return -1
 	}
 	n := nextNonSpace(toks, eq)
-	if n < 0 || toks[n].kind != tokWord || !engineRE.MatchString(toks[n].text) {
+	if n < 0 || toks[n].Kind != sqllex.Word || !engineRE.MatchString(toks[n].Text) {
 		return -1
 	}
 	return n
 }
 
-func nextNonSpace(toks []token, i int) int {
+func nextNonSpace(toks []sqllex.Token, i int) int {
 	for j := i + 1; j < len(toks); j++ {
-		if !toks[j].space() {
+		if !toks[j].Trivia() {
 			return j
 		}
 	}
 	return -1
 }
 
-func nextWord(toks []token, i int) int {
+func nextWord(toks []sqllex.Token, i int) int {
 	for j := i + 1; j < len(toks); j++ {
-		if toks[j].space() {
+		if toks[j].Trivia() {
 			continue
 		}
-		if toks[j].ident() {
+		if toks[j].IsIdent() {
 			return j
 		}
 		return -1
@@ -243,10 +250,10 @@ func nextWord(toks []token, i int) int {
 	return -1
 }
 
-func closing(toks []token, open int) int {
+func closing(toks []sqllex.Token, open int) int {
 	depth := 0
 	for j := open; j < len(toks); j++ {
-		switch toks[j].text {
+		switch toks[j].Text {
 		case "(":
 			depth++
 		case ")":
@@ -259,13 +266,13 @@ func closing(toks []token, open int) int {
 	return len(toks) - 1
 }
 
-func join(toks []token) string {
+func join(toks []sqllex.Token) string {
 	var sb strings.Builder
 	for _, t := range toks {
-		if t.kind == tokComment {
+		if t.Kind == sqllex.Comment {
 			continue
 		}
-		sb.WriteString(t.text)
+		sb.WriteString(t.Text)
 	}
 	return sb.String()
 }
