@@ -8,13 +8,15 @@ import (
 	"github.com/tapline/tapline/sql/sqllex"
 )
 
-// FuzzLex feeds arbitrary text to the lexer, seeded with the schema files
+// FuzzLex feeds arbitrary text to the lexer, seeded with the schema's .sql files
 // and the boundary cases: it must never panic; what Lex accepts it gives
 // back byte for byte (Significant agreeing, minus the trivia); what it
 // refuses, Significant refuses at the same position.
 func FuzzLex(f *testing.F) {
-	for _, q := range sqlFiles(f) {
-		f.Add(q)
+	for _, dir := range []string{"tables", "views", "queries"} {
+		for _, q := range sqlFiles(f, dir+"/*.sql") {
+			f.Add(q)
+		}
 	}
 	for _, q := range []string{
 		"SELECT $$ ' $$, f() -- '", "SELECT $a$x$a$ $ 1", "SELECT 1 /* /* */ ' */, f", "SELECT 1e--x", "x.1.1",
