@@ -148,11 +148,19 @@ type StoredMsg struct {
 // batch). It fails when the stream no longer holds it.
 func (c *Consumer) Get(ctx context.Context, seq uint64) (*StoredMsg, error) {
 	raw, err := c.stream.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("nats: get %s #%d: %w (%v)", c.spec.Stream, seq, ErrMessageGone, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("nats: get %s #%d: %w", c.spec.Stream, seq, err)
 	}
 	return &StoredMsg{Seq: raw.Sequence, Subject: raw.Subject, Data: raw.Data}, nil
 }
+
+// ErrMessageGone is returned by Get when the stream no longer holds the
+// sequence (its retention removed it): the only error that means it will
+// never be readable again. Any other error of Get may pass.
+var ErrMessageGone = errors.New("the stream no longer holds the message")
 
 // State is a consumer's progress as the server sees it.
 type State struct {

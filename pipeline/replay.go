@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -64,11 +65,21 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 	h := batchHealth{replayed: true}
 	for _, rg := range j.Ranges {
 		for seq := rg.First; seq <= rg.Last; seq++ {
-			m, err := r.src.Consumer.Get(ctx, seq)
-			if err != nil {
-				// The stream dropped it (retention limits): nothing left to replay.
-				r.p.log.Error("journaled message is gone from the stream; its rows cannot be replayed", "source", r.src.Name, "seq", seq, "err", err)
+			var m *ingest.StoredMsg
+			err := r.retry(ctx, "read a journaled message", nil, func() (bool, error) {
+				var err error
+				m, err = r.src.Consumer.Get(ctx, seq)
+				return err != nil && !errors.Is(err, ingest.ErrMessageGone), err
+			})
+			if errors.Is(err, ingest.ErrMessageGone) {
+				// Only the stream's retention shortens a replayed batch; it
+				// is counted and logged, never silent.
+				r.p.log.Error("journaled message is gone from the stream (retention); its rows cannot be replayed", "source", r.src.Name, "seq", seq, "batch", j.Token)
+				r.stats.update(func(s *Stats) { s.Lost++ })
 				continue
+			}
+			if err != nil {
+				return err
 			}
 			rejBefore := len(out.Rejects)
 			r.src.Decoder.Decode(m.Data, decode.Meta{Subject: m.Subject}, &out)

@@ -18,6 +18,10 @@ type Stats struct {
 	Rows map[string]uint64
 	// Batches committed, and batches replayed from the journal at start.
 	Batches, Replayed uint64
+	// Lost counts journaled messages the stream no longer held when their
+	// batch was replayed (its retention removed them): their rows could
+	// not be written. A read that fails for another reason is retried.
+	Lost uint64
 	// Skipped counts redeliveries of messages already committed (acked again).
 	Skipped uint64
 	// Retries counts insert attempts that failed temporarily.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest"
@@ -57,4 +59,33 @@ func TestSlowInsertKeepsItsMessages(t *testing.T) {
 	require.NoError(t, <-berr)
 	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
 	require.Zero(t, b.Stats()[0].Messages, "no message of A's batch was redelivered to B")
+}
+
+// TestReplayReportsMessagesTheStreamLost: a batch crashes after its insert
+// and one of its messages is then removed from the stream (as retention
+// would); the replay writes the rest, and counts the lost message instead
+// of dropping it silently.
+func TestReplayReportsMessagesTheStreamLost(t *testing.T) {
+	f := newFixture(t)
+	f.publish(3_000, 50, 0)
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1})
+	require.ErrorIs(t, f.runUntil(p, func() bool { return false }), errCrashed)
+	ctx := context.Background()
+	recs, err := f.journal.List(ctx, f.spec.Stream, f.spec.Durable)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.False(t, recs[0].Committed)
+
+	nc, err := nats.Connect(f.broker.URL())
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, f.spec.Stream)
+	require.NoError(t, err)
+	require.NoError(t, st.DeleteMsg(ctx, recs[0].First()))
+	nc.Close()
+
+	p2, _ := f.pipeline(Config{MaxRows: 1_000})
+	require.NoError(t, f.runUntil(p2, func() bool { return p2.Stats()[0].Replayed == 1 }))
+	require.EqualValues(t, 1, p2.Stats()[0].Lost, "the missing message is counted")
 }
