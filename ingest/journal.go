@@ -133,6 +133,25 @@ func (j *Journal) Delete(ctx context.Context, r BatchRecord) error {
 	return nil
 }
 
+// Compact removes the markers deleted records leave behind (a purge leaves
+// one per key, forever otherwise), so the bucket holds only the records
+// of batches in flight. Safe to run while others write.
+func (j *Journal) Compact(ctx context.Context) error {
+	if err := j.kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(-1)); err != nil {
+		return fmt.Errorf("journal: compact: %w", err)
+	}
+	return nil
+}
+
+// Size returns how many entries (records and markers) the bucket holds.
+func (j *Journal) Size(ctx context.Context) (uint64, error) {
+	st, err := j.kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("journal: status: %w", err)
+	}
+	return st.Values(), nil
+}
+
 // List returns the records of one consumer, oldest batch first.
 func (j *Journal) List(ctx context.Context, stream, durable string) ([]BatchRecord, error) {
 	prefix := stream + "." + durable + "."

@@ -89,3 +89,25 @@ func TestReplayReportsMessagesTheStreamLost(t *testing.T) {
 	require.NoError(t, f.runUntil(p2, func() bool { return p2.Stats()[0].Replayed == 1 }))
 	require.EqualValues(t, 1, p2.Stats()[0].Lost, "the missing message is counted")
 }
+
+// TestJournalStaysSmall drains a few hundred batches: the journal ends with
+// O(batches in flight) entries (records not yet collected, and fewer
+// markers of deleted records than the compaction threshold), not one entry
+// per batch ever written.
+func TestJournalStaysSmall(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(30_000, 100, 0)
+	valid, _ := countValid(recs, false)
+	p, cons := f.pipeline(Config{MaxRows: 100, MaxAge: 50 * time.Millisecond})
+	ctx := context.Background()
+	require.NoError(t, f.runUntil(p, func() bool {
+		st, err := cons.State(ctx)
+		return p.Stats()[0].RecordsCommitted >= uint64(valid) && err == nil && st.AckPending == 0 && st.Pending == 0
+	}))
+	batches := p.Stats()[0].Batches
+	require.Greater(t, batches, uint64(200))
+	size, err := f.journal.Size(ctx)
+	require.NoError(t, err)
+	require.Less(t, size, uint64(compactEvery+10), "journal entries after %d batches", batches)
+	t.Logf("%d batches, %d journal entries left", batches, size)
+}

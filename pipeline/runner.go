@@ -43,6 +43,10 @@ type runner struct {
 	// and be handed over long after the journal record was collected: this
 	// set, not the journal, decides that it needs no work.
 	committed seqSet
+
+	// journal compaction (writer goroutine only)
+	deleted   int       // records deleted since the last compaction
+	compacted time.Time // last compaction
 }
 
 // batch is a sealed batch on its way to ClickHouse.

@@ -13,6 +13,10 @@ import (
 	"github.com/tapline/tapline/sink"
 )
 
+// compactEvery is how many deleted journal records leave their markers
+// before the runner compacts the journal.
+const compactEvery = 64
+
 // errCrashed is returned by the writer when the test hook simulates a crash.
 var errCrashed = errors.New("simulated crash between insert and ack")
 
@@ -189,5 +193,15 @@ func (r *runner) collect(ctx context.Context) {
 		if err := r.p.journal.Delete(ctx, d); err != nil {
 			r.p.log.Warn("journal cleanup failed", "source", r.src.Name, "err", err)
 		}
+	}
+	// Deleting leaves a marker per record: remove them now and then, so
+	// the journal holds O(batches in flight), not O(batches ever).
+	r.deleted += len(gone)
+	if r.deleted >= compactEvery || r.deleted > 0 && time.Since(r.compacted) > time.Minute {
+		if err := r.p.journal.Compact(ctx); err != nil {
+			r.p.log.Warn("journal compaction failed", "source", r.src.Name, "err", err)
+			return
+		}
+		r.deleted, r.compacted = 0, time.Now()
 	}
 }
