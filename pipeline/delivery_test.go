@@ -111,3 +111,38 @@ func TestJournalStaysSmall(t *testing.T) {
 	require.Less(t, size, uint64(compactEvery+10), "journal entries after %d batches", batches)
 	t.Logf("%d batches, %d journal entries left", batches, size)
 }
+
+// TestShutdownWhileClickHouseRefusesIsBounded: the table refuses inserts
+// (a retryable TOO_MANY_PARTS) when the run is stopped; the drain gives up
+// after the shutdown timeout instead of retrying forever, says so
+// (ErrDrainIncomplete), and leaves the batch unacknowledged: the next run
+// writes every row once.
+func TestShutdownWhileClickHouseRefusesIsBounded(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.target.Exec(ctx, "INSERT INTO sofarpc_digest (timestamp, trace_id) VALUES (now(), 'first part')"))
+	require.NoError(t, f.target.Exec(ctx, "ALTER TABLE sofarpc_digest MODIFY SETTING parts_to_throw_insert = 1"))
+	recs := f.publish(2_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	p, cons := f.pipeline(Config{RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, ShutdownTimeout: time.Second})
+	runCtx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(runCtx) }()
+	require.Eventually(t, func() bool { return p.Stats()[0].Retries >= 3 }, time.Minute, 20*time.Millisecond, "the refused insert is retried")
+	cancel()
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, ErrDrainIncomplete)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the drain did not give up after its shutdown timeout (1s)")
+	}
+	st, err := cons.State(ctx)
+	require.NoError(t, err)
+	require.Positive(t, st.AckPending+int(st.Pending), "the uncommitted batch is left unacknowledged")
+
+	require.NoError(t, f.target.Exec(ctx, "ALTER TABLE sofarpc_digest RESET SETTING parts_to_throw_insert"))
+	p2, _ := f.pipeline(Config{})
+	require.NoError(t, f.runUntil(p2, func() bool { return f.count("SELECT count() FROM sofarpc_digest") >= uint64(digests+1) }))
+	time.Sleep(time.Second)
+	require.Equal(t, uint64(digests+1), f.count("SELECT count() FROM sofarpc_digest"), "every row once after the next run")
+}

@@ -42,6 +42,11 @@ type Config struct {
 	// that failed for a temporary reason; 0 means 200ms and 30s. Temporary
 	// failures are retried until they succeed or the pipeline stops.
 	RetryMin, RetryMax time.Duration
+	// ShutdownTimeout bounds the drain once Run's context ends: batches in
+	// hand not committed by then (ClickHouse away, say) are left
+	// unacknowledged, for redelivery or journal replay, and Run returns
+	// ErrDrainIncomplete. 0 means 30s.
+	ShutdownTimeout time.Duration
 	// Logger receives progress and problems; nil discards them.
 	Logger *slog.Logger
 
@@ -75,6 +80,33 @@ func (c Config) maxAge() time.Duration {
 	return c.MaxAge
 }
 
+func (c Config) shutdownTimeout() time.Duration {
+	if c.ShutdownTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.ShutdownTimeout
+}
+
+// ErrDrainIncomplete is returned by Run when it stopped with batches not
+// committed within Config.ShutdownTimeout: their messages are left
+// unacknowledged and nothing is lost (they are redelivered, or replayed from
+// the journal, by the next run).
+var ErrDrainIncomplete = errors.New("stopped before every batch in hand was committed: its messages are left unacknowledged for the next run (nothing is lost)")
+
+// drainContext returns a context that keeps going when ctx ends, for at
+// most timeout more: the time the drain of a stopping run may take.
+func drainContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(dctx, func() { t.Stop() })
+	})
+	return dctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 func (c Config) retryMin() time.Duration {
 	if c.RetryMin <= 0 {
 		return 200 * time.Millisecond
@@ -100,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("pipeline: --batch-age %v must not be negative", c.MaxAge))
+	}
+	if c.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("pipeline: --shutdown-timeout %v must not be negative", c.ShutdownTimeout))
 	}
 	if c.RetryMin > 0 && c.RetryMax > 0 && c.RetryMin > c.RetryMax {
 		errs = append(errs, fmt.Errorf("pipeline: retry minimum %v exceeds maximum %v", c.RetryMin, c.RetryMax))
@@ -146,7 +181,8 @@ func New(cfg Config, target sink.Target, journal *ingest.Journal, dlq *ingest.De
 
 // Run replays journaled batches, then consumes until ctx is cancelled. On
 // cancellation it stops fetching, commits and acknowledges the batch in
-// hand, and returns nil. It returns an error when a source cannot go on (a
+// hand within Config.ShutdownTimeout, and returns nil (or
+// ErrDrainIncomplete when the time ran out first). It returns an error when a source cannot go on (a
 // non-retryable insert failure such as a schema mismatch); the other sources
 // are then stopped too, and unacknowledged messages wait for the next run.
 func (p *Pipeline) Run(ctx context.Context) error {

@@ -30,13 +30,22 @@ func (r *runner) replay(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil // stopping: the rest is replayed on the next start
 			}
-			// A replay that started finishes even when the run is stopped.
-			bctx := context.WithoutCancel(ctx)
-			if err := r.replayOne(bctx, j); err != nil {
+			// A replay that started finishes even when the run is stopped,
+			// within the shutdown timeout.
+			bctx, cancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
+			err := r.replayOne(bctx, j)
+			if err != nil && ctx.Err() != nil && bctx.Err() != nil {
+				cancel()
+				return ErrDrainIncomplete
+			}
+			if err != nil {
+				cancel()
 				return fmt.Errorf("replay batch %s: %w", j.Token, err)
 			}
 			j.Committed = true
-			if err := r.p.journal.Put(bctx, j); err != nil {
+			err = r.p.journal.Put(bctx, j)
+			cancel()
+			if err != nil {
 				return err
 			}
 			r.stats.update(func(s *Stats) { s.Replayed++ })

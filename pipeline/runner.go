@@ -94,15 +94,21 @@ func (r *runner) run(ctx context.Context) error {
 	// The writer keeps going when ctx ends: it commits the batches in hand.
 	var werr error
 	writerDone := make(chan struct{})
+	wctx, wcancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
+	defer wcancel()
 	go func() {
 		defer close(writerDone)
-		werr = r.writer(context.WithoutCancel(ctx), batches)
+		werr = r.writer(wctx, batches)
 	}()
 
 	readErr := r.read(ctx, batches, writerDone)
 	close(batches)
 	<-writerDone
 	r.src.Consumer.Stop()
+	if werr != nil && ctx.Err() != nil && wctx.Err() != nil {
+		r.p.log.Error("drain timed out; uncommitted batches are left for the next run", "source", r.src.Name, "err", werr)
+		return ErrDrainIncomplete
+	}
 	if werr != nil {
 		return werr
 	}

@@ -56,7 +56,9 @@ type settings struct {
 	BatchRows  int
 	BatchBytes int
 	BatchAge   time.Duration
-	AckWait    time.Duration
+	// ShutdownTimeout bounds the drain after SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration
+	AckWait         time.Duration
 
 	HTTP           string
 	HTTPUser       string
@@ -112,6 +114,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
 		fs.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "JetStream redelivers a message not acknowledged this long after delivery (after a crash, or to another instance); batches in flight extend it")
 	}
 	if groups&groupHTTP != 0 {
@@ -253,7 +256,7 @@ func (s *settings) httpConfig() chhttp.Config {
 }
 
 func (s *settings) pipelineConfig() pipeline.Config {
-	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge}
+	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout}
 }
 
 // selectedSources returns the formats to run, validating the names.

@@ -2,8 +2,9 @@
 // tables with latency and error-rate views.
 //
 // Exit codes: 0 success; 1 the work failed (details on stderr); 2 the
-// command line or configuration is invalid; 130 interrupted before the work
-// could finish.
+// command line or configuration is invalid; 3 stopped before every batch in
+// hand was committed (within --shutdown-timeout; nothing is lost: the next
+// run takes them); 130 interrupted before the work could finish.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/pipeline"
 )
 
 // Exit codes.
@@ -25,6 +27,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitUncommitted = 3
 	exitInterrupted = 130
 )
 
@@ -113,6 +116,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tapline %s: %v\n", cmd.name, err)
 		fmt.Fprintf(stderr, "run `tapline %s --help` for the flags\n", cmd.name)
 		return exitUsage
+	case errors.Is(err, pipeline.ErrDrainIncomplete):
+		fmt.Fprintf(stderr, "tapline %s: %v\n", cmd.name, err)
+		return exitUncommitted
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		fmt.Fprintf(stderr, "tapline %s: interrupted\n", cmd.name)
 		return exitInterrupted
