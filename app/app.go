@@ -21,6 +21,7 @@ import (
 	"github.com/tapline/tapline/chhttp"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/metrics"
 	"github.com/tapline/tapline/pipeline"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
@@ -61,6 +62,9 @@ type Config struct {
 	// HTTP is the ClickHouse HTTP endpoint over the embedded engine; an
 	// empty Addr disables it (it is never served for a server target).
 	HTTP chhttp.Config
+	// Metrics is the address of /metrics (Prometheus), /healthz and
+	// /readyz; empty disables them.
+	Metrics string
 	// WaitForServer makes Open wait for a ClickHouse server that is down
 	// (backoff 100 ms to 5 s, a warning per attempt); otherwise three
 	// attempts. Open sets it for a stack: commands use it through
@@ -174,9 +178,12 @@ type Stack struct {
 	// Sources are the formats the pipeline consumes.
 	Sources []string
 
-	http     *http.Server
-	httpAddr string
-	started  time.Time
+	http        *http.Server
+	httpAddr    string
+	metrics     *metrics.Metrics
+	metricsSrv  *http.Server
+	metricsAddr string
+	started     time.Time
 }
 
 // Open opens the whole stack: the target (waiting for a server that is
@@ -249,8 +256,18 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	pcfg := cfg.Pipeline
 	pcfg.Logger = cfg.logger()
+	if cfg.Metrics != "" {
+		st.metrics = metrics.New(metrics.Inputs{})
+		pcfg.ObserveInsert = st.metrics.ObserveInsert
+	}
 	if st.Pipeline, err = pipeline.New(pcfg, st.Target, journal, st.DLQ, sources); err != nil {
 		return nil, err
+	}
+	if st.metrics != nil {
+		st.metrics.SetInputs(metrics.Inputs{Stats: st.Pipeline.Stats, Consumers: st.Consumers, Journal: journal, Ready: st.ready})
+		if st.metricsSrv, st.metricsAddr, err = st.metrics.Serve(cfg.Metrics); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HTTP.Addr != "" && cfg.ClickHouse == "" {
 		if err := st.startHTTP(cfg.HTTP); err != nil {
@@ -258,7 +275,7 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	if cfg.ClickHouse == "" || st.Broker.Embedded() {
-		ep := Endpoint{PID: os.Getpid(), HTTP: st.httpAddr, Started: st.started}
+		ep := Endpoint{PID: os.Getpid(), HTTP: st.httpAddr, Metrics: st.metricsAddr, Started: st.started}
 		if st.Broker.Embedded() {
 			ep.NATS = st.Broker.URL()
 		}
@@ -297,6 +314,28 @@ func (st *Stack) Dial(ctx context.Context, name string) (*ingest.Broker, error) 
 	return ingest.Start(ctx, cfg)
 }
 
+// ready reports whether the stack can do its work: NATS connected and
+// ClickHouse answering (the schema was applied or checked by Open).
+func (st *Stack) ready(ctx context.Context) error {
+	if st.Broker == nil || !st.Broker.Connected() {
+		return errors.New("NATS is not connected")
+	}
+	if _, err := st.Target.Query(ctx, "SELECT 1", "TabSeparated", nil); err != nil {
+		return fmt.Errorf("ClickHouse does not answer: %w", err)
+	}
+	return nil
+}
+
+// Draining marks the stack as stopping: /readyz answers 503 from then on.
+func (st *Stack) Draining() {
+	if st.metrics != nil {
+		st.metrics.Draining()
+	}
+}
+
+// MetricsAddr is the address /metrics listens on, or "".
+func (st *Stack) MetricsAddr() string { return st.metricsAddr }
+
 // HTTPAddr is the address the HTTP endpoint listens on, or "".
 func (st *Stack) HTTPAddr() string { return st.httpAddr }
 
@@ -322,6 +361,9 @@ func (st *Stack) Describe() string {
 		}
 		parts = append(parts, "HTTP (ClickHouse protocol, "+access+"; Grafana datasource host:port): http://"+st.httpAddr)
 	}
+	if st.metricsAddr != "" {
+		parts = append(parts, "metrics: http://"+st.metricsAddr+"/metrics (Prometheus), /healthz, /readyz")
+	}
 	return strings.Join(parts, "\n  ")
 }
 
@@ -330,6 +372,9 @@ func (st *Stack) Describe() string {
 // stopped. Close may be called on a partly opened stack.
 func (st *Stack) Close() {
 	st.stopHTTP()
+	if st.metricsSrv != nil {
+		_ = st.metricsSrv.Close()
+	}
 	if st.Broker != nil {
 		st.Broker.Close()
 	}

@@ -19,6 +19,7 @@ type Endpoint struct {
 	PID     int       `json:"pid"`
 	HTTP    string    `json:"http,omitempty"`
 	NATS    string    `json:"nats,omitempty"`
+	Metrics string    `json:"metrics,omitempty"`
 	Started time.Time `json:"started"`
 }
 

@@ -178,6 +178,10 @@ func (b *Broker) stopServer() {
 // the configured URL with any password removed.
 func (b *Broker) URL() string { return redactURL(b.url) }
 
+// Connected reports whether the NATS connection is up right now (it
+// reconnects by itself after a server or network outage).
+func (b *Broker) Connected() bool { return b.nc != nil && b.nc.IsConnected() }
+
 // Embedded reports whether this broker runs the server in-process.
 func (b *Broker) Embedded() bool { return b.srv != nil }
 

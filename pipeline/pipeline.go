@@ -49,6 +49,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives progress and problems; nil discards them.
 	Logger *slog.Logger
+	// ObserveInsert, when set, is called after each committed insert of one
+	// table with its duration (retries included); it must be cheap and
+	// safe for concurrent use (the metrics' histogram).
+	ObserveInsert func(source, table string, d time.Duration)
 
 	// crashAfterInsert, set by tests, makes the writer stop dead after the
 	// n-th batch's inserts (n counted from 1), before it is marked committed

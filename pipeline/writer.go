@@ -110,11 +110,15 @@ func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, 
 		}
 		tbl := r.tables[i]
 		tok := token + ":" + tbl.Name()
+		began := time.Now()
 		if err := r.retry(ctx, "insert into "+tbl.Name(), msgs, func() (bool, error) {
 			err := r.p.target.Insert(ctx, tbl, rec, tok)
 			return isRetryable(err), err
 		}); err != nil {
 			return err
+		}
+		if r.p.cfg.ObserveInsert != nil {
+			r.p.cfg.ObserveInsert(r.src.Name, tbl.Name(), time.Since(began))
 		}
 	}
 	return nil

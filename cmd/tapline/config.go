@@ -58,7 +58,9 @@ type settings struct {
 	BatchAge   time.Duration
 	// ShutdownTimeout bounds the drain after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
-	AckWait         time.Duration
+	// Metrics is the address of /metrics, /healthz and /readyz.
+	Metrics string
+	AckWait time.Duration
 
 	HTTP           string
 	HTTPUser       string
@@ -114,6 +116,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
 		fs.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "JetStream redelivers a message not acknowledged this long after delivery (after a crash, or to another instance); batches in flight extend it")
 	}
@@ -238,7 +241,7 @@ func (s *settings) appConfig(log io.Writer) app.Config {
 	return app.Config{
 		DataDir: s.DataDir, ClickHouse: s.ClickHouse, Database: s.Database, Cluster: s.Cluster, Library: s.Library,
 		NATS: s.natsConfig(), Sources: sources, Subjects: subjects, TimeZone: loc,
-		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(),
+		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(), Metrics: s.Metrics,
 		WaitForServer: s.waitForServer, CreateDatabase: s.createDatabase, Log: log,
 	}
 }

@@ -29,6 +29,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	done := make(chan struct{})
 	go st.ReportProgress(done, stderr, 5*time.Second, false)
+	go func() {
+		select {
+		case <-ctx.Done():
+			st.Draining()
+		case <-done:
+		}
+	}()
 	err = st.Pipeline.Run(ctx)
 	close(done)
 	st.PrintStats(stdout)
