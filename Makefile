@@ -78,10 +78,10 @@ test: engine clickhouse-server ## go vet, then every test: unit packages with -r
 	$(MAKE) --no-print-directory test-race test-integration
 
 test-race: engine ## The unit packages' tests with the race detector.
-	pkgs=$$($(call packages,unit)); $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(ARGS) $$pkgs
+	@pkgs=$$($(call packages,unit)); set -x; $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(ARGS) $$pkgs
 
 test-integration: engine clickhouse-server ## The integration packages' tests (embedded engine, ClickHouse server, NATS), without -race.
-	pkgs=$$($(call packages,integration)); $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(ARGS) $$pkgs
+	@pkgs=$$($(call packages,integration)); set -x; $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(ARGS) $$pkgs
 
 bench: engine ## Every benchmark with allocation counts (ARGS='-count 5').
 	$(GO) test -run '^$$' -bench . -benchmem $(ARGS) ./...
