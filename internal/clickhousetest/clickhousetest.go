@@ -5,7 +5,7 @@
 // the system service or its files.
 //
 // When the binary is missing, Start fails the test (never skips) with the
-// command that installs it: `go tool task clickhouse-server`.
+// command that installs it: `make clickhouse-server`.
 package clickhousetest
 
 import (
@@ -56,7 +56,7 @@ func Binary() (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("clickhouse-server not found in PATH, /usr/sbin or /usr/bin: install it with `go tool task clickhouse-server` (Debian: apt-get install clickhouse-server, as root); the server tests never skip")
+	return "", errors.New("clickhouse-server not found in PATH, /usr/sbin or /usr/bin: install it with `make clickhouse-server` (Debian: apt-get install clickhouse-server, as root); the server tests never skip")
 }
 
 // Start starts a server and waits until it answers over the native

@@ -62,7 +62,7 @@ func Engine(t testing.TB) *embedded.Engine {
 		shared.e, shared.err = embedded.Open(context.Background(), embedded.Config{DataDir: shared.dir, Database: "tapline_test"})
 	})
 	if shared.err != nil {
-		t.Fatalf("embedded ClickHouse engine: %v\n(fetch it with `go tool task engine`; tests never skip without it)", shared.err)
+		t.Fatalf("embedded ClickHouse engine: %v\n(fetch it with `make engine`; tests never skip without it)", shared.err)
 	}
 	return shared.e
 }

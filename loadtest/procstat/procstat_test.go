@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,30 +18,41 @@ var sink []byte
 func TestReadSeesCPUAndMemoryUsed(t *testing.T) {
 	a, err := Read()
 	require.NoError(t, err)
+	ra := rusageCPU(t)
 	require.Positive(t, a.RSS)
 	require.GreaterOrEqual(t, a.HWM, a.RSS)
 	require.Positive(t, a.Threads)
 
-	// Burn about 200ms of CPU and touch 64 MiB.
-	deadline := time.Now().Add(200 * time.Millisecond)
+	// Burn 200ms of CPU (not of wall time: on a loaded machine the process
+	// gets less than a core) and touch 64 MiB.
 	x := 0
-	for time.Now().Before(deadline) {
-		x++
+	for deadline := time.Now().Add(30 * time.Second); rusageCPU(t)-ra < 200*time.Millisecond; x++ {
+		require.True(t, time.Now().Before(deadline), "got less than 200ms of CPU in 30s")
 	}
 	sink = make([]byte, 64<<20)
 	for i := range sink {
 		sink[i] = byte(i)
 	}
+	rb := rusageCPU(t) // [ra, rb] lies within [a, b]
 	b, err := Read()
 	require.NoError(t, err)
 	runtime.KeepAlive(x)
-	require.GreaterOrEqual(t, b.CPU-a.CPU, 150*time.Millisecond)
+	require.GreaterOrEqual(t, b.CPU-a.CPU, rb-ra)
 	require.GreaterOrEqual(t, b.RSS, a.RSS+60<<20)
 	pct := CPUPercent(a, b)
-	require.Greater(t, pct, 50.0)
+	require.InDelta(t, 100*float64(b.CPU-a.CPU)/float64(b.At.Sub(a.At)), pct, 1e-9)
+	require.Positive(t, pct)
 	require.Less(t, pct, 100.0*float64(runtime.NumCPU())+10)
 	require.Zero(t, CPUPercent(b, b))
 	require.Equal(t, uint64(2048), kib([]byte("   2 kB")))
+}
+
+// rusageCPU is the process's user plus system CPU time, read directly, so
+// that the test burns a fixed amount of CPU however loaded the machine is.
+func rusageCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestCPUByLabelSplitsAProfile profiles two labelled goroutines that do

@@ -2,7 +2,7 @@ package clickhouse_test
 
 // These tests run against a real ClickHouse server process: Debian 12's
 // clickhouse-server, ClickHouse 18.16, started on loopback by
-// clickhousetest (installed by `go tool task clickhouse-server`). 18.16
+// clickhousetest (installed by `make clickhouse-server`). 18.16
 // has no insert_deduplication_token, so what they prove about replays is
 // at-least-once (no row lost); exactly-once rests on the token, which the
 // embedded engine's tests (pipeline/) prove on ClickHouse 26.7.

@@ -30,7 +30,7 @@ type Config struct {
 	DataDir string
 	// Library is the path to libchdb.so. Empty means: $TAPLINE_LIBCHDB, then
 	// .cache/chdb/<version>/libchdb.so in the working directory or any parent
-	// (where `go tool task engine` puts it), then the same below the user's
+	// (where `make engine` puts it), then the same below the user's
 	// cache directory.
 	Library string
 	// Database is created when missing and made the current database of
@@ -108,7 +108,7 @@ func (c Config) ResolveLibrary() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("embedded engine: libchdb.so not found (looked in $%s and %d cache paths, first %s): run `go tool task engine` or `tapline engine fetch`, or set $%s",
+	return "", fmt.Errorf("embedded engine: libchdb.so not found (looked in $%s and %d cache paths, first %s): run `make engine` or `tapline engine fetch`, or set $%s",
 		LibraryEnv, len(tried), first(tried), LibraryEnv)
 }
 
@@ -118,7 +118,7 @@ func existing(p string) (string, error) {
 		return "", err
 	}
 	if _, err := os.Stat(abs); err != nil {
-		return "", fmt.Errorf("embedded engine: library %s: %w (run `go tool task engine` to fetch it)", abs, err)
+		return "", fmt.Errorf("embedded engine: library %s: %w (run `make engine` to fetch it)", abs, err)
 	}
 	return abs, nil
 }

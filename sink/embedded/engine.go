@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if process.lib == nil {
 		lib, err := loadLibrary(libPath)
 		if err != nil {
-			return nil, fmt.Errorf("embedded engine: %w (run `go tool task engine` to fetch it, or set %s)", err, LibraryEnv)
+			return nil, fmt.Errorf("embedded engine: %w (run `make engine` to fetch it, or set %s)", err, LibraryEnv)
 		}
 		// Before the first connect: keep the Go runtime's signal handlers
 		// (nil dereferences become panics, stack growth and GC keep working).

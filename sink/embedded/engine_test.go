@@ -19,7 +19,7 @@ import (
 func openTemp(t *testing.T) *Engine {
 	t.Helper()
 	e, err := Open(context.Background(), Config{DataDir: t.TempDir(), Connections: 2})
-	require.NoError(t, err, "the engine library is fetched by `go tool task engine`")
+	require.NoError(t, err, "the engine library is fetched by `make engine`")
 	return e
 }
 
@@ -156,5 +156,5 @@ func TestConfigValidate(t *testing.T) {
 		require.Contains(t, err.Error(), want)
 	}
 	_, err = Config{DataDir: "x", Library: "/nonexistent/libchdb.so"}.ResolveLibrary()
-	require.ErrorContains(t, err, "go tool task engine")
+	require.ErrorContains(t, err, "make engine")
 }

@@ -4,7 +4,7 @@
 // position, its depth, its rank in document order and its rank in time order.
 //
 // A decoder that streams a nested document (the web debug event scheme:
-// events with "nested" children, see ../../shared/formats/web-debug-scheme.md)
+// events with "nested" children, see docs/formats/web-debug-scheme.md)
 // calls Add for each event as it meets the event's start, in document
 // (pre-order) order, keeps its own per-event fields in a slice indexed by the
 // returned id, calls SetTime when it reads an event's time, and calls Flatten

@@ -1,6 +1,6 @@
 // Package django decodes the JSON lines that structlog's JSONRenderer writes
 // for a Django / Celery process using django-structlog (format reference:
-// ../shared/formats/django-structlog.md; upstream: jrobichaud/django-structlog
+// docs/formats/django-structlog.md; upstream: jrobichaud/django-structlog
 // docs/events.rst, django_structlog/middlewares/request.py,
 // django_structlog/celery/receivers.py; structlog.processors.JSONRenderer).
 //

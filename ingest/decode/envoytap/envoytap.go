@@ -3,7 +3,7 @@
 // that the tap transport socket writes, holding a socket_buffered_trace or a
 // socket_streamed_trace_segment. Spec: envoy api/envoy/data/tap/v3/
 // {wrapper,transport,common}.proto, docs/root/operations/traffic_tapping.rst;
-// field reference: ../shared/formats/envoy-tap-transport-socket.md.
+// field reference: docs/formats/envoy-tap-transport-socket.md.
 //
 // Two encodings, both decoded with the generated types of
 // github.com/envoyproxy/go-control-plane (protojson and proto.Unmarshal), not

@@ -1,7 +1,7 @@
 // Package g3proxy decodes g3proxy task logs (bytedance/g3: the records
 // g3proxy/src/log/task/*.rs emit; keys documented in
 // sphinx/g3proxy/log/task/*.rst, format reference
-// ../shared/formats/g3proxy-task-log.md) into table g3proxy_task.
+// docs/formats/g3proxy-task-log.md) into table g3proxy_task.
 //
 // A payload holds one record per line, in any of the JSON shapes g3proxy's
 // log drivers lead to:

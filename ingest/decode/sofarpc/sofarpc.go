@@ -1,6 +1,6 @@
 // Package sofarpc decodes SOFARPC / SOFATracer JSON digest and stat logs
 // (rpc-client-digest.log, rpc-server-digest.log, rpc-client-stat.log,
-// rpc-server-stat.log; format reference: ../shared/formats/sofarpc-sofatracer.md,
+// rpc-server-stat.log; format reference: docs/formats/sofarpc-sofatracer.md,
 // upstream: sofastack/sofa-rpc RpcClientDigestSpanJsonEncoder,
 // RpcServerDigestSpanJsonEncoder, AbstractRpcStatJsonReporter).
 //

@@ -2,7 +2,7 @@
 // JSON "debug/profile scheme" of the Web Application Debug protocol
 // (fe3dback/web-debug-proto docs/scheme, v1; reference emitter
 // fe3dback/web-debug-php-core; field reference:
-// ../shared/formats/web-debug-scheme.md).
+// docs/formats/web-debug-scheme.md).
 //
 // A record is one document, {"id", "version", "events": [...]}, usually
 // pretty-printed over many lines. A payload holds one or more documents,
