@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -262,6 +263,15 @@ func TestCompressFrames(t *testing.T) {
 	back, err := decompressFrames(framed, maxBody)
 	require.NoError(t, err)
 	require.Equal(t, random, back)
+
+	// A header claiming a huge compressed size for a few raw bytes is
+	// refused before anything is allocated for it.
+	bogus := make([]byte, frameChecksum+frameHeader)
+	bogus[frameChecksum] = methodLZ4
+	binary.LittleEndian.PutUint32(bogus[frameChecksum+1:], 200<<20)
+	binary.LittleEndian.PutUint32(bogus[frameChecksum+5:], 10)
+	_, err = decompressFrames(bogus, maxBody)
+	require.ErrorContains(t, err, "larger than any compression")
 }
 
 // TestConfigValidate reports every problem at once.

@@ -168,6 +168,12 @@ func (f *frameReader) next() ([]byte, error) {
 	if int(raw) > f.left {
 		return nil, errorf(codeQueryIsTooLarge, "decompressed body over %d bytes", f.limit)
 	}
+	// A frame is never larger than its content compresses to at worst (LZ4
+	// and ZSTD bounds are raw + raw/255 + a few bytes): a larger size claim
+	// would only make the reader allocate what the limit forbids.
+	if int64(size)-frameHeader > int64(raw)+int64(raw)/255+64 {
+		return nil, errorf(codeCannotDecompress, "compressed frame of %d bytes for %d raw bytes: larger than any compression of it", size, raw)
+	}
 	f.left -= int(raw)
 	f.buf = append(f.buf[:0], f.head[frameChecksum:]...)
 	f.buf = append(f.buf, make([]byte, size-frameHeader)...)
