@@ -47,6 +47,9 @@ type Config struct {
 	// NATS is the NATS connection; an empty URL runs the embedded server,
 	// storing in DataDir/nats unless StoreDir is set.
 	NATS ingest.Config
+	// Streams are the limits of the streams and the journal bucket tapline
+	// creates when missing (existing ones are the operator's).
+	Streams StreamLimits
 	// Sources are the formats to consume; empty means every format.
 	Sources []string
 	// Subjects replaces the default subjects of the formats it names (see
@@ -132,6 +135,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Pipeline.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if r := c.Streams.Replicas; r < 0 || r > 5 {
+		errs = append(errs, fmt.Errorf("--stream-replicas %d: JetStream takes 1 to 5 replicas", r))
+	}
+	if c.Streams.MaxAge < 0 || c.Streams.MaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("--stream-max-age %v and --stream-max-bytes %d must not be negative", c.Streams.MaxAge, c.Streams.MaxBytes))
 	}
 	if c.AckWait != 0 {
 		maxAge := c.Pipeline.MaxAge
@@ -221,10 +230,10 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	specs := SourceSpecs(st.Sources, cfg.Subjects)
-	if err := EnsureStreams(ctx, st.Broker, specs, cfg.log()); err != nil {
+	if err := EnsureStreams(ctx, st.Broker, specs, cfg.Streams, cfg.log()); err != nil {
 		return nil, err
 	}
-	journal, err := st.Broker.Journal(ctx, ingest.DefaultJournalBucket)
+	journal, err := st.Broker.OpenJournal(ctx, ingest.JournalSpec{Bucket: ingest.DefaultJournalBucket, Replicas: cfg.Streams.Replicas})
 	if err != nil {
 		return nil, err
 	}

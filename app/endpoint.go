@@ -87,12 +87,24 @@ func OpenBroker(ctx context.Context, c Config) (*ingest.Broker, error) {
 	return ingest.Start(ctx, cfg)
 }
 
-// EnsureStreams creates the streams of specs that are missing; existing
-// streams are left as they are, and how they differ from what tapline would
-// create is written to warn, a line each.
-func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec, warn io.Writer) error {
+// StreamLimits are the settings of the streams (and the journal bucket)
+// tapline creates when they are missing. The zero value gives the
+// defaults: one replica, seven days, no byte limit.
+type StreamLimits struct {
+	// Replicas on a clustered NATS (3 survives a node's loss).
+	Replicas int
+	// MaxAge drops messages older than this.
+	MaxAge time.Duration
+	// MaxBytes bounds each stream; 0 means no limit.
+	MaxBytes int64
+}
+
+// EnsureStreams creates the streams of specs that are missing, with
+// limits; existing streams are left as they are, and how they differ from
+// what tapline would create is written to warn, a line each.
+func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec, limits StreamLimits, warn io.Writer) error {
 	for _, spec := range specs {
-		diff, err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects})
+		diff, err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects, Replicas: limits.Replicas, MaxAge: limits.MaxAge, MaxBytes: limits.MaxBytes})
 		if err != nil {
 			return err
 		}

@@ -93,6 +93,10 @@ type Msg struct {
 	Delivered uint64
 	// Published is when the message was stored in the stream.
 	Published time.Time
+	// Fetched is when this process received the delivery: the server
+	// redelivers it to any process AckWait after that unless it is
+	// acknowledged or marked in progress.
+	Fetched time.Time
 }
 
 // Data returns the payload. It stays valid until the process drops the Msg.
@@ -130,7 +134,7 @@ func (c *Consumer) Next(ctx context.Context, maxWait time.Duration) (*Msg, error
 	if err != nil {
 		return nil, fmt.Errorf("nats: message metadata: %w", err)
 	}
-	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp}, nil
+	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp, Fetched: time.Now()}, nil
 }
 
 // Stop stops pulling. Messages delivered and not acknowledged are

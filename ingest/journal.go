@@ -25,16 +25,47 @@ type Journal struct {
 // DefaultJournalBucket is the key-value bucket tapline journals batches in.
 const DefaultJournalBucket = "TAPLINE_JOURNAL"
 
-// Journal opens (creating when missing) the journal bucket.
+// JournalSpec describes the journal bucket tapline creates when it is
+// missing.
+type JournalSpec struct {
+	// Bucket is the key-value bucket's name; empty means DefaultJournalBucket.
+	Bucket string
+	// Replicas for a clustered server; 0 means 1. Several processes on one
+	// consumer share the journal: on a cluster give it the streams' replicas.
+	Replicas int
+}
+
+// Journal opens the journal bucket, creating it with one replica when it is
+// missing (see OpenJournal).
 func (b *Broker) Journal(ctx context.Context, bucket string) (*Journal, error) {
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bucket,
-		Description: "tapline batch journal: sequences and dedup tokens of batches not yet acknowledged",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-	})
+	return b.OpenJournal(ctx, JournalSpec{Bucket: bucket})
+}
+
+// OpenJournal opens the journal bucket. A missing bucket is created with
+// spec's settings; an existing one is used as it is (its replicas and
+// limits are the operator's), like the streams.
+func (b *Broker) OpenJournal(ctx context.Context, spec JournalSpec) (*Journal, error) {
+	if spec.Bucket == "" {
+		spec.Bucket = DefaultJournalBucket
+	}
+	if spec.Replicas == 0 {
+		spec.Replicas = 1
+	}
+	kv, err := b.js.KeyValue(ctx, spec.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      spec.Bucket,
+			Description: "tapline batch journal: sequences, dedup tokens and owners of batches not yet acknowledged",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    spec.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = b.js.KeyValue(ctx, spec.Bucket) // another process created it meanwhile
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("nats: journal bucket %s: %w", bucket, err)
+		return nil, fmt.Errorf("nats: journal bucket %s: %w", spec.Bucket, err)
 	}
 	return &Journal{kv: kv}, nil
 }
@@ -56,8 +87,18 @@ type BatchRecord struct {
 	Token string `json:"token"`
 	// Committed is set once every insert of the batch was committed.
 	Committed bool `json:"committed"`
-	// Written is when the record was last written.
+	// Written is when the record was last written (the writer's clock).
 	Written time.Time `json:"written"`
+	// Owner is the process that holds the batch, Instance + "/" + a
+	// random id per process start (see Owner). Empty in records of
+	// releases that did not record owners: such a record's owner is dead.
+	Owner string `json:"owner,omitempty"`
+	// Lease is how long the record stays its owner's after its last write:
+	// the owner rewrites it (renews) well within that time while it works
+	// on the batch. Past it, another process may adopt the batch.
+	Lease time.Duration `json:"lease,omitempty"`
+	// Adoptions counts how often the batch changed owner.
+	Adoptions int `json:"adoptions,omitempty"`
 }
 
 // First returns the batch's lowest sequence.
@@ -105,7 +146,9 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // letters, digits, '_' and '-'.
 func ValidName(s string) bool { return nameRE.MatchString(s) }
 
-func (r BatchRecord) key() string {
+// Key is the record's key in the journal bucket: stream, consumer and the
+// batch's first and last sequence.
+func (r BatchRecord) Key() string {
 	return r.Stream + "." + r.Durable + "." + strconv.FormatUint(r.First(), 10) + "-" + strconv.FormatUint(r.Last(), 10)
 }
 
@@ -119,16 +162,16 @@ func (j *Journal) Put(ctx context.Context, r BatchRecord) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode: %w", err)
 	}
-	if _, err := j.kv.Put(ctx, r.key(), b); err != nil {
-		return fmt.Errorf("journal: put %s: %w", r.key(), err)
+	if _, err := j.kv.Put(ctx, r.Key(), b); err != nil {
+		return fmt.Errorf("journal: put %s: %w", r.Key(), err)
 	}
 	return nil
 }
 
 // Delete removes the record.
 func (j *Journal) Delete(ctx context.Context, r BatchRecord) error {
-	if err := j.kv.Purge(ctx, r.key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("journal: delete %s: %w", r.key(), err)
+	if err := j.kv.Purge(ctx, r.Key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("journal: delete %s: %w", r.Key(), err)
 	}
 	return nil
 }

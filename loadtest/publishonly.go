@@ -26,7 +26,7 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Wr
 		return err
 	}
 	defer b.Close()
-	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), os.Stderr); err != nil {
+	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), app.StreamLimits{}, os.Stderr); err != nil {
 		return err
 	}
 	var senders []publish.Sender

@@ -128,6 +128,9 @@ var (
 	descRows      = prometheus.NewDesc("tapline_rows_total", "Rows committed per source and table.", []string{"source", "table"}, nil)
 	descBatches   = prometheus.NewDesc("tapline_batches_total", "Batches committed per source.", []string{"source"}, nil)
 	descReplayed  = prometheus.NewDesc("tapline_replayed_batches_total", "Batches replayed from the journal per source.", []string{"source"}, nil)
+	descAdopted   = prometheus.NewDesc("tapline_adopted_batches_total", "Replayed batches another instance had journaled (its lease ran out), per source.", []string{"source"}, nil)
+	descParked    = prometheus.NewDesc("tapline_redeliveries_parked_total", "Redeliveries left to the process whose batch in flight holds them, per source.", []string{"source"}, nil)
+	descAbandoned = prometheus.NewDesc("tapline_batches_abandoned_total", "Batches given up unjournaled because another process may hold their messages (redelivered), per source.", []string{"source"}, nil)
 	descLost      = prometheus.NewDesc("tapline_replay_lost_messages_total", "Journaled messages the stream no longer held at replay (retention).", []string{"source"}, nil)
 	descSkipped   = prometheus.NewDesc("tapline_redeliveries_skipped_total", "Redeliveries of committed messages acknowledged without work.", []string{"source"}, nil)
 	descRetries   = prometheus.NewDesc("tapline_retries_total", "Temporary failures retried per source.", []string{"source"}, nil)
@@ -138,7 +141,7 @@ var (
 
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descLost, descSkipped, descRetries, descLag, descAckPend, descJournal} {
+	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descAdopted, descParked, descAbandoned, descLost, descSkipped, descRetries, descLag, descAckPend, descJournal} {
 		ch <- d
 	}
 }
@@ -157,6 +160,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descCommitted, s.RecordsCommitted)
 			counter(descBatches, s.Batches)
 			counter(descReplayed, s.Replayed)
+			counter(descAdopted, s.Adopted)
+			counter(descParked, s.Parked)
+			counter(descAbandoned, s.Abandoned)
 			counter(descLost, s.Lost)
 			counter(descSkipped, s.Skipped)
 			counter(descRetries, s.Retries)

@@ -24,16 +24,16 @@ func TestSlowInsertKeepsItsMessages(t *testing.T) {
 	recs := f.publish(2_000, 100, 0)
 	digests, _ := countValid(recs, true)
 	ctx := context.Background()
-	open := func(delay time.Duration) (*Pipeline, *ingest.Consumer) {
+	open := func(instance string, delay time.Duration) (*Pipeline, *ingest.Consumer) {
 		cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
 		require.NoError(t, err)
 		dec, err := sofarpc.New(decode.Options{})
 		require.NoError(t, err)
-		p, err := New(Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond}, slowTarget{f.target, delay}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+		p, err := New(Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, Instance: instance}, slowTarget{f.target, delay}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
 		require.NoError(t, err)
 		return p, cons
 	}
-	a, cons := open(3 * time.Second)
+	a, cons := open("a", 3*time.Second)
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	aerr := make(chan error, 1)
@@ -43,7 +43,7 @@ func TestSlowInsertKeepsItsMessages(t *testing.T) {
 		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
 	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
 
-	b, _ := open(0)
+	b, _ := open("b", 0)
 	bctx, bcancel := context.WithCancel(ctx)
 	defer bcancel()
 	berr := make(chan error, 1)

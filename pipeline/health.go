@@ -16,6 +16,7 @@ import (
 type batchHealth struct {
 	messages, records, rejects, rows int
 	replayed                         bool
+	adopted                          bool // replayed by a process other than the one that journaled it
 	insert                           time.Duration
 }
 

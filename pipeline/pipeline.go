@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -47,6 +48,13 @@ type Config struct {
 	// unacknowledged, for redelivery or journal replay, and Run returns
 	// ErrDrainIncomplete. 0 means 30s.
 	ShutdownTimeout time.Duration
+	// Instance names this process among the processes sharing a durable
+	// consumer (a host or pod name); its journal records carry it. Batches
+	// an earlier start of the same instance left are replayed at start-up
+	// at once; those of other instances once their lease ran out (two ack
+	// waits). Empty means the host name: processes on one host need
+	// distinct names.
+	Instance string
 	// Logger receives progress and problems; nil discards them.
 	Logger *slog.Logger
 	// ObserveInsert, when set, is called after each committed insert of one
@@ -58,6 +66,13 @@ type Config struct {
 	// n-th batch's inserts (n counted from 1), before it is marked committed
 	// and acknowledged: a crash between insert and ack.
 	crashAfterInsert int
+	// noInProgress, set by tests, stops the keep-alive from marking
+	// messages in progress (leases are still renewed): a process whose
+	// messages go to another process while it works on their batch.
+	noInProgress bool
+	// slowReads, set by tests, makes the first n reads of journaled
+	// messages time out (a real read with an expired deadline).
+	slowReads int
 	// keepJournal, set by tests, keeps journal records after their batches
 	// are fully acknowledged.
 	keepJournal bool
@@ -161,6 +176,7 @@ type Pipeline struct {
 	journal *ingest.Journal
 	dlq     *ingest.DeadLetters
 	log     *slog.Logger
+	owner   string // this process's journal owner name
 	runners []*runner
 }
 
@@ -176,7 +192,13 @@ func New(cfg Config, target sink.Target, journal *ingest.Journal, dlq *ingest.De
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{cfg: cfg, target: target, journal: journal, dlq: dlq, log: log}
+	instance := cfg.Instance
+	if instance == "" {
+		if instance, _ = os.Hostname(); instance == "" {
+			instance = "tapline"
+		}
+	}
+	p := &Pipeline{cfg: cfg, target: target, journal: journal, dlq: dlq, log: log, owner: ingest.Owner(instance)}
 	for _, s := range sources {
 		p.runners = append(p.runners, newRunner(p, s))
 	}
@@ -207,6 +229,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Owner returns the name this process's journal records carry.
+func (p *Pipeline) Owner() string { return p.owner }
 
 // Stats returns a snapshot of every source's counters.
 func (p *Pipeline) Stats() []Stats {

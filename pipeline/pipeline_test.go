@@ -273,7 +273,7 @@ func TestRedeliveredBatchCountsOnce(t *testing.T) {
 	first.Token = Token(first)
 	// Insert that range's rows the normal way first: replay must then add nothing.
 	p1, _ := f.pipeline(Config{})
-	require.NoError(t, p1.runners[0].replayOne(ctx, first), "first insert of the forged batch")
+	require.NoError(t, p1.runners[0].replayOne(ctx, first, false), "first insert of the forged batch")
 	afterFirst := f.count("SELECT count() FROM sofarpc_digest")
 	viewAfterFirst := f.count("SELECT sum(calls) FROM sofarpc_latency_1m")
 	require.Greater(t, afterFirst, uint64(digests), "a batch with a token never seen is inserted")

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -13,55 +12,14 @@ import (
 	"github.com/tapline/tapline/ingest/decode"
 )
 
-// replay finishes what an earlier run left in the journal, before any new
-// message is read. A batch journaled but not marked committed may or may not
-// have reached ClickHouse: its messages are read again from the stream by
-// sequence, decoded (same bytes, same rows) and inserted with the journaled
-// token, so ClickHouse drops whatever part of it was already committed.
-// Committed batches are remembered so that redeliveries of their messages
-// are acknowledged without work.
-func (r *runner) replay(ctx context.Context) error {
-	recs, err := r.p.journal.List(ctx, r.src.Consumer.Stream(), r.src.Consumer.Durable())
-	if err != nil {
-		return err
-	}
-	for _, j := range recs {
-		if !j.Committed {
-			if ctx.Err() != nil {
-				return nil // stopping: the rest is replayed on the next start
-			}
-			// A replay that started finishes even when the run is stopped,
-			// within the shutdown timeout.
-			bctx, cancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
-			err := r.replayOne(bctx, j)
-			if err != nil && ctx.Err() != nil && bctx.Err() != nil {
-				cancel()
-				return ErrDrainIncomplete
-			}
-			if err != nil {
-				cancel()
-				return fmt.Errorf("replay batch %s: %w", j.Token, err)
-			}
-			j.Committed = true
-			err = r.p.journal.Put(bctx, j)
-			cancel()
-			if err != nil {
-				return err
-			}
-			r.stats.update(func(s *Stats) { s.Replayed++ })
-		}
-		r.mu.Lock()
-		r.done = append(r.done, j)
-		r.committed.add(j.Ranges)
-		r.mu.Unlock()
-	}
-	if len(recs) > 0 {
-		r.p.log.Info("journal replayed", "source", r.src.Name, "batches", len(recs))
-	}
-	return nil
-}
-
-func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
+// replayOne re-inserts a journaled batch that may or may not have reached
+// ClickHouse (its owner died or stalled after journaling it): its messages
+// are read again from the stream by sequence, decoded (same bytes, same
+// rows) and inserted with the journaled token, so ClickHouse drops whatever
+// part of it was already committed. Only a message the stream no longer
+// holds shortens the batch, and that is logged and counted; any other read
+// failure is retried.
+func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord, adopted bool) error {
 	out := decode.Output{Builders: make([]*array.RecordBuilder, len(r.tables))}
 	for i, t := range r.tables {
 		out.Builders[i] = t.NewBuilder(r.mem)
@@ -71,13 +29,20 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord) error {
 			b.Release()
 		}
 	}()
-	h := batchHealth{replayed: true}
+	h := batchHealth{replayed: true, adopted: adopted}
 	for _, rg := range j.Ranges {
 		for seq := rg.First; seq <= rg.Last; seq++ {
 			var m *ingest.StoredMsg
 			err := r.retry(ctx, "read a journaled message", nil, func() (bool, error) {
 				var err error
-				m, err = r.src.Consumer.Get(ctx, seq)
+				gctx, cancel := context.WithCancel(ctx)
+				if r.slowReads > 0 {
+					r.slowReads--
+					cancel()
+					gctx, cancel = context.WithTimeout(ctx, 0)
+				}
+				defer cancel()
+				m, err = r.src.Consumer.Get(gctx, seq)
 				return err != nil && !errors.Is(err, ingest.ErrMessageGone), err
 			})
 			if errors.Is(err, ingest.ErrMessageGone) {

@@ -36,13 +36,22 @@ type runner struct {
 	// shared between reader and writer
 	mu       sync.Mutex
 	inflight map[uint64]*ingest.Msg // messages in hand (filling, sealed or being written), not yet acknowledged
-	done     []ingest.BatchRecord   // committed batches whose journal records still exist
+	// held are the journal records this process works on (journaled or
+	// adopted, not yet committed): the keep-alive renews their leases.
+	held map[string]ingest.JournalEntry
+	// lastAlive is when the keep-alive last started a round that
+	// completed: every message in hand was marked in progress since.
+	lastAlive time.Time
+	// index holds every process's journal records of the consumer.
+	index *ingest.JournalIndex
 	// committed holds every sequence committed by this process (and those
 	// journaled as committed when it started). A redelivery can be buffered
 	// in the client before the ack of its first delivery reached the server,
 	// and be handed over long after the journal record was collected: this
 	// set, not the journal, decides that it needs no work.
 	committed seqSet
+
+	slowReads int // reads of journaled messages left to time out (tests)
 
 	// journal compaction (writer goroutine only)
 	deleted   int       // records deleted since the last compaction
@@ -70,7 +79,7 @@ func (b *batch) rows() int {
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
-	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]*ingest.Msg{}, committed: seqSet{maxRanges: 1 << 16}}
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
 	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
@@ -84,13 +93,26 @@ func (r *runner) run(ctx context.Context) error {
 			b.Release()
 		}
 	}()
-	if err := r.replay(ctx); err != nil {
+	if err := r.watchJournal(ctx); err != nil {
+		return err
+	}
+	defer r.index.Stop()
+	stopKeepAlive := make(chan struct{})
+	keepAliveDone := make(chan struct{})
+	defer func() {
+		close(stopKeepAlive)
+		<-keepAliveDone
+	}()
+	go func() {
+		defer close(keepAliveDone)
+		r.keepAlive(stopKeepAlive)
+	}()
+	// Finish what earlier starts of this instance left in the journal, and
+	// what dead processes left, before any new message is read.
+	if err := r.sweep(ctx, true); err != nil {
 		return err
 	}
 	batches := make(chan *batch, 1)
-	stopKeepAlive := make(chan struct{})
-	defer close(stopKeepAlive)
-	go r.keepAlive(stopKeepAlive)
 	// The writer keeps going when ctx ends: it commits the batches in hand.
 	var werr error
 	writerDone := make(chan struct{})
@@ -115,21 +137,24 @@ func (r *runner) run(ctx context.Context) error {
 	return readErr
 }
 
-// keepAlive tells the server every third of the ack wait that each message
+// keepAlive tells the server every sixth of the ack wait that each message
 // in hand is in progress, from its fetch to its ack: while a batch fills,
 // waits, is journaled, inserted (however slowly) or retried, none of its
 // messages is redelivered to another process, which would insert it under
-// a token of its own.
+// a token of its own. It renews the leases of the journal records in hand
+// as well.
 func (r *runner) keepAlive(stop <-chan struct{}) {
-	t := time.NewTicker(max(r.src.Consumer.AckWait()/3, 100*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	t := time.NewTicker(max(r.src.Consumer.AckWait()/6, 100*time.Millisecond))
 	defer t.Stop()
 	var held []*ingest.Msg
 	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+		began := time.Now()
 		r.mu.Lock()
 		held = held[:0]
 		for _, m := range r.inflight {
@@ -137,7 +162,18 @@ func (r *runner) keepAlive(stop <-chan struct{}) {
 		}
 		r.mu.Unlock()
 		for _, m := range held {
-			_ = m.InProgress() // an error means it was acked meanwhile
+			if !r.p.cfg.noInProgress {
+				_ = m.InProgress() // an error means it was acked meanwhile
+			}
+		}
+		r.mu.Lock()
+		r.lastAlive = began
+		r.mu.Unlock()
+		r.renewLeases(ctx)
+		select {
+		case <-stop:
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -185,25 +221,6 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-c
 			r.sealAndSend(batches, writerDone)
 		}
 	}
-}
-
-// alreadyHandled reports whether m is a redelivery that needs no work: its
-// sequence belongs to a batch in flight (it will be acked with it) or to a
-// committed batch (acked again now).
-func (r *runner) alreadyHandled(m *ingest.Msg) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.inflight[m.Seq]; ok {
-		return true
-	}
-	if r.committed.contains(m.Seq) {
-		if err := m.Ack(); err != nil {
-			r.p.log.Warn("ack of redelivered message failed", "source", r.src.Name, "seq", m.Seq, "err", err)
-		}
-		r.stats.update(func(s *Stats) { s.Skipped++ })
-		return true
-	}
-	return false
 }
 
 func (r *runner) rows() int {

@@ -16,8 +16,20 @@ type Stats struct {
 	RecordsCommitted uint64
 	// Rows committed per table.
 	Rows map[string]uint64
-	// Batches committed, and batches replayed from the journal at start.
-	Batches, Replayed uint64
+	// Batches committed from fresh deliveries.
+	Batches uint64
+	// Replayed counts journaled batches this process re-inserted under
+	// their original token (left by an earlier start, or adopted).
+	Replayed uint64
+	// Adopted counts the replayed batches another instance had journaled
+	// (its lease ran out: it died or stalled).
+	Adopted uint64
+	// Parked counts redeliveries left to the process whose batch holds
+	// them (nakked with a delay).
+	Parked uint64
+	// Abandoned counts batches given up unjournaled because another
+	// process may hold their messages; they are redelivered.
+	Abandoned uint64
 	// Lost counts journaled messages the stream no longer held when their
 	// batch was replayed (its retention removed them): their rows could
 	// not be written. A read that fails for another reason is retried.

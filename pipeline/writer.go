@@ -21,40 +21,83 @@ const compactEvery = 64
 var errCrashed = errors.New("simulated crash between insert and ack")
 
 // writer commits batches in order: journal, insert every table, mark
-// committed, acknowledge. It returns on the first failure that retrying
-// cannot cure; the failed batch stays journaled and unacknowledged.
+// committed, acknowledge. Between batches (and every sixth of an ack wait
+// when idle) it adopts journal records whose owners stopped working on
+// them. It returns on the first failure that retrying cannot cure; the
+// failed batch stays journaled and unacknowledged.
 func (r *runner) writer(ctx context.Context, batches <-chan *batch) error {
 	var n int
-	lastGC := time.Now()
-	for b := range batches {
-		n++
-		err := r.commit(ctx, b, n)
-		b.release()
-		if err != nil {
-			// Drain the channel so the reader never blocks on a dead writer.
-			go func() {
-				for b := range batches {
-					b.release()
-				}
-			}()
-			return err
+	lastGC, lastSweep := time.Now(), time.Now()
+	tick := time.NewTicker(max(r.src.Consumer.AckWait()/6, 100*time.Millisecond))
+	defer tick.Stop()
+	fail := func(err error) error {
+		// Drain the channel so the reader never blocks on a dead writer.
+		go func() {
+			for b := range batches {
+				b.release()
+			}
+		}()
+		return err
+	}
+	for {
+		var b *batch
+		select {
+		case nb, ok := <-batches:
+			if !ok {
+				r.collect(ctx)
+				return nil
+			}
+			b = nb
+		case <-tick.C:
+		}
+		if b != nil {
+			n++
+			err := r.commit(ctx, b, n)
+			b.release()
+			if err != nil {
+				return fail(err)
+			}
+		}
+		if time.Since(lastSweep) > r.src.Consumer.AckWait()/6 && ctx.Err() == nil {
+			if err := r.sweep(ctx, false); err != nil {
+				return fail(err)
+			}
+			lastSweep = time.Now()
 		}
 		if time.Since(lastGC) > 2*time.Second || len(batches) == 0 {
 			r.collect(ctx)
 			lastGC = time.Now()
 		}
 	}
-	r.collect(ctx)
-	return nil
 }
 
 func (r *runner) commit(ctx context.Context, b *batch, n int) error {
+	// A batch whose messages the server may have handed to another process
+	// (this one stalled), or that shares a sequence with another process's
+	// record, is not journaled: the other record's token is the only one
+	// its sequences may be inserted under.
+	if r.handedOver(b.msgs) {
+		r.abandon(b, "this process stalled past the ack wait, so its messages may be with another process")
+		return nil
+	}
+	b.journal.Owner, b.journal.Lease = r.p.owner, r.lease()
+	if others := r.index.Overlapping(b.journal.Key(), b.journal.Ranges); len(others) > 0 {
+		r.abandon(b, "its sequences are in another process's batch "+others[0].Record.Token)
+		return nil
+	}
+	var e ingest.JournalEntry
 	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
-		err := r.p.journal.Put(ctx, b.journal)
-		return err != nil, err
+		var err error
+		e, err = r.p.journal.Create(ctx, b.journal)
+		return err != nil && !errors.Is(err, ingest.ErrJournalConflict), err
 	}); err != nil {
+		if errors.Is(err, ingest.ErrJournalConflict) {
+			r.abandon(b, err.Error())
+			return nil
+		}
 		return err
 	}
+	r.hold(e)
 	began := time.Now()
 	if err := r.insert(ctx, b.journal.Token, b.recs, b.msgs); err != nil {
 		return err
@@ -66,11 +109,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 	if r.p.cfg.crashAfterInsert == n {
 		return errCrashed
 	}
-	b.journal.Committed = true
-	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
-		err := r.p.journal.Put(ctx, b.journal)
-		return err != nil, err
-	}); err != nil {
+	if err := r.markCommitted(ctx, e, b.msgs); err != nil {
 		return err
 	}
 	for _, m := range b.msgs {
@@ -84,8 +123,6 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 	for _, m := range b.msgs {
 		delete(r.inflight, m.Seq)
 	}
-	r.done = append(r.done, b.journal)
-	r.committed.add(b.journal.Ranges)
 	r.mu.Unlock()
 	r.stats.update(func(s *Stats) {
 		s.Batches++
@@ -163,17 +200,23 @@ func (r *runner) retry(ctx context.Context, what string, msgs []*ingest.Msg, op 
 	return err
 }
 
-// collect forgets committed batches whose messages are all acknowledged
-// (the consumer's ack floor passed their last sequence): no redelivery of
-// them can come any more, so their journal records are deleted.
+// collect deletes the journal records of committed batches whose messages
+// are all acknowledged (the consumer's ack floor passed their last
+// sequence): no redelivery of them can come any more (and a redelivery
+// already buffered is recognised by the committed set). A process deletes
+// its own records, and those of other owners that were not cleaned up for
+// two leases (their owner died after committing).
 func (r *runner) collect(ctx context.Context) {
 	if r.p.cfg.keepJournal {
 		return
 	}
-	r.mu.Lock()
-	pending := len(r.done)
-	r.mu.Unlock()
-	if pending == 0 {
+	var candidates []ingest.JournalEntry
+	for _, e := range r.index.Entries() {
+		if e.Record.Committed && (e.Record.Owner == r.p.owner || time.Since(e.Stored) > 2*r.lease()) {
+			candidates = append(candidates, e)
+		}
+	}
+	if len(candidates) == 0 {
 		return
 	}
 	st, err := r.src.Consumer.State(ctx)
@@ -181,26 +224,20 @@ func (r *runner) collect(ctx context.Context) {
 		r.p.log.Warn("consumer state unavailable; journal cleanup postponed", "source", r.src.Name, "err", err)
 		return
 	}
-	r.mu.Lock()
-	var gone []ingest.BatchRecord
-	keep := r.done[:0]
-	for _, d := range r.done {
-		if d.Last() <= st.AckFloor {
-			gone = append(gone, d)
-		} else {
-			keep = append(keep, d)
+	gone := 0
+	for _, e := range candidates {
+		if e.Record.Last() > st.AckFloor {
+			continue
 		}
-	}
-	r.done = keep
-	r.mu.Unlock()
-	for _, d := range gone {
-		if err := r.p.journal.Delete(ctx, d); err != nil {
+		if err := r.p.journal.DeleteKey(ctx, e.Key); err != nil {
 			r.p.log.Warn("journal cleanup failed", "source", r.src.Name, "err", err)
+			continue
 		}
+		gone++
 	}
 	// Deleting leaves a marker per record: remove them now and then, so
 	// the journal holds O(batches in flight), not O(batches ever).
-	r.deleted += len(gone)
+	r.deleted += gone
 	if r.deleted >= compactEvery || r.deleted > 0 && time.Since(r.compacted) > time.Minute {
 		if err := r.p.journal.Compact(ctx); err != nil {
 			r.p.log.Warn("journal compaction failed", "source", r.src.Name, "err", err)

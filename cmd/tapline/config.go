@@ -61,6 +61,13 @@ type settings struct {
 	// Metrics is the address of /metrics, /healthz and /readyz.
 	Metrics string
 	AckWait time.Duration
+	// Instance names this process among those sharing a consumer.
+	Instance string
+	// StreamReplicas, StreamMaxAge and StreamMaxBytes are the limits of
+	// streams tapline creates.
+	StreamReplicas int
+	StreamMaxAge   time.Duration
+	StreamMaxBytes int64
 
 	HTTP           string
 	HTTPUser       string
@@ -106,6 +113,9 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.StringVar(&s.NATSUser, "nats-user", "", "NATS user (with --nats-url)")
 		fs.StringVar(&s.NATSPassword, "nats-password", "", "NATS password (with --nats-user); prefer TAPLINE_NATS_PASSWORD")
 		fs.StringVar(&s.NATSToken, "nats-token", "", "NATS token (with --nats-url); prefer TAPLINE_NATS_TOKEN")
+		fs.IntVar(&s.StreamReplicas, "stream-replicas", 1, "replicas of the streams and the journal bucket tapline creates when missing (3 on a NATS cluster survives a node's loss); existing ones are never changed, only compared")
+		fs.DurationVar(&s.StreamMaxAge, "stream-max-age", 7*24*time.Hour, "streams tapline creates drop messages older than this")
+		fs.Int64Var(&s.StreamMaxBytes, "stream-max-bytes", 0, "streams tapline creates keep at most this many bytes each, dropping the oldest; 0 means no limit")
 		fs.StringVar(&s.NATSCA, "nats-ca", "", "CA file to verify the NATS server's TLS certificate")
 		fs.StringVar(&s.NATSCert, "nats-cert", "", "client certificate for NATS mutual TLS")
 		fs.StringVar(&s.NATSKey, "nats-key", "", "client key for NATS mutual TLS")
@@ -116,6 +126,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
 		fs.DurationVar(&s.AckWait, "ack-wait", 30*time.Second, "JetStream redelivers a message not acknowledged this long after delivery (after a crash, or to another instance); batches in flight extend it")
@@ -240,7 +251,7 @@ func (s *settings) appConfig(log io.Writer) app.Config {
 	}
 	return app.Config{
 		DataDir: s.DataDir, ClickHouse: s.ClickHouse, Database: s.Database, Cluster: s.Cluster, Library: s.Library,
-		NATS: s.natsConfig(), Sources: sources, Subjects: subjects, TimeZone: loc,
+		NATS: s.natsConfig(), Streams: app.StreamLimits{Replicas: s.StreamReplicas, MaxAge: s.StreamMaxAge, MaxBytes: s.StreamMaxBytes}, Sources: sources, Subjects: subjects, TimeZone: loc,
 		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(), Metrics: s.Metrics,
 		WaitForServer: s.waitForServer, CreateDatabase: s.createDatabase, Log: log,
 	}
@@ -259,7 +270,7 @@ func (s *settings) httpConfig() chhttp.Config {
 }
 
 func (s *settings) pipelineConfig() pipeline.Config {
-	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout}
+	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout, Instance: s.Instance}
 }
 
 // selectedSources returns the formats to run, validating the names.

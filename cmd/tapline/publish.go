@@ -56,7 +56,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer b.Close()
-	if err := app.EnsureStreams(ctx, b, app.SourceSpecs([]string{format}, cfg.Subjects), stderr); err != nil {
+	if err := app.EnsureStreams(ctx, b, app.SourceSpecs([]string{format}, cfg.Subjects), cfg.Streams, stderr); err != nil {
 		return err
 	}
 	pub, err := b.Publisher(publishWindow, nil)

@@ -1,0 +1,175 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Owner returns a journal owner name for one process start: instance, a
+// slash and a random id. instance names the process across restarts (a
+// host or pod name); records of an earlier start of the same instance are
+// known to be orphaned and adopted at once, without waiting for their
+// lease.
+func Owner(instance string) string {
+	return strings.ReplaceAll(instance, "/", "_") + "/" + uuid.NewString()[:8]
+}
+
+// OwnerInstance returns the instance part of an owner name.
+func OwnerInstance(owner string) string {
+	if i := strings.LastIndexByte(owner, '/'); i >= 0 {
+		return owner[:i]
+	}
+	return owner
+}
+
+// JournalEntry is a journal record as stored: its key, its revision (for
+// compare-and-set) and when the server stored it.
+type JournalEntry struct {
+	Record   BatchRecord
+	Key      string
+	Revision uint64
+	// Stored is the server's time of the record's last write.
+	Stored time.Time
+}
+
+// Lapsed reports whether the record's owner let its lease run out by now:
+// the record has no owner (an older release wrote it), or it was not
+// rewritten for its lease. It compares the server's write time with now,
+// so the processes' clocks must agree within a fraction of the lease (NTP).
+func (e JournalEntry) Lapsed(now time.Time) bool {
+	r := e.Record
+	return r.Owner == "" || r.Lease <= 0 || now.After(e.Stored.Add(r.Lease))
+}
+
+// ErrJournalConflict is returned by Create when another process journaled
+// a batch with the same first and last sequence: the batch must not be
+// inserted under a token of its own (its messages belong to the other
+// record); leave its messages unacknowledged.
+var ErrJournalConflict = errors.New("journal: another process journaled a batch with these sequences")
+
+// ErrRecordGone is returned by Swap when the record was deleted meanwhile.
+var ErrRecordGone = errors.New("journal: record deleted")
+
+func encodeRecord(r *BatchRecord) ([]byte, error) {
+	if len(r.Ranges) == 0 {
+		return nil, errors.New("BUG: journal record without sequences")
+	}
+	r.Written = time.Now().UTC()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("journal: encode: %w", err)
+	}
+	return b, nil
+}
+
+func decodeEntry(e jetstream.KeyValueEntry) (JournalEntry, error) {
+	var r BatchRecord
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return JournalEntry{}, fmt.Errorf("journal: decode %s: %w", e.Key(), err)
+	}
+	return JournalEntry{Record: r, Key: e.Key(), Revision: e.Revision(), Stored: e.Created()}, nil
+}
+
+// Create journals a new batch, failing with ErrJournalConflict when its key
+// holds another process's record. A retried Create whose first attempt was
+// stored (its answer lost) finds its own record and succeeds.
+func (j *Journal) Create(ctx context.Context, r BatchRecord) (JournalEntry, error) {
+	b, err := encodeRecord(&r)
+	if err != nil {
+		return JournalEntry{}, err
+	}
+	key := r.Key()
+	rev, err := j.kv.Create(ctx, key, b)
+	if err == nil {
+		return JournalEntry{Record: r, Key: key, Revision: rev, Stored: time.Now()}, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return JournalEntry{}, fmt.Errorf("journal: create %s: %w", key, err)
+	}
+	cur, gerr := j.get(ctx, key)
+	if gerr != nil {
+		return JournalEntry{}, gerr
+	}
+	if cur.Record.Owner == r.Owner && cur.Record.Token == r.Token {
+		return cur, nil
+	}
+	return JournalEntry{}, fmt.Errorf("%w (%s, owner %s)", ErrJournalConflict, key, cur.Record.Owner)
+}
+
+func (j *Journal) get(ctx context.Context, key string) (JournalEntry, error) {
+	e, err := j.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return JournalEntry{}, fmt.Errorf("%w: %s", ErrRecordGone, key)
+	}
+	if err != nil {
+		return JournalEntry{}, fmt.Errorf("journal: get %s: %w", key, err)
+	}
+	return decodeEntry(e)
+}
+
+// Swap applies change to the record of e and writes it back with
+// compare-and-set. When another write came first, it reads the record
+// again and applies change to that, until a write succeeds or change
+// returns false (nothing to write; Swap returns the current entry). It
+// fails with ErrRecordGone when the record was deleted.
+func (j *Journal) Swap(ctx context.Context, e JournalEntry, change func(r *BatchRecord) bool) (JournalEntry, error) {
+	cur := e
+	for {
+		next := cur.Record
+		next.Ranges = append([]SeqRange(nil), cur.Record.Ranges...)
+		if !change(&next) {
+			return cur, nil
+		}
+		b, err := encodeRecord(&next)
+		if err != nil {
+			return cur, err
+		}
+		rev, err := j.kv.Update(ctx, cur.Key, b, cur.Revision)
+		if err == nil {
+			return JournalEntry{Record: next, Key: cur.Key, Revision: rev, Stored: time.Now()}, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return cur, fmt.Errorf("journal: update %s: %w", cur.Key, err)
+		}
+		if cur, err = j.get(ctx, e.Key); err != nil {
+			return e, err
+		}
+	}
+}
+
+// Adopt takes e's record over for owner when it is still as e shows it
+// (compare-and-set on e's revision): of several processes adopting one
+// record, one succeeds. It returns false when the record changed or went
+// meanwhile (someone else adopted, renewed or committed it).
+func (j *Journal) Adopt(ctx context.Context, e JournalEntry, owner string, lease time.Duration) (JournalEntry, bool, error) {
+	next := e.Record
+	next.Owner, next.Lease = owner, lease
+	next.Adoptions++
+	b, err := encodeRecord(&next)
+	if err != nil {
+		return e, false, err
+	}
+	rev, err := j.kv.Update(ctx, e.Key, b, e.Revision)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("journal: adopt %s: %w", e.Key, err)
+	}
+	return JournalEntry{Record: next, Key: e.Key, Revision: rev, Stored: time.Now()}, true, nil
+}
+
+// DeleteKey removes the record stored under key.
+func (j *Journal) DeleteKey(ctx context.Context, key string) error {
+	if err := j.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("journal: delete %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tapline/tapline/ingest"
+)
+
+// Several processes on one durable consumer share the journal. The rule
+// that keeps them exactly-once: a stream sequence is inserted only under the
+// token of the one journal record that holds it. What a process does with a
+// delivered message follows from the journal index (every process's
+// records), never from its own memory alone:
+//
+//   - in no record: batch it, journal the batch (owner: this process)
+//     before inserting it;
+//   - in a committed record: acknowledge it, no work;
+//   - in a record not committed: leave it to the record's owner (nak with
+//     a delay; it comes back, committed, or is adopted meanwhile).
+//
+// An owner renews its records' leases while it works on them. A record
+// whose lease ran out is adopted by whichever process first swaps itself
+// in (compare-and-set), which re-reads its sequences from the stream and
+// inserts them under the record's original token: ClickHouse drops what
+// already landed. See docs/design/scale-out.md.
+
+// lease is how long a journal record stays its owner's after its last
+// write: two ack waits, renewed every third of one.
+func (r *runner) lease() time.Duration { return 2 * r.src.Consumer.AckWait() }
+
+// parkDelay is how long a redelivered message of another owner's batch in
+// flight waits before it is delivered again.
+func (r *runner) parkDelay() time.Duration {
+	return min(max(r.src.Consumer.AckWait()/4, 200*time.Millisecond), 2*time.Second)
+}
+
+// watchJournal starts the runner's index of the consumer's journal records.
+// Committed records of any process go into the committed set as they are
+// seen, so a redelivery of their messages is acknowledged without work
+// even after the record is deleted.
+func (r *runner) watchJournal(ctx context.Context) error {
+	x, err := r.p.journal.Watch(ctx, r.src.Consumer.Stream(), r.src.Consumer.Durable(), func(e ingest.JournalEntry) {
+		if e.Record.Committed {
+			r.mu.Lock()
+			r.committed.add(e.Record.Ranges)
+			r.mu.Unlock()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.index = x
+	return nil
+}
+
+// classify decides what a delivered message needs. It returns true when
+// the message needs no work from this process: in hand already, committed
+// (acknowledged again now), or in another batch in flight (left to its
+// owner).
+func (r *runner) alreadyHandled(m *ingest.Msg) bool {
+	r.mu.Lock()
+	_, inHand := r.inflight[m.Seq]
+	done := !inHand && r.committed.contains(m.Seq)
+	r.mu.Unlock()
+	if inHand {
+		return true
+	}
+	if !done {
+		e, ok := r.index.Find(m.Seq)
+		if ok && !e.Record.Committed {
+			_ = m.NakWithDelay(r.parkDelay())
+			r.stats.update(func(s *Stats) { s.Parked++ })
+			return true
+		}
+		done = ok
+	}
+	if !done {
+		return false
+	}
+	if err := m.Ack(); err != nil {
+		r.p.log.Warn("ack of redelivered message failed", "source", r.src.Name, "seq", m.Seq, "err", err)
+	}
+	r.stats.update(func(s *Stats) { s.Skipped++ })
+	return true
+}
+
+// handedOver reports whether the server may have redelivered a message of
+// msgs to another process already: this process stalled (a pause, an
+// overloaded machine) longer than the keep-alive's margin, so the message's
+// ack wait may have run out. Such a batch must not be journaled.
+func (r *runner) handedOver(msgs []*ingest.Msg) bool {
+	r.mu.Lock()
+	alive := r.lastAlive
+	r.mu.Unlock()
+	margin := r.src.Consumer.AckWait() / 3
+	now := time.Now()
+	for _, m := range msgs {
+		touched := m.Fetched
+		if alive.After(touched) {
+			touched = alive
+		}
+		if now.After(touched.Add(r.src.Consumer.AckWait() - margin)) {
+			return true
+		}
+	}
+	return false
+}
+
+// abandon gives up a batch whose messages another process may hold: it is
+// neither inserted nor acknowledged, and its messages are not nakked (a
+// nak could hand a message to a third process while the second still holds
+// it). The server redelivers them after their ack wait, and the journal
+// decides then.
+func (r *runner) abandon(b *batch, why string) {
+	r.mu.Lock()
+	for _, m := range b.msgs {
+		delete(r.inflight, m.Seq)
+	}
+	r.mu.Unlock()
+	r.p.log.Warn("batch left to redelivery: "+why, "source", r.src.Name, "first", b.journal.First(), "last", b.journal.Last(), "messages", len(b.msgs))
+	r.stats.update(func(s *Stats) { s.Abandoned++ })
+}
+
+// renewLeases rewrites the journal records this process works on, so
+// their leases do not run out while a batch inserts or retries. A record
+// found adopted by another process is dropped from the set: its insert goes
+// on under the same token, which the adopter uses too.
+func (r *runner) renewLeases(ctx context.Context) {
+	r.mu.Lock()
+	held := make([]ingest.JournalEntry, 0, len(r.held))
+	for _, e := range r.held {
+		held = append(held, e)
+	}
+	r.mu.Unlock()
+	for _, e := range held {
+		if time.Since(e.Stored) < r.lease()/4 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.src.Consumer.AckWait()/3)
+		ne, err := r.p.journal.Swap(cctx, e, func(rec *ingest.BatchRecord) bool {
+			return !rec.Committed && rec.Owner == r.p.owner
+		})
+		cancel()
+		r.mu.Lock()
+		if _, still := r.held[e.Key]; still {
+			switch {
+			case errors.Is(err, ingest.ErrRecordGone) || err == nil && (ne.Record.Owner != r.p.owner || ne.Record.Committed):
+				delete(r.held, e.Key)
+				if err == nil && ne.Record.Owner != r.p.owner {
+					r.p.log.Warn("a batch in hand was adopted by another process; it is committed under the same token either way", "source", r.src.Name, "batch", e.Record.Token, "adopter", ne.Record.Owner)
+				}
+			case err == nil:
+				r.held[e.Key] = ne
+			}
+		}
+		r.mu.Unlock()
+		if err != nil && !errors.Is(err, ingest.ErrRecordGone) {
+			r.p.log.Warn("journal lease renewal failed; retrying", "source", r.src.Name, "batch", e.Record.Token, "err", err)
+		}
+	}
+}
+
+// hold records e as a record this process works on (its lease is renewed).
+func (r *runner) hold(e ingest.JournalEntry) {
+	r.mu.Lock()
+	r.held[e.Key] = e
+	r.mu.Unlock()
+	r.index.Note(e)
+}
+
+// release forgets e, returning its latest entry.
+func (r *runner) release(key string) (ingest.JournalEntry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.held[key]
+	delete(r.held, key)
+	return e, ok
+}
+
+// markCommitted writes the committed flag into the record of e (whoever
+// owns it now: the rows are in under its token) and remembers its
+// sequences as committed.
+func (r *runner) markCommitted(ctx context.Context, e ingest.JournalEntry, msgs []*ingest.Msg) error {
+	if cur, ok := r.release(e.Key); ok {
+		e = cur
+	}
+	err := r.retry(ctx, "journal", msgs, func() (bool, error) {
+		ne, err := r.p.journal.Swap(ctx, e, func(rec *ingest.BatchRecord) bool {
+			if rec.Committed {
+				return false
+			}
+			rec.Committed = true
+			return true
+		})
+		if err == nil {
+			e = ne
+		}
+		return err != nil && !errors.Is(err, ingest.ErrRecordGone), err
+	})
+	if errors.Is(err, ingest.ErrRecordGone) {
+		// Deleted: only a committed record whose messages were all
+		// acknowledged is deleted.
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	r.index.Note(e)
+	r.mu.Lock()
+	r.committed.add(e.Record.Ranges)
+	r.mu.Unlock()
+	return nil
+}
+
+// sweep adopts the records of this consumer that nobody works on any
+// more: those whose lease ran out, and at start-up those an earlier start of
+// this instance left. Each adopted batch is re-read from the stream and
+// inserted under its original token, then marked committed.
+func (r *runner) sweep(ctx context.Context, startup bool) error {
+	me := ingest.OwnerInstance(r.p.owner)
+	now := time.Now()
+	for _, e := range r.index.Entries() {
+		rec := e.Record
+		if rec.Committed || rec.Owner == r.p.owner {
+			continue
+		}
+		mine := rec.Owner == "" || ingest.OwnerInstance(rec.Owner) == me
+		if !e.Lapsed(now) && !(startup && mine) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil // stopping: someone adopts it later
+		}
+		if err := r.adopt(ctx, e, !mine); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adopt takes over one record and commits it.
+func (r *runner) adopt(ctx context.Context, e ingest.JournalEntry, other bool) error {
+	ne, won, err := r.p.journal.Adopt(ctx, e, r.p.owner, r.lease())
+	if err != nil {
+		r.p.log.Warn("journal adoption failed; retried at the next sweep", "source", r.src.Name, "batch", e.Record.Token, "err", err)
+		return nil
+	}
+	if !won {
+		return nil // another process came first, or the owner woke up
+	}
+	r.hold(ne)
+	r.p.log.Info("replaying a journaled batch", "source", r.src.Name, "batch", e.Record.Token, "from", e.Record.Owner, "adopted", other)
+	// A replay that started finishes even when the run is stopped, within
+	// the shutdown timeout.
+	bctx, cancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
+	defer cancel()
+	if err := r.replayOne(bctx, ne.Record, other); err != nil {
+		r.release(ne.Key)
+		if ctx.Err() != nil && bctx.Err() != nil {
+			return ErrDrainIncomplete
+		}
+		return fmt.Errorf("replay batch %s: %w", e.Record.Token, err)
+	}
+	if err := r.markCommitted(bctx, ne, nil); err != nil {
+		return err
+	}
+	r.stats.update(func(s *Stats) {
+		s.Replayed++
+		if other {
+			s.Adopted++
+		}
+	})
+	return nil
+}

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/ingest/decode/sofarpc"
+)
+
+// openOn makes a pipeline of one instance on the fixture's durable
+// consumer with a one-second ack wait, inserting through target.
+func (f *fixture) openOn(instance string, target slowTarget, cfg Config) *Pipeline {
+	ctx := context.Background()
+	cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+	require.NoError(f.t, err)
+	dec, err := sofarpc.New(decode.Options{})
+	require.NoError(f.t, err)
+	cfg.Instance = instance
+	if cfg.MaxAge == 0 {
+		cfg.MaxAge = 200 * time.Millisecond
+	}
+	p, err := New(cfg, target, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	require.NoError(f.t, err)
+	return p
+}
+
+// start runs p until the test ends or stop is called; stop returns Run's
+// error. errc receives Run's error when it returns on its own.
+func start(t *testing.T, p *Pipeline) (stop func() error, errc chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc = make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	t.Cleanup(cancel)
+	return func() error {
+		cancel()
+		return <-errc
+	}, errc
+}
+
+// TestRedeliveryOfABatchInFlightIsLeftToItsOwner: A's messages are not
+// kept in progress (as when A stalls), so while A's one batch inserts for
+// three ack waits the server redelivers them all to B on the same consumer.
+// B finds them in A's journaled batch, whose lease A keeps renewing, and
+// leaves them to A (parks them) instead of inserting them under a token of
+// its own; once A commits, B acknowledges the redeliveries without work.
+func TestRedeliveryOfABatchInFlightIsLeftToItsOwner(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(2_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	a := f.openOn("a", slowTarget{f.target, 3 * time.Second}, Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, noInProgress: true})
+	stopA, _ := start(t, a)
+	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := cons.State(context.Background())
+		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
+	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
+	cons.Stop()
+	b := f.openOn("b", slowTarget{f.target, 0}, Config{})
+	stopB, _ := start(t, b)
+	require.Eventually(t, func() bool { return a.Stats()[0].Batches == 1 }, time.Minute, 50*time.Millisecond, "A commits")
+	time.Sleep(1500 * time.Millisecond) // room for a late redelivery to B to show
+	t.Logf("A %+v", a.Stats()[0])
+	t.Logf("B %+v", b.Stats()[0])
+	require.NoError(t, stopA())
+	require.NoError(t, stopB())
+	require.Positive(t, b.Stats()[0].Parked, "B received A's messages while A's batch was in flight")
+	require.Zero(t, b.Stats()[0].Batches, "B inserted none of them")
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+}
+
+// TestBatchOfADeadOwnerIsAdopted: A journals and inserts its first batch,
+// then dies before marking it committed. B, a live process on the same
+// consumer, parks A's redelivered messages while A's lease runs, then
+// adopts A's record (compare-and-set), re-inserts the batch under A's
+// token and acknowledges them: every line once, in the table and the view.
+func TestBatchOfADeadOwnerIsAdopted(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(5_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	a := f.openOn("a", slowTarget{f.target, 0}, Config{MaxRows: 1_000, crashAfterInsert: 1})
+	_, aDone := start(t, a)
+	require.ErrorIs(t, <-aDone, errCrashed)
+	b := f.openOn("b", slowTarget{f.target, 0}, Config{MaxRows: 1_000})
+	stopB, _ := start(t, b)
+	require.Eventually(t, func() bool {
+		return f.count("SELECT count() FROM sofarpc_digest") >= uint64(digests) && b.Stats()[0].Adopted == 1
+	}, time.Minute, 100*time.Millisecond, "B adopts A's batch and drains the rest")
+	time.Sleep(time.Second)
+	require.NoError(t, stopB())
+	st := b.Stats()[0]
+	require.EqualValues(t, 1, st.Adopted, "A's batch was adopted")
+	require.Positive(t, st.Parked, "A's redeliveries waited for A's lease")
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	require.Equal(t, uint64(0), f.count("SELECT count() FROM pipeline_batches WHERE replayed"), "A wrote the batch's health row before dying: the adoption's is deduplicated")
+}
+
+// TestReplayReadTimeoutLosesNothing: the first reads of a replayed batch's
+// messages time out (a real read with an expired deadline). They are
+// retried; only a message the stream no longer holds may shorten a batch.
+func TestReplayReadTimeoutLosesNothing(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(3_000, 50, 0)
+	digests, _ := countValid(recs, true)
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1})
+	require.ErrorIs(t, f.runUntil(p, func() bool { return false }), errCrashed)
+	// Remove the crashed batch's rows, so only its replay can bring them back.
+	require.NoError(t, f.target.Exec(context.Background(), "TRUNCATE TABLE sofarpc_digest"))
+	require.NoError(t, f.target.Exec(context.Background(), "TRUNCATE TABLE sofarpc_latency_1m"))
+	require.NoError(t, f.target.Exec(context.Background(), "TRUNCATE TABLE pipeline_batches"))
+
+	p2, _ := f.pipeline(Config{MaxRows: 1_000, slowReads: 3, RetryMin: 10 * time.Millisecond})
+	require.NoError(t, f.runUntil(p2, func() bool {
+		return p2.Stats()[0].Replayed == 1 && f.count("SELECT count() FROM sofarpc_digest") >= uint64(digests)
+	}))
+	st := p2.Stats()[0]
+	require.EqualValues(t, 1, st.Replayed)
+	require.GreaterOrEqual(t, st.Retries, uint64(3), "the timed-out reads were retried")
+	require.Zero(t, st.Lost, "a timeout is not a lost message")
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+}
