@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/tapline/tapline/chhttp"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
@@ -226,35 +228,18 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	if st.Broker, err = ingest.Start(ctx, cfg.natsConfig()); err != nil {
-		return nil, err
-	}
 	specs := SourceSpecs(st.Sources, cfg.Subjects)
-	if err := EnsureStreams(ctx, st.Broker, specs, cfg.Streams, cfg.log()); err != nil {
-		return nil, err
-	}
-	journal, err := st.Broker.OpenJournal(ctx, ingest.JournalSpec{Bucket: ingest.DefaultJournalBucket, Replicas: cfg.Streams.Replicas})
+	var journal *ingest.Journal
+	var sources []pipeline.Source
+	// A NATS cluster that is restarting or electing a leader answers in a
+	// few seconds: a service waits for it instead of exiting.
+	err = untilNATS(ctx, cfg.log(), func() error {
+		var err error
+		journal, sources, err = st.openNATS(ctx, specs)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if st.DLQ, err = st.Broker.DeadLetters(ctx, ingest.DefaultDeadLetterStream); err != nil {
-		return nil, err
-	}
-	var sources []pipeline.Source
-	for _, spec := range specs {
-		dec, err := st.NewDecoder(spec.Name)
-		if err != nil {
-			return nil, err
-		}
-		// Up to three batches are in flight (one filling, one queued, one
-		// writing); a message holds at least one record, so three batches'
-		// rows bound their messages.
-		c, err := st.Broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: cfg.ackWait(), MaxAckPending: 3*batchRows(cfg.Pipeline) + 1000})
-		if err != nil {
-			return nil, err
-		}
-		st.Consumers = append(st.Consumers, c)
-		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c})
 	}
 	var tables []*schema.Table
 	for _, src := range sources {
@@ -293,6 +278,71 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	return st, nil
+}
+
+// openNATS connects to NATS and opens the streams, the journal, the
+// dead-letter stream and a consumer per source; on failure it closes what
+// it opened.
+func (st *Stack) openNATS(ctx context.Context, specs []ingest.SourceSpec) (_ *ingest.Journal, _ []pipeline.Source, err error) {
+	cfg := st.cfg
+	if st.Broker, err = ingest.Start(ctx, cfg.natsConfig()); err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Broker.Close()
+			st.Broker, st.Consumers = nil, nil
+		}
+	}()
+	if err := EnsureStreams(ctx, st.Broker, specs, cfg.Streams, cfg.log()); err != nil {
+		return nil, nil, err
+	}
+	journal, err := st.Broker.OpenJournal(ctx, ingest.JournalSpec{Bucket: ingest.DefaultJournalBucket, Replicas: cfg.Streams.Replicas})
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.DLQ, err = st.Broker.OpenDeadLetters(ctx, ingest.DefaultDeadLetterStream, cfg.Streams.Replicas); err != nil {
+		return nil, nil, err
+	}
+	var sources []pipeline.Source
+	for _, spec := range specs {
+		dec, err := st.NewDecoder(spec.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Up to three batches are in flight (one filling, one queued, one
+		// writing); a message holds at least one record, so three batches'
+		// rows bound their messages.
+		c, err := st.Broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: cfg.ackWait(), MaxAckPending: 3*batchRows(cfg.Pipeline) + 1000})
+		if err != nil {
+			return nil, nil, err
+		}
+		st.Consumers = append(st.Consumers, c)
+		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c})
+	}
+	return journal, sources, nil
+}
+
+// natsWait bounds how long Open waits for a NATS server that is busy,
+// restarting or electing a leader.
+const natsWait = 2 * time.Minute
+
+// untilNATS runs f until it succeeds, fails for another reason than a
+// temporarily unavailable NATS (ingest.Temporary), or natsWait passed,
+// with a warning per failed attempt.
+func untilNATS(ctx context.Context, warn io.Writer, f func() error) error {
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := f()
+		if err != nil && !ingest.Temporary(err) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 250 * time.Millisecond, Multiplier: 2, MaxInterval: 5 * time.Second, RandomizationFactor: 0.1}),
+		backoff.WithMaxElapsedTime(natsWait),
+		backoff.WithNotify(func(err error, d time.Duration) {
+			fmt.Fprintf(warn, "tapline: warning: NATS not ready, trying again in %v: %v\n", d.Round(time.Millisecond), err)
+		}))
+	return err
 }
 
 // batchRows is the pipeline's effective MaxRows.

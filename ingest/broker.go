@@ -69,9 +69,28 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b.js = js
 	if _, err := js.AccountInfo(ctx); err != nil {
 		b.Close()
+		if Temporary(err) {
+			return nil, fmt.Errorf("nats: JetStream at %s did not answer: %w (a cluster electing its leader answers in a few seconds)", redactURL(b.url), err)
+		}
 		return nil, fmt.Errorf("nats: %s has no JetStream for this account: %w (enable JetStream on the server)", redactURL(b.url), err)
 	}
 	return b, nil
+}
+
+// Temporary reports whether err is one a NATS server or cluster gives while
+// it is busy, restarting or electing a leader (a timeout, no responders, a
+// 503 from the JetStream API): trying again later may succeed.
+func Temporary(err error) bool {
+	if err == nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 503 {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrNoServers)
 }
 
 func clientAuth(cfg Config) []nats.Option {

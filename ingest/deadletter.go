@@ -55,8 +55,14 @@ type DeadLetters struct {
 
 // DeadLetters ensures the dead-letter stream exists and returns a handle.
 func (b *Broker) DeadLetters(ctx context.Context, stream string) (*DeadLetters, error) {
+	return b.OpenDeadLetters(ctx, stream, 1)
+}
+
+// OpenDeadLetters is DeadLetters creating a missing stream with the given
+// replicas (a NATS cluster).
+func (b *Broker) OpenDeadLetters(ctx context.Context, stream string, replicas int) (*DeadLetters, error) {
 	// An operator's changes to the dead-letter stream are kept (see EnsureStream).
-	if _, err := b.EnsureStream(ctx, StreamSpec{Name: stream, Subjects: []string{DeadLetterPrefix + ">"}, MaxAge: 30 * 24 * time.Hour}); err != nil {
+	if _, err := b.EnsureStream(ctx, StreamSpec{Name: stream, Subjects: []string{DeadLetterPrefix + ">"}, MaxAge: 30 * 24 * time.Hour, Replicas: replicas}); err != nil {
 		return nil, err
 	}
 	return &DeadLetters{js: b.js, stream: stream}, nil

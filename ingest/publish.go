@@ -26,13 +26,17 @@ type Publisher struct {
 	seq    atomic.Uint64
 
 	mu      sync.Mutex
-	resend  []*nats.Msg    // asynchronous publishes to send again
-	tries   map[string]int // attempts so far, by message id, while unacknowledged
+	resend  []resend             // asynchronous publishes to send again
+	tries   map[string]int       // attempts so far, by message id, while unacknowledged
+	since   map[string]time.Time // first failure, by message id, while unacknowledged
 	failed  int
 	lastErr error
 
 	sent, sentBytes, acked, ackedBytes, retries atomic.Uint64
 
+	// retryFor is how long a failing publish is retried (retryForDefault;
+	// tests shorten it).
+	retryFor time.Duration
 	// beforeAck, set by tests, runs on NATS's goroutine before each
 	// acknowledgement is counted: a slow acknowledgement path.
 	beforeAck func()
@@ -40,9 +44,12 @@ type Publisher struct {
 
 // Publish limits.
 const (
-	// publishAttempts is how often an asynchronous publish is sent before
-	// the publisher gives up on it.
+	// publishAttempts and retryForDefault bound the attempts of an asynchronous
+	// publish: it is given up on once it was sent publishAttempts times and
+	// its first failure is retryFor ago (a cluster electing a stream leader
+	// refuses publishes for seconds).
 	publishAttempts = 5
+	retryForDefault = time.Minute
 	// stallLimit bounds how long PublishAsync waits for room while
 	// maxPending publishes await their acknowledgement.
 	stallLimit = time.Minute
@@ -60,7 +67,7 @@ func (b *Broker) Publisher(maxPending int, onErr func(subject string, err error)
 	if maxPending == 0 {
 		maxPending = 4096
 	}
-	p := &Publisher{onErr: onErr, tries: map[string]int{}, prefix: nats.NewInbox()[len(nats.InboxPrefix):] + "-"}
+	p := &Publisher{onErr: onErr, tries: map[string]int{}, since: map[string]time.Time{}, retryFor: retryForDefault, prefix: nats.NewInbox()[len(nats.InboxPrefix):] + "-"}
 	js, err := jetstream.New(b.nc,
 		jetstream.WithPublishAsyncMaxPending(maxPending),
 		jetstream.WithPublishAsyncTimeout(ackTimeout),
@@ -122,8 +129,9 @@ func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, ms
 // maxPending publishes await theirs it waits for room, trying again (same
 // message id) with backoff from 10 ms to 1 s for up to a minute before it
 // gives up; ctx ends the wait. A publish the stream refuses or never acknowledges is sent again
-// later (by PublishAsync or Flush) with the same message id, up to five
-// attempts. data must not be modified until Flush returns. msgID may be
+// later (by PublishAsync or Flush) with the same message id, after a pause
+// growing from 50 ms to 5 s, until it was tried five times over at least a
+// minute. data must not be modified until Flush returns. msgID may be
 // empty: the publisher makes one.
 func (p *Publisher) PublishAsync(ctx context.Context, subject string, data []byte, msgID string) error {
 	if err := p.sendAgain(ctx); err != nil {
@@ -169,23 +177,37 @@ func (p *Publisher) asyncAcked(m *nats.Msg) {
 	}
 	p.mu.Lock()
 	delete(p.tries, m.Header.Get(jetstream.MsgIDHeader))
+	delete(p.since, m.Header.Get(jetstream.MsgIDHeader))
 	p.mu.Unlock()
 	p.acked.Add(1)
 	p.ackedBytes.Add(uint64(len(m.Data)))
 }
 
-// asyncFailed queues a refused or unacknowledged publish to be sent again,
-// or gives up on it after its last attempt. It runs on NATS's goroutine
-// and must not block.
+// resend is a failed asynchronous publish waiting to be sent again.
+type resend struct {
+	m   *nats.Msg
+	due time.Time
+}
+
+// asyncFailed queues a refused or unacknowledged publish to be sent again
+// (after a pause growing with its attempts), or gives up on it after its
+// last attempt. It runs on NATS's goroutine and must not block.
 func (p *Publisher) asyncFailed(m *nats.Msg, err error) {
 	id := m.Header.Get(jetstream.MsgIDHeader)
 	p.mu.Lock()
-	if p.tries[id] < publishAttempts && !errors.Is(err, jetstream.ErrNoStreamResponse) {
-		p.resend = append(p.resend, m)
+	first, ok := p.since[id]
+	if !ok {
+		first = time.Now()
+		p.since[id] = first
+	}
+	if tries := p.tries[id]; tries < publishAttempts || time.Since(first) < p.retryFor {
+		pause := min(50*time.Millisecond<<min(tries, 7), 5*time.Second)
+		p.resend = append(p.resend, resend{m: m, due: time.Now().Add(pause)})
 		p.mu.Unlock()
 		return
 	}
 	delete(p.tries, id)
+	delete(p.since, id)
 	p.failed++
 	p.lastErr = fmt.Errorf("publish to %s (message id %s): %w", m.Subject, id, err)
 	p.mu.Unlock()
@@ -194,17 +216,26 @@ func (p *Publisher) asyncFailed(m *nats.Msg, err error) {
 	}
 }
 
-// sendAgain sends the queued failed publishes again.
+// sendAgain sends the queued failed publishes whose pause is over again.
 func (p *Publisher) sendAgain(ctx context.Context) error {
+	now := time.Now()
 	p.mu.Lock()
-	msgs := p.resend
-	p.resend = nil
+	var due []resend
+	keep := p.resend[:0]
+	for _, r := range p.resend {
+		if r.due.After(now) {
+			keep = append(keep, r)
+		} else {
+			due = append(due, r)
+		}
+	}
+	p.resend = keep
 	p.mu.Unlock()
-	for i, m := range msgs {
+	for i, r := range due {
 		p.retries.Add(1)
-		if err := p.sendAsync(ctx, m); err != nil {
+		if err := p.sendAsync(ctx, r.m); err != nil {
 			p.mu.Lock()
-			p.resend = append(p.resend, msgs[i+1:]...)
+			p.resend = append(p.resend, due[i+1:]...)
 			p.mu.Unlock()
 			return err
 		}
@@ -223,10 +254,21 @@ func (p *Publisher) Flush(ctx context.Context) error {
 			return fmt.Errorf("nats: %d publishes still unacknowledged: %w", p.js.PublishAsyncPending(), ctx.Err())
 		}
 		p.mu.Lock()
-		again := len(p.resend) > 0
+		again, n := len(p.resend) > 0, len(p.resend)
+		var next time.Time
+		for _, r := range p.resend {
+			if next.IsZero() || r.due.Before(next) {
+				next = r.due
+			}
+		}
 		p.mu.Unlock()
 		if !again {
 			break
+		}
+		select {
+		case <-time.After(time.Until(next)):
+		case <-ctx.Done():
+			return fmt.Errorf("nats: %d publishes still unacknowledged: %w", n, ctx.Err())
 		}
 		if err := p.sendAgain(ctx); err != nil {
 			return err
@@ -235,7 +277,7 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failed > 0 {
-		return fmt.Errorf("nats: %d publishes failed after %d attempts each; the last: %w", p.failed, publishAttempts, p.lastErr)
+		return fmt.Errorf("nats: %d publishes failed after %d attempts and %v each; the last: %w", p.failed, publishAttempts, p.retryFor, p.lastErr)
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ func TestPublishAsyncGivesUpWithoutStream(t *testing.T) {
 	var heard atomic.Int32
 	pub, err := b.Publisher(0, func(string, error) { heard.Add(1) })
 	require.NoError(t, err)
+	pub.retryFor = 300 * time.Millisecond
 	require.NoError(t, pub.PublishAsync(ctx, "nobody.listens", []byte("x"), ""))
 	err = pub.Flush(ctx)
 	require.ErrorContains(t, err, "1 publishes failed")

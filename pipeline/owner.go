@@ -252,7 +252,7 @@ func (r *runner) adopt(ctx context.Context, e ingest.JournalEntry, other bool) e
 		return nil // another process came first, or the owner woke up
 	}
 	r.hold(ne)
-	r.p.log.Info("replaying a journaled batch", "source", r.src.Name, "batch", e.Record.Token, "from", e.Record.Owner, "adopted", other)
+	r.p.log.Warn("replaying a journaled batch left by a process that stopped working on it", "source", r.src.Name, "batch", e.Record.Token, "from", e.Record.Owner, "adopted", other)
 	// A replay that started finishes even when the run is stopped, within
 	// the shutdown timeout.
 	bctx, cancel := drainContext(ctx, r.p.cfg.shutdownTimeout())

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TAPLINE_TEST_MAIN") == "1" {
 		os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if spec := os.Getenv("TAPLINE_TEST_NATS"); spec != "" {
+		os.Exit(runNATSNode(spec))
+	}
 	os.Exit(m.Run())
 }
 

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/gen"
+	"github.com/tapline/tapline/ingest"
+)
+
+// natsNode is one node of the test's NATS cluster, run in a child process
+// (this test binary with TAPLINE_TEST_NATS set to the node as JSON), so that
+// it can be SIGKILLed and restarted on its store.
+type natsNode struct {
+	Name        string
+	Port        int
+	ClusterPort int
+	Routes      []string
+	Store       string
+
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+// runNATSNode serves one cluster node until it is killed.
+func runNATSNode(spec string) int {
+	var n natsNode
+	if err := json.Unmarshal([]byte(spec), &n); err != nil {
+		fmt.Fprintln(os.Stderr, "TAPLINE_TEST_NATS:", err)
+		return 2
+	}
+	opts := &server.Options{
+		ServerName: n.Name, Host: "127.0.0.1", Port: n.Port, JetStream: true, StoreDir: n.Store, NoSigs: true,
+		Cluster: server.ClusterOpts{Name: "tapline-test", Host: "127.0.0.1", Port: n.ClusterPort},
+		Routes:  server.RoutesFromStr(strings.Join(n.Routes, ",")),
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nats node:", err)
+		return 1
+	}
+	s.ConfigureLogger()
+	s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		fmt.Fprintln(os.Stderr, "nats node did not start")
+		return 1
+	}
+	s.WaitForShutdown()
+	return 0
+}
+
+func (n *natsNode) start() error {
+	spec, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	n.cmd = exec.Command(os.Args[0])
+	n.cmd.Env = append(os.Environ(), "TAPLINE_TEST_NATS="+string(spec))
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	return n.cmd.Start()
+}
+
+func (n *natsNode) kill() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	_ = n.cmd.Wait()
+}
+
+// freePorts returns n ports free on loopback right now.
+func freePorts(t *testing.T, n int) []int {
+	var out []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for a child's output goroutine and the
+// test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is one `tapline run` of the scale-out test, restarted under the
+// same --instance name after each kill; its output of every start is kept.
+type instance struct {
+	name    string
+	args    []string
+	metrics string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	alive   bool
+}
+
+func (in *instance) start() error {
+	in.cmd = exec.Command(os.Args[0], in.args...)
+	in.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")
+	in.cmd.Stdout = io.Discard
+	in.cmd.Stderr = in.out
+	if err := in.cmd.Start(); err != nil {
+		return err
+	}
+	in.alive = true
+	return nil
+}
+
+func (in *instance) ready() bool {
+	resp, err := http.Get("http://" + in.metrics + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (in *instance) kill() {
+	_ = in.cmd.Process.Signal(syscall.SIGKILL)
+	_ = in.cmd.Wait()
+	in.alive = false
+}
+
+// mixPublisher publishes generated SOFARPC and g3proxy records in 64 KiB
+// messages (one subject's records per message) and counts, per table, the
+// rows they must become.
+type mixPublisher struct {
+	sofa, g3                       gen.Generator
+	digests, stats, tasks, g3samps int
+}
+
+func (p *mixPublisher) publish(ctx context.Context, pub *ingest.Publisher, sofarpc, g3proxy int) error {
+	bySubject := map[string]*bytes.Buffer{}
+	var r gen.Record
+	send := func(subj string, w *bytes.Buffer) error {
+		err := pub.PublishAsync(ctx, subj, bytes.Clone(w.Bytes()), "")
+		w.Reset()
+		return err
+	}
+	add := func() error {
+		w := bySubject[r.Subject]
+		if w == nil {
+			w = &bytes.Buffer{}
+			bySubject[r.Subject] = w
+		}
+		w.Write(r.Data)
+		w.WriteByte('\n')
+		if w.Len() > 64<<10 {
+			return send(r.Subject, w)
+		}
+		return nil
+	}
+	for i := range sofarpc + g3proxy {
+		if i%3 == 2 && g3proxy > 0 {
+			g3proxy--
+			p.g3.Next(&r)
+			p.tasks++
+			if r.Sample {
+				p.g3samps++
+			}
+		} else {
+			p.sofa.Next(&r)
+			if r.Sample {
+				p.digests++
+			} else {
+				p.stats++
+			}
+		}
+		if err := add(); err != nil {
+			return err
+		}
+	}
+	for subj, w := range bySubject {
+		if w.Len() > 0 {
+			if err := send(subj, w); err != nil {
+				return err
+			}
+		}
+	}
+	return pub.Flush(ctx)
+}
+
+// TestScaleOutStaysExactlyOnce runs tapline as a user scales it out: a
+// three-node NATS cluster (child processes, streams and journal with three
+// replicas), one `tapline serve --http-writable` as the shared ClickHouse
+// (the embedded 26.7 engine), and three `tapline run` on one durable
+// consumer per format writing into it over HTTP. It publishes SOFARPC and
+// g3proxy records in rounds, and in every round SIGKILLs a run while the
+// journal holds one of its batches uncommitted: restarted at once, the run
+// replays the batch itself; restarted only after the lease (two ack waits),
+// a live run adopts it. One round SIGKILLs a NATS node as well. Rounds go on
+// (bounded) until both a replay and an adoption were logged by the runs, so
+// the test cannot pass by luck of timing; at least 300k records go out. At
+// the end every record is in its table once (count and uniqueness of its
+// natural key) and each view counts it once.
+func TestScaleOutStaysExactlyOnce(t *testing.T) {
+	const (
+		ackWait   = 3 * time.Second
+		minRounds = 4
+		maxRounds = 12
+		perRound  = 75_000 // records: 50k SOFARPC, 25k g3proxy
+	)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+
+	// The NATS cluster.
+	ports := freePorts(t, 6)
+	var nodes []*natsNode
+	var urls []string
+	for i := range 3 {
+		n := &natsNode{Name: fmt.Sprintf("n%d", i+1), Port: ports[2*i], ClusterPort: ports[2*i+1], Store: t.TempDir(), out: &syncBuffer{}}
+		for j := range 3 {
+			if j != i {
+				n.Routes = append(n.Routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[2*j+1]))
+			}
+		}
+		nodes = append(nodes, n)
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", n.Port))
+	}
+	for _, n := range nodes {
+		require.NoError(t, n.start())
+		t.Cleanup(n.kill)
+	}
+	natsURL := strings.Join(urls, ",")
+
+	// The shared engine.
+	served := t.TempDir()
+	sv := startChild(t, served, true, "serve", "--data-dir", served, "--http", "127.0.0.1:0", "--http-writable")
+	count := func(q string) uint64 { return sv.count(t, q) }
+
+	// Three runs.
+	var runs []*instance
+	for i, port := range freePorts(t, 3) {
+		in := &instance{name: fmt.Sprintf("run-%d", i+1), metrics: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}}
+		in.args = []string{"run", "--data-dir", t.TempDir(), "--http", "", "--nats-url", natsURL, "--stream-replicas", "3",
+			"--clickhouse", "http://" + sv.ep.HTTP + "/tapline", "--sources", "sofarpc,g3proxy", "--instance", in.name,
+			"--metrics", in.metrics, "--batch-rows", "10000", "--batch-age", "200ms", "--ack-wait", ackWait.String(), "--shutdown-timeout", "20s"}
+		runs = append(runs, in)
+	}
+	logs := func() string {
+		var b strings.Builder
+		for _, in := range runs {
+			fmt.Fprintf(&b, "--- %s\n%s", in.name, in.out.String())
+		}
+		return b.String()
+	}
+	for _, in := range runs {
+		require.NoError(t, in.start())
+		t.Cleanup(in.kill)
+		require.Eventually(t, in.ready, 90*time.Second, 100*time.Millisecond, "%s gets ready (NATS cluster, streams, engine):\n%s", in.name, logs())
+	}
+
+	b, err := ingest.Start(ctx, ingest.Config{URL: natsURL})
+	require.NoError(t, err)
+	defer b.Close()
+	pub, err := b.Publisher(0, nil)
+	require.NoError(t, err)
+	j, err := b.Journal(ctx, ingest.DefaultJournalBucket)
+	require.NoError(t, err)
+	start := time.Now().Add(-2 * time.Hour)
+	p := &mixPublisher{
+		sofa: gen.NewSofarpc(gen.Options{Seed: 11, Start: start, Step: 3 * time.Millisecond}),
+		g3:   gen.NewG3proxy(gen.Options{Seed: 12, Start: start, Step: 7 * time.Millisecond}),
+	}
+
+	// uncommittedOf returns a run holding a journaled batch not yet
+	// committed right now, waiting up to 20s for one.
+	uncommittedOf := func() *instance {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, format := range []string{"sofarpc", "g3proxy"} {
+				src := ingest.DefaultSource(format)
+				recs, err := j.List(ctx, src.Stream, src.Durable)
+				if err != nil {
+					continue
+				}
+				for _, r := range recs {
+					for _, in := range runs {
+						if !r.Committed && in.alive && ingest.OwnerInstance(r.Owner) == in.name {
+							return in
+						}
+					}
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}
+	replays := func() (own, adopted int) {
+		l := logs()
+		return strings.Count(l, "adopted=false"), strings.Count(l, "adopted=true")
+	}
+
+	var seen []string
+	var published int
+	natsKilled := false
+	var pending sync.WaitGroup
+	restartErr := make(chan error, maxRounds)
+	for round := 1; round <= maxRounds; round++ {
+		own, adopted := replays()
+		if round > minRounds && own > 0 && adopted > 0 && natsKilled && published >= 300_000 {
+			break
+		}
+		pubErr := make(chan error, 1)
+		go func() { pubErr <- p.publish(ctx, pub, perRound*2/3, perRound/3) }()
+		published += perRound
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		victim := uncommittedOf()
+		if victim == nil {
+			seen = append(seen, fmt.Sprintf("round %d: no run held an uncommitted batch", round))
+		} else {
+			victim.kill()
+			// Odd rounds restart the run at once (it replays its own batch);
+			// even rounds only after its lease ran out (a live run adopts it).
+			delay := 300 * time.Millisecond
+			if round%2 == 0 {
+				delay = 2*ackWait + 3*time.Second
+			}
+			seen = append(seen, fmt.Sprintf("round %d: killed %s, restart in %v", round, victim.name, delay))
+			pending.Add(1)
+			go func(in *instance) {
+				defer pending.Done()
+				time.Sleep(delay)
+				if err := in.start(); err != nil {
+					restartErr <- err
+				}
+			}(victim)
+		}
+		if round == 3 {
+			n := nodes[rng.IntN(len(nodes))]
+			n.kill()
+			seen = append(seen, fmt.Sprintf("round %d: killed NATS node %s", round, n.Name))
+			time.Sleep(2 * time.Second)
+			require.NoError(t, n.start())
+			natsKilled = true
+		}
+		require.NoError(t, <-pubErr, "publish round %d", round)
+		pending.Wait()
+		select {
+		case err := <-restartErr:
+			require.NoError(t, err, "restart a run")
+		default:
+		}
+	}
+	for _, in := range runs {
+		require.Eventually(t, in.ready, 90*time.Second, 100*time.Millisecond, "%s is ready again:\n%s", in.name, logs())
+	}
+	caughtUp := func() bool {
+		return count("SELECT count() FROM sofarpc_digest") >= uint64(p.digests) && count("SELECT count() FROM sofarpc_stat") >= uint64(p.stats) &&
+			count("SELECT count() FROM g3proxy_task") >= uint64(p.tasks) &&
+			count("SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'") >= uint64(p.digests) &&
+			count("SELECT sum(requests) FROM latency_1m WHERE source = 'g3proxy'") >= uint64(p.g3samps)
+	}
+	require.Eventually(t, caughtUp, 3*time.Minute, 250*time.Millisecond, "the runs catch up:\n%s\n%s", strings.Join(seen, "\n"), logs())
+	time.Sleep(2 * ackWait) // room for late redeliveries to show as duplicates
+	own, adopted := replays()
+	t.Logf("published %d records (%d SOFARPC digests, %d stats, %d g3proxy tasks); %d own replays, %d adoptions\n%s",
+		published, p.digests, p.stats, p.tasks, own, adopted, strings.Join(seen, "\n"))
+	require.GreaterOrEqual(t, published, 300_000)
+	require.True(t, natsKilled)
+	require.Positive(t, own, "no run replayed its own journaled batch after a restart:\n%s", strings.Join(seen, "\n"))
+	require.Positive(t, adopted, "no run adopted another's journaled batch:\n%s", strings.Join(seen, "\n"))
+
+	exact := func(what, q string, want int) {
+		require.Equal(t, strconv.Itoa(want), strconv.FormatUint(count(q), 10), "%s (%s)", what, q)
+	}
+	exact("every digest once", "SELECT count() FROM sofarpc_digest", p.digests)
+	exact("digest keys unique", "SELECT uniqExact(side, trace_id) FROM sofarpc_digest", p.digests)
+	exact("every stat once", "SELECT count() FROM sofarpc_stat", p.stats)
+	exact("stat keys unique", "SELECT uniqExact(time) FROM sofarpc_stat", p.stats)
+	exact("every g3proxy task record once", "SELECT count() FROM g3proxy_task", p.tasks)
+	exact("g3proxy keys unique", "SELECT uniqExact(task_id, task_event, event_time) FROM g3proxy_task", p.tasks)
+	exact("SOFARPC view counts each call once", "SELECT sum(calls) FROM sofarpc_latency_1m", p.digests)
+	exact("cross-source view, SOFARPC", "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'", p.digests)
+	exact("cross-source view, g3proxy", "SELECT sum(requests) FROM latency_1m WHERE source = 'g3proxy'", p.g3samps)
+	exact("g3proxy view", "SELECT sum(tasks) FROM g3proxy_task_1m", p.g3samps)
+
+	for _, in := range runs {
+		require.NoError(t, in.cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, in.cmd.Wait(), "%s drains and exits 0:\n%s", in.name, in.out.String())
+	}
+	for _, n := range nodes {
+		require.NoError(t, n.cmd.Process.Signal(syscall.SIGTERM))
+		_ = n.cmd.Wait()
+	}
+}
