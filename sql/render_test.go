@@ -124,6 +124,7 @@ func TestMigrationsOnEmbedded(t *testing.T) {
 
 	cluster, err := sql.Migrations(sql.RenderOptions{Cluster: "logs"})
 	require.NoError(t, err)
+	cluster = append(cluster, sql.Migration{Version: "retention", Statements: sql.RetentionStatements(sql.DefaultRetention(), sql.RenderOptions{Cluster: "logs"})})
 	for _, m := range cluster {
 		for _, st := range m.Statements {
 			// Parameter values are in escaped (TabSeparated) form.

@@ -5,6 +5,7 @@
 // queries/*.sql (the queries the CLI and the demo print). Statements use
 // unqualified names and run in the configured database; every statement is
 // idempotent (IF NOT EXISTS, or a no-op on a table that has its shape).
+// Retention (retention.go) sets each table's TTL from flags.
 package sql
 
 import (

@@ -1083,6 +1083,20 @@ ALTER TABLE pipeline_batches_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS in
 ALTER TABLE pipeline_batches ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
     ADD COLUMN IF NOT EXISTS adopted Bool;
 
+-- alters/0002_envoytap_connection_summary_updated_at.sql
+ALTER TABLE envoytap_connection_summary_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE envoytap_connection_summary ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+-- alters/0003_ttl_only_drop_parts.sql
+ALTER TABLE django_events_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE envoytap_events_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE g3proxy_task_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE sofarpc_digest_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per
 -- request_id of the batch, folded with earlier rows of the same request by

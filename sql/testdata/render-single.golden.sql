@@ -1035,6 +1035,18 @@ SETTINGS non_replicated_deduplication_window = 10000,
 ALTER TABLE pipeline_batches ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
     ADD COLUMN IF NOT EXISTS adopted Bool;
 
+-- alters/0002_envoytap_connection_summary_updated_at.sql
+ALTER TABLE envoytap_connection_summary ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+-- alters/0003_ttl_only_drop_parts.sql
+ALTER TABLE django_events MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE envoytap_events MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE g3proxy_task MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE sofarpc_digest MODIFY SETTING ttl_only_drop_parts = 1;
+
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per
 -- request_id of the batch, folded with earlier rows of the same request by
