@@ -13,17 +13,17 @@ import (
 )
 
 // Retention is how long tapline's tables keep rows, through ClickHouse TTL
-// (TTL <time column> + <duration>): ClickHouse deletes expired rows in
-// background merges. It is separate from the streams' limits (NATS keeps
+// (TTL <time column> + <duration>, the columns are in retained): ClickHouse
+// deletes expired rows in background merges. It is separate from the streams' limits (NATS keeps
 // messages by its own rules). A zero duration keeps that class of tables
 // forever; the zero Retention keeps everything. The defaults are
 // DefaultRetention.
 type Retention struct {
 	// Raw is for the tables of decoded records (one row per record, event,
-	// request, task or connection): the big ones.
+	// request, task or connection): the big ones. Counted from arrival.
 	Raw time.Duration
 	// Aggregates is for the per-minute aggregates (*_1m): small, and the
-	// history dashboards show over long ranges.
+	// history dashboards show over long ranges. Counted from the minute.
 	Aggregates time.Duration
 	// Batches is for pipeline_batches, the pipeline's own health rows.
 	Batches time.Duration
@@ -65,24 +65,28 @@ const (
 )
 
 // retained is every table of tables/ with its retention class and the time
-// column of its TTL: the column the table is partitioned by, so expired
-// rows fill whole partitions that ClickHouse drops. A table without such a
-// column gets one from an alter (envoytap_connection_summary.updated_at).
+// column of its TTL. Raw tables expire by arrival (ingested_at, or
+// updated_at for the tables views assemble per request, task or connection,
+// added by alters/0002), not by event time: a backfill of old log files
+// stays for the retention after it arrived instead of vanishing at the next
+// merge. Aggregates have only their event minute (also their partition
+// key), so an aggregate older than its retention is deleted even when it
+// was just written. pipeline_batches expires by commit time.
 var retained = map[string]struct {
 	class  retentionClass
 	column string
 }{
-	"django_events":               {raw, "timestamp"},
-	"django_requests":             {raw, "day"},
-	"django_tasks":                {raw, "day"},
+	"django_events":               {raw, "ingested_at"},
+	"django_requests":             {raw, "updated_at"},
+	"django_tasks":                {raw, "updated_at"},
 	"envoytap_connection_summary": {raw, "updated_at"},
 	"envoytap_connections":        {raw, "ingested_at"},
-	"envoytap_events":             {raw, "timestamp"},
-	"g3proxy_task":                {raw, "event_time"},
-	"sofarpc_digest":              {raw, "timestamp"},
-	"sofarpc_stat":                {raw, "time"},
-	"webdebug_documents":          {raw, "time"},
-	"webdebug_events":             {raw, "time"},
+	"envoytap_events":             {raw, "ingested_at"},
+	"g3proxy_task":                {raw, "ingested_at"},
+	"sofarpc_digest":              {raw, "ingested_at"},
+	"sofarpc_stat":                {raw, "ingested_at"},
+	"webdebug_documents":          {raw, "ingested_at"},
+	"webdebug_events":             {raw, "ingested_at"},
 	"g3proxy_task_1m":             {aggregate, "minute"},
 	"latency_1m":                  {aggregate, "minute"},
 	"sofarpc_latency_1m":          {aggregate, "minute"},

@@ -14,10 +14,9 @@ import (
 )
 
 // TestEveryTableHasRetention checks that no table grows without bound by
-// default: every file of tables/ has a retention class, and its TTL column
-// is the column the table is partitioned by (so expired rows fill whole
-// partitions), except envoytap_connection_summary, which is not
-// partitioned and keys retention on updated_at.
+// default: every file of tables/ has a retention class; a table with an
+// ingested_at column expires by it; the others by updated_at (added by
+// alters/0002) or their time partition column.
 func TestEveryTableHasRetention(t *testing.T) {
 	t.Parallel()
 	cols := sql.RetainedTables()
@@ -31,10 +30,14 @@ func TestEveryTableHasRetention(t *testing.T) {
 		name := strings.TrimSuffix(strings.TrimPrefix(st.Name, "tables/"), ".sql")
 		col, ok := cols[name]
 		require.True(t, ok, "%s has no retention: add it to sql/retention.go", st.Name)
-		if m := partition.FindStringSubmatch(st.SQL); m != nil {
+		switch {
+		case strings.Contains(st.SQL, "ingested_at DateTime64"):
+			require.Equal(t, "ingested_at", col, "%s: raw rows expire by arrival", st.Name)
+		case col == "updated_at":
+		default:
+			m := partition.FindStringSubmatch(st.SQL)
+			require.NotNil(t, m, "%s: not partitioned by time and no arrival column", st.Name)
 			require.Equal(t, m[1], col, "%s: TTL column is not the partition column", st.Name)
-		} else {
-			require.Equal(t, "envoytap_connection_summary", name, "%s is not partitioned by a time column", st.Name)
 		}
 	}
 	require.Len(t, cols, n, "sql/retention.go names a table that has no file")
@@ -63,7 +66,7 @@ func engineFull(ctx context.Context, t *testing.T, db sql.DB, table string) stri
 // schema: the TTL follows each change (other units, removal for 0), an
 // unchanged retention alters nothing, and the TTL really deletes: after a
 // merge, rows older than the retention are gone and newer ones stay, in
-// a raw table (whole daily parts dropped) and an aggregate.
+// a raw table (by arrival, whole daily parts dropped) and an aggregate.
 func TestRetentionFollowsTheFlags(t *testing.T) {
 	ctx := context.Background()
 	db := embeddedtest.Target(t, 1)
@@ -73,7 +76,7 @@ func TestRetentionFollowsTheFlags(t *testing.T) {
 	changes, err := sql.ApplyRetention(ctx, db, r, sql.RenderOptions{})
 	require.NoError(t, err)
 	require.Len(t, changes, len(sql.RetainedTables())-1, "every table but pipeline_batches (kept forever, has no TTL)")
-	require.Contains(t, engineFull(ctx, t, db, "sofarpc_digest"), " TTL timestamp + toIntervalHour(36) SETTINGS")
+	require.Contains(t, engineFull(ctx, t, db, "sofarpc_digest"), " TTL ingested_at + toIntervalHour(36) SETTINGS")
 	require.Contains(t, engineFull(ctx, t, db, "latency_1m"), " TTL minute + toIntervalMinute(90) SETTINGS")
 	require.NotContains(t, engineFull(ctx, t, db, "pipeline_batches"), " TTL ")
 	changes, err = sql.RetentionChanges(ctx, db, r, sql.RenderOptions{})
@@ -82,7 +85,7 @@ func TestRetentionFollowsTheFlags(t *testing.T) {
 
 	// Rows 3 days old and 1 hour old, each inserted on its own.
 	for _, age := range []string{"3 DAY", "1 HOUR"} {
-		require.NoError(t, db.Exec(ctx, "INSERT INTO sofarpc_digest (timestamp, service) SELECT now() - INTERVAL "+age+", '"+age+"'"))
+		require.NoError(t, db.Exec(ctx, "INSERT INTO sofarpc_digest (timestamp, ingested_at, service) SELECT now() - INTERVAL "+age+", now() - INTERVAL "+age+", '"+age+"'"))
 		require.NoError(t, db.Exec(ctx, "INSERT INTO latency_1m (minute, service) SELECT now() - INTERVAL "+age+", '"+age+"'"))
 	}
 	for _, table := range []string{"sofarpc_digest", "latency_1m"} {

@@ -1083,7 +1083,15 @@ ALTER TABLE pipeline_batches_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS in
 ALTER TABLE pipeline_batches ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
     ADD COLUMN IF NOT EXISTS adopted Bool;
 
--- alters/0002_envoytap_connection_summary_updated_at.sql
+-- alters/0002_updated_at.sql
+ALTER TABLE django_requests_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_requests ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
 ALTER TABLE envoytap_connection_summary_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
 
 ALTER TABLE envoytap_connection_summary ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();

@@ -1035,7 +1035,11 @@ SETTINGS non_replicated_deduplication_window = 10000,
 ALTER TABLE pipeline_batches ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
     ADD COLUMN IF NOT EXISTS adopted Bool;
 
--- alters/0002_envoytap_connection_summary_updated_at.sql
+-- alters/0002_updated_at.sql
+ALTER TABLE django_requests ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
 ALTER TABLE envoytap_connection_summary ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
 
 -- alters/0003_ttl_only_drop_parts.sql
