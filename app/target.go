@@ -153,12 +153,13 @@ func ApplyRetention(ctx context.Context, t *Target, cluster string, r sql.Retent
 }
 
 // WarnRetention writes a warning to w for each of t's tables whose TTL
-// differs from r, or when it cannot read them; it changes nothing (a
-// server's schema is the operator's).
+// differs from r; it changes nothing (a server's schema is the
+// operator's). When it cannot read the tables' TTL it says nothing: that
+// is `tapline serve`'s endpoint (no system.tables there), whose own
+// --retention-* flags set the TTL.
 func WarnRetention(ctx context.Context, t *Target, cluster string, r sql.Retention, w io.Writer) {
 	changes, err := sql.RetentionChanges(ctx, t, r, RenderOptions(t, cluster))
 	if err != nil {
-		fmt.Fprintf(w, "tapline: warning: cannot compare the tables' retention with the --retention-* flags: %v\n", err)
 		return
 	}
 	for _, c := range changes {
