@@ -27,6 +27,7 @@ import (
 	"github.com/tapline/tapline/pipeline"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
+	"github.com/tapline/tapline/sql"
 )
 
 // Config is everything Open needs. The zero value of each field is a
@@ -77,6 +78,12 @@ type Config struct {
 	WaitForServer bool
 	// CreateDatabase creates the database on a server (schema apply).
 	CreateDatabase bool
+	// Retention, when set, is how long the tables keep rows (ClickHouse
+	// TTL). Open and Serve set it on the embedded engine, altering only
+	// the tables whose TTL differs; on a server Open only warns about the
+	// differences (the operator's `tapline schema apply` sets them). nil
+	// leaves every TTL as it is.
+	Retention *sql.Retention
 	// Log receives warnings (changed migrations, pipeline and server
 	// warnings); nil discards them.
 	Log io.Writer
@@ -227,6 +234,11 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if err := ApplySchema(ctx, st.Target, cfg.Cluster, cfg.log()); err != nil {
 			return nil, err
 		}
+		if cfg.Retention != nil {
+			if err := ApplyRetention(ctx, st.Target, cfg.Cluster, *cfg.Retention, cfg.log()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	specs := SourceSpecs(st.Sources, cfg.Subjects)
 	var journal *ingest.Journal
@@ -247,6 +259,9 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if err := CheckSchema(ctx, st.Target, cfg.Cluster, tables, cfg.log()); err != nil {
 		return nil, err
+	}
+	if cfg.Retention != nil && cfg.ClickHouse != "" {
+		WarnRetention(ctx, st.Target, cfg.Cluster, *cfg.Retention, cfg.log())
 	}
 	pcfg := cfg.Pipeline
 	pcfg.Logger = cfg.logger()

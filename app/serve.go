@@ -49,6 +49,11 @@ func Serve(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := ApplySchema(ctx, st.Target, "", cfg.log()); err != nil {
 		return nil, err
 	}
+	if cfg.Retention != nil {
+		if err := ApplyRetention(ctx, st.Target, "", *cfg.Retention, cfg.log()); err != nil {
+			return nil, err
+		}
+	}
 	if err := st.startHTTP(cfg.HTTP); err != nil {
 		return nil, err
 	}

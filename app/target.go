@@ -132,7 +132,47 @@ func CheckSchema(ctx context.Context, t *Target, cluster string, tables []*schem
 func WarnChanged(sts []sql.Status, w io.Writer) {
 	for _, st := range sts {
 		if st.State == sql.Changed {
-			fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s); CREATE ... IF NOT EXISTS does not alter the existing object: alter it by hand if the change matters\n", st.Version, st.AppliedAt)
+			fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s) and no alters/ file brings the existing object to it (CREATE ... IF NOT EXISTS does not alter it): alter it by hand if the change matters\n", st.Version, st.AppliedAt)
 		}
 	}
+}
+
+// ApplyRetention brings the TTL of t's tables to r where it differs (see
+// sql.ApplyRetention) and, when it changed any, writes one line to w
+// naming them.
+func ApplyRetention(ctx context.Context, t *Target, cluster string, r sql.Retention, w io.Writer) error {
+	changes, err := sql.ApplyRetention(ctx, t, r, RenderOptions(t, cluster))
+	if len(changes) > 0 {
+		names := make([]string, len(changes))
+		for i, c := range changes {
+			names[i] = c.Table
+		}
+		fmt.Fprintf(w, "tapline: retention (raw %v, aggregates %v, batches %v; 0 is forever) set on %s\n", r.Raw, r.Aggregates, r.Batches, strings.Join(names, ", "))
+	}
+	return err
+}
+
+// WarnRetention writes a warning to w for each of t's tables whose TTL
+// differs from r; it changes nothing (a server's schema is the
+// operator's). When it cannot read the tables' TTL it says nothing: that
+// is `tapline serve`'s endpoint (no system.tables there), whose own
+// --retention-* flags set the TTL.
+func WarnRetention(ctx context.Context, t *Target, cluster string, r sql.Retention, w io.Writer) {
+	changes, err := sql.RetentionChanges(ctx, t, r, RenderOptions(t, cluster))
+	if err != nil {
+		return
+	}
+	for _, c := range changes {
+		fmt.Fprintf(w, "tapline: warning: retention of %s differs from the --retention-* flags (%s): run `tapline schema apply` with the same flags to set it\n", c.Table, describeTTL(c))
+	}
+}
+
+func describeTTL(c sql.TTLChange) string {
+	ttl := func(s string) string {
+		if s == "" {
+			return "none (kept forever)"
+		}
+		return "TTL " + s
+	}
+	return ttl(c.Have) + " -> " + ttl(c.Want)
 }

@@ -15,4 +15,9 @@ var PipelineBatches = NewTable("pipeline_batches",
 	Int("rows", "UInt64"),
 	Bool("replayed"),
 	Float64("insert_ms"),
+	// The tapline process that committed the batch.
+	LowCardString("instance"),
+	// The batch was committed by another process than the one that
+	// journaled it.
+	Bool("adopted"),
 )

@@ -72,7 +72,7 @@ func CheckColumns(ctx context.Context, db DB, tables []*schema.Table) error {
 		}
 	}
 	if len(diffs) > 0 {
-		return errors.New("the ClickHouse tables differ from what this tapline writes: " + strings.Join(diffs, "; ") + " (run `tapline schema status` and `tapline schema apply`; a changed table needs an ALTER by hand)")
+		return errors.New("the ClickHouse tables differ from what this tapline writes: " + strings.Join(diffs, "; ") + " (run `tapline schema status` and `tapline schema apply`; a table file changed without an alters/ file needs an ALTER by hand)")
 	}
 	return nil
 }

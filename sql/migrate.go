@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,8 +22,8 @@ const MigrationsTable = "tapline_migrations"
 
 // Migration is one versioned unit of the schema: one .sql file. Its
 // version is the file's path ("tables/sofarpc_digest.sql"), so new files
-// never renumber old ones; migrations apply in Schema order (tables by
-// name, then views by name).
+// never renumber old ones; migrations apply in this order: tables/ by
+// name, alters/ by name, views/ by name.
 type Migration struct {
 	// Version is the file path inside the sql directory.
 	Version string
@@ -32,6 +33,10 @@ type Migration struct {
 	Checksum string
 	// Statements are the rendered DDL, run in order.
 	Statements []string
+	// Alters names the tables (of tables/) an alters/ file alters; empty
+	// for other files. Once the file is applied, each of these tables'
+	// files counts as applied as it is now.
+	Alters []string
 }
 
 // Migrations renders tapline's embedded .sql files for opts.
@@ -40,10 +45,11 @@ func Migrations(opts RenderOptions) ([]Migration, error) {
 }
 
 // MigrationsFrom renders the tables/*.sql and views/*.sql files of fsys
-// (one CREATE ... IF NOT EXISTS statement each) for opts.
+// (one CREATE ... IF NOT EXISTS statement each) and the alters/*.sql files
+// (ALTER TABLE statements on those tables, see alterName) for opts.
 func MigrationsFrom(fsys fs.FS, opts RenderOptions) ([]Migration, error) {
 	var sts []Statement
-	for _, d := range []string{"tables", "views"} {
+	for _, d := range []string{"tables", "alters", "views"} {
 		s, err := readDir(fsys, d)
 		if err != nil {
 			return nil, err
@@ -59,6 +65,21 @@ func MigrationsFrom(fsys fs.FS, opts RenderOptions) ([]Migration, error) {
 	out := make([]Migration, 0, len(sts))
 	var errs []error
 	for _, st := range sts {
+		if strings.HasPrefix(st.Name, "alters/") {
+			as, err := parseAlters(st, tables)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m := Migration{Version: st.Name, Checksum: checksum(st.SQL), Statements: renderAlters(as, opts)}
+			for _, a := range as {
+				if !slices.Contains(m.Alters, a.table) {
+					m.Alters = append(m.Alters, a.table)
+				}
+			}
+			out = append(out, m)
+			continue
+		}
 		stmts, err := Render(st, opts, tables)
 		if err != nil {
 			errs = append(errs, err)
@@ -134,8 +155,10 @@ const (
 	Applied State = "applied"
 	// Changed: recorded with another checksum. The file's CREATE ... IF NOT
 	// EXISTS does not alter the existing object, so Migrate leaves it alone
-	// and reports it: alter the object by hand (ALTER TABLE ... ON CLUSTER)
-	// or recreate it.
+	// and reports it. A table file changed together with an alters/ file
+	// that brings existing tables to its shape becomes Applied when that
+	// alter is applied; otherwise alter the object by hand (ALTER TABLE
+	// ... ON CLUSTER) or recreate it.
 	Changed State = "changed"
 )
 
@@ -160,10 +183,15 @@ func migrationsDDL(opts RenderOptions) string {
 }
 
 // Migrate applies every pending migration in order and records it in
-// MigrationsTable; it is idempotent (every statement is IF NOT EXISTS, so
-// two processes migrating at once do no harm). It returns the statuses
-// after the run; migrations in state Changed are left as they are and
-// reported. It stops at the first failure, naming the file.
+// MigrationsTable; it is idempotent (CREATE statements are IF NOT EXISTS
+// and alters/ statements must be no-ops on a table that has their shape,
+// so two processes migrating at once do no harm). When it applies an
+// alters/ file, it first records the current checksum of each Changed
+// table file the alter names (the alter brings the table to that file's
+// shape), then the alter itself: a failure in between leaves the alter
+// pending, to run again. It returns the statuses after the run;
+// migrations still Changed are left as they are and reported. It stops
+// at the first failure, naming the file.
 func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]Status, error) {
 	if err := db.Exec(ctx, migrationsDDL(opts)); err != nil {
 		return nil, fmt.Errorf("create %s: %w", MigrationsTable, err)
@@ -181,24 +209,55 @@ func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]
 				return sts, fmt.Errorf("apply %s: %w", sts[i].Version, err)
 			}
 		}
-		// Versions are file paths and checksums hex digits, never user
-		// input; literals because servers before 22.x have no query
-		// parameters. INSERT ... SELECT, not VALUES: over the native
-		// protocol an old server waits for VALUES data from the client.
-		rec := fmt.Sprintf("INSERT INTO %s (version, checksum, applied_at) SELECT %s, %s, now()",
-			MigrationsTable, sink.QuoteString(sts[i].Version), sink.QuoteString(sts[i].Checksum))
-		if err := db.Exec(ctx, rec); err != nil {
-			return sts, fmt.Errorf("record %s in %s: %w", sts[i].Version, MigrationsTable, err)
+		for j := range sts {
+			if sts[j].State == Changed && slices.Contains(sts[i].Alters, tableOf(sts[j].Version)) {
+				if err := record(ctx, db, sts[j].Migration); err != nil {
+					return sts, err
+				}
+				sts[j].State = Applied
+			}
+		}
+		if err := record(ctx, db, sts[i].Migration); err != nil {
+			return sts, err
 		}
 		sts[i].State = Applied
 	}
 	return StatusOf(ctx, db, ms)
 }
 
+// tableOf returns the table a tables/ file creates, "" for other files.
+func tableOf(version string) string {
+	if !strings.HasPrefix(version, "tables/") {
+		return ""
+	}
+	return strings.TrimSuffix(path.Base(version), ".sql")
+}
+
+// record inserts m's version and checksum into MigrationsTable.
+func record(ctx context.Context, db DB, m Migration) error {
+	// Versions are file paths and checksums hex digits, never user
+	// input; literals because servers before 22.x have no query
+	// parameters. INSERT ... SELECT, not VALUES: over the native
+	// protocol an old server waits for VALUES data from the client.
+	rec := fmt.Sprintf("INSERT INTO %s (version, checksum, applied_at) SELECT %s, %s, now()",
+		MigrationsTable, sink.QuoteString(m.Version), sink.QuoteString(m.Checksum))
+	if err := db.Exec(ctx, rec); err != nil {
+		return fmt.Errorf("record %s in %s: %w", m.Version, MigrationsTable, err)
+	}
+	return nil
+}
+
 // StatusOf reads MigrationsTable and returns each migration's state. A
-// database without the table has every migration pending.
+// database without the table has every migration pending. A version
+// recorded several times (a table file brought up to date by an alter)
+// is in the state of its latest record; records of the same second count
+// as Applied when one of them has the current checksum.
 func StatusOf(ctx context.Context, db DB, ms []Migration) ([]Status, error) {
-	recorded := map[string][2]string{} // version -> checksum, applied_at (latest)
+	type rec struct {
+		sums []string
+		at   string
+	}
+	recorded := map[string]rec{} // version -> checksums recorded at the latest applied_at
 	// EXISTS, not system.tables: tapline's own HTTP endpoint (a target of
 	// other tapline processes) does not show system.tables.
 	out, err := db.Query(ctx, "EXISTS TABLE "+MigrationsTable, "TabSeparatedRaw", nil)
@@ -212,18 +271,26 @@ func StatusOf(ctx context.Context, db DB, ms []Migration) ([]Status, error) {
 		}
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			f := strings.Split(line, "\t")
-			if len(f) == 3 {
-				recorded[f[0]] = [2]string{f[1], f[2]}
+			if len(f) != 3 {
+				continue
 			}
+			// Rows come in applied_at order (text of a DateTime sorts
+			// as time): a later second replaces, the same second adds.
+			r := recorded[f[0]]
+			if r.at != f[2] {
+				r = rec{at: f[2]}
+			}
+			r.sums = append(r.sums, f[1])
+			recorded[f[0]] = r
 		}
 	}
 	sts := make([]Status, len(ms))
 	for i, m := range ms {
 		sts[i] = Status{Migration: m, State: Pending}
 		if r, ok := recorded[m.Version]; ok {
-			sts[i].AppliedAt = r[1]
+			sts[i].AppliedAt = r.at
 			sts[i].State = Applied
-			if r[0] != m.Checksum {
+			if !slices.Contains(r.sums, m.Checksum) {
 				sts[i].State = Changed
 			}
 		}

@@ -85,6 +85,12 @@ func TestRenderClusterShape(t *testing.T) {
 			require.Contains(t, m.Statements[0], "replicated_deduplication_window", m.Version)
 			require.Contains(t, m.Statements[1], "ENGINE = Distributed('logs', 'db1', ", m.Version)
 			require.Contains(t, m.Statements[1], "cityHash64(", m.Version)
+		} else if strings.HasPrefix(m.Version, "alters/") {
+			require.NotEmpty(t, m.Alters, m.Version)
+			for _, st := range m.Statements {
+				require.True(t, strings.HasPrefix(st, "ALTER TABLE "), m.Version)
+			}
+			require.Contains(t, m.Statements[0], sql.LocalSuffix+" ON CLUSTER", m.Version, "an alter changes the per-shard table first")
 		} else {
 			require.Contains(t, m.Statements[0], sql.LocalSuffix+" AS", m.Version, "a view writes TO a local table")
 		}
@@ -94,8 +100,9 @@ func TestRenderClusterShape(t *testing.T) {
 // TestMigrationsOnEmbedded executes the single-server rendering for real on
 // the embedded engine: applied twice (the second run applies nothing),
 // recorded, and the tables then match schema/. The cluster rendering
-// cannot run without ZooKeeper; every statement of it is parsed by the
-// engine's own parser (formatQuery), so a syntax error fails here.
+// cannot run without ZooKeeper; every statement of it (and the retention
+// ALTERs) is parsed by the engine's own parser (formatQuery), so a syntax
+// error fails here.
 func TestMigrationsOnEmbedded(t *testing.T) {
 	ctx := context.Background()
 	db := embeddedtest.Target(t, 1)
@@ -117,6 +124,7 @@ func TestMigrationsOnEmbedded(t *testing.T) {
 
 	cluster, err := sql.Migrations(sql.RenderOptions{Cluster: "logs"})
 	require.NoError(t, err)
+	cluster = append(cluster, sql.Migration{Version: "retention", Statements: sql.RetentionStatements(sql.DefaultRetention(), sql.RenderOptions{Cluster: "logs"})})
 	for _, m := range cluster {
 		for _, st := range m.Statements {
 			// Parameter values are in escaped (TabSeparated) form.

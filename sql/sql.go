@@ -1,8 +1,11 @@
 // Package sql holds tapline's ClickHouse schema as .sql files, embedded in
-// the binary: tables/*.sql (one table each), views/*.sql (materialized views,
-// always TO a table in tables/) and queries/*.sql (the queries the CLI and
-// the demo print). Statements use unqualified names and run in the
-// configured database; every statement is idempotent (IF NOT EXISTS).
+// the binary: tables/*.sql (one table each), alters/*.sql (ALTER TABLE
+// statements that bring existing tables to their files' current shape),
+// views/*.sql (materialized views, always TO a table in tables/) and
+// queries/*.sql (the queries the CLI and the demo print). Statements use
+// unqualified names and run in the configured database; every statement is
+// idempotent (IF NOT EXISTS, or a no-op on a table that has its shape).
+// Retention (retention.go) sets each table's TTL from flags.
 package sql
 
 import (
@@ -15,7 +18,7 @@ import (
 	"strings"
 )
 
-//go:embed tables/*.sql views/*.sql queries/*.sql
+//go:embed tables/*.sql alters/*.sql views/*.sql queries/*.sql
 var files embed.FS
 
 // Statement is one named SQL statement from a file.
@@ -75,13 +78,21 @@ type Execer interface {
 	Exec(ctx context.Context, stmt string) error
 }
 
-// Apply runs every Schema statement in order. Statements are idempotent, so
-// Apply may run on every start. It stops at the first failure and names the
-// file.
+// Apply runs every migration's statements (tables, alters, views; see
+// Migrations) for one server, in order, without recording them: the
+// schema of a fresh install, for tests and benchmarks. Statements are
+// idempotent, so Apply may run again. It stops at the first failure and
+// names the file.
 func Apply(ctx context.Context, db Execer) error {
-	for _, st := range Schema() {
-		if err := db.Exec(ctx, st.SQL); err != nil {
-			return fmt.Errorf("apply %s: %w", st.Name, err)
+	ms, err := Migrations(RenderOptions{})
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		for _, st := range m.Statements {
+			if err := db.Exec(ctx, st); err != nil {
+				return fmt.Errorf("apply %s: %w", m.Version, err)
+			}
 		}
 	}
 	return nil

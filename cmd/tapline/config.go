@@ -16,6 +16,7 @@ import (
 	"github.com/tapline/tapline/chhttp"
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/pipeline"
+	"github.com/tapline/tapline/sql"
 )
 
 // errHelp is returned after --help printed the usage (exit 0).
@@ -78,6 +79,11 @@ type settings struct {
 	HTTPMaxResult  int64
 	HTTPMaxMemory  int64
 	HTTPQueryConns int
+
+	// Retention is the tables' TTL (groupRetention); retentionSet says the
+	// command has the flags, so appConfig passes it on.
+	Retention    sql.Retention
+	retentionSet bool
 }
 
 type group int
@@ -87,7 +93,8 @@ const (
 	groupNATS
 	groupPipeline
 	groupHTTP
-	groupHTTPAuth // --http-user, --http-password: for run, and sql as its client
+	groupHTTPAuth  // --http-user, --http-password: for run, and sql as its client
+	groupRetention // --retention-*: TTL of the tables, for run, serve and schema
 )
 
 const defaultDataDir = app.DefaultDataDir
@@ -143,6 +150,10 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 	if groups&groupHTTPAuth != 0 {
 		fs.StringVar(&s.HTTPUser, "http-user", "", "user the HTTP endpoint requires (basic auth); required with --http beyond loopback")
 		fs.StringVar(&s.HTTPPassword, "http-password", "", "password for --http-user; prefer TAPLINE_HTTP_PASSWORD")
+	}
+	if groups&groupRetention != 0 {
+		retentionFlags(fs, &s.Retention)
+		s.retentionSet = true
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tapline %s\n\n", synopsis)
@@ -249,12 +260,17 @@ func (s *settings) appConfig(log io.Writer) app.Config {
 	if strings.TrimSpace(s.Sources) != "" {
 		sources, _ = s.selectedSources()
 	}
-	return app.Config{
+	c := app.Config{
 		DataDir: s.DataDir, ClickHouse: s.ClickHouse, Database: s.Database, Cluster: s.Cluster, Library: s.Library,
 		NATS: s.natsConfig(), Streams: app.StreamLimits{Replicas: s.StreamReplicas, MaxAge: s.StreamMaxAge, MaxBytes: s.StreamMaxBytes}, Sources: sources, Subjects: subjects, TimeZone: loc,
 		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(), Metrics: s.Metrics,
 		WaitForServer: s.waitForServer, CreateDatabase: s.createDatabase, Log: log,
 	}
+	if s.retentionSet {
+		r := s.Retention
+		c.Retention = &r
+	}
+	return c
 }
 
 // httpConfig is the HTTP endpoint's configuration.

@@ -12,7 +12,7 @@ import (
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
-	fs := s.newFlags("run", "run [flags]", groupData|groupNATS|groupPipeline|groupHTTP|groupHTTPAuth, stderr)
+	fs := s.newFlags("run", "run [flags]", groupData|groupNATS|groupPipeline|groupHTTP|groupHTTPAuth|groupRetention, stderr)
 	if err := s.parse(fs, args, func() error {
 		_, err := s.validateRun(stderr)
 		return err

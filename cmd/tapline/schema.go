@@ -12,16 +12,19 @@ import (
 
 func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
-	fs := s.newFlags("schema", "schema apply|status|print [flags]", groupData, stderr)
+	fs := s.newFlags("schema", "schema apply|status|print [flags]", groupData|groupRetention, stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: tapline schema apply|status|print [flags]
 
-  apply   create the database (on a server) and apply every pending migration in order,
-          recording each in tapline_migrations; idempotent
+  apply   create the database (on a server) and apply every pending migration in order
+          (tables/, then alters/, then views/), recording each in tapline_migrations;
+          then set each table's retention (TTL) to the --retention-* flags where it
+          differs; idempotent
   status  show each migration (one per .sql file, versioned by path and checksum):
-          applied, pending, or changed since applied; exit 1 unless all are applied
+          applied, pending, or changed since applied, and each table whose TTL differs
+          from the --retention-* flags; exit 1 unless all are applied
   print   print the DDL that apply runs (with --cluster: ON CLUSTER, Replicated and
-          Distributed tables) without connecting
+          Distributed tables) without connecting; the TTL statements for every table
 
 Flags (each also TAPLINE_<NAME> in the environment):
 `)
@@ -57,6 +60,10 @@ Flags (each also TAPLINE_<NAME> in the environment):
 				fmt.Fprintf(stdout, "%s;\n\n", st)
 			}
 		}
+		fmt.Fprintf(stdout, "-- retention: raw %v, aggregates %v, batches %v (apply alters only the tables whose TTL differs; 0 removes the TTL)\n", s.Retention.Raw, s.Retention.Aggregates, s.Retention.Batches)
+		for _, st := range sql.RetentionStatements(s.Retention, sql.RenderOptions{Cluster: s.Cluster, Database: s.Database}) {
+			fmt.Fprintf(stdout, "%s;\n\n", st)
+		}
 		return nil
 	case "apply", "status":
 	default:
@@ -85,10 +92,13 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		}
 	}
 	var sts []sql.Status
+	var ttls []sql.TTLChange
 	if sub == "apply" {
-		sts, err = sql.Migrate(ctx, t, ms, opts)
-	} else {
-		sts, err = sql.StatusOf(ctx, t, ms)
+		if sts, err = sql.Migrate(ctx, t, ms, opts); err == nil {
+			ttls, err = sql.ApplyRetention(ctx, t, s.Retention, opts)
+		}
+	} else if sts, err = sql.StatusOf(ctx, t, ms); err == nil {
+		ttls, err = retentionStatus(ctx, t, s.Retention, opts, sts)
 	}
 	if err != nil {
 		return err
@@ -106,10 +116,36 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, st.Version, st.AppliedAt)
 	}
+	for _, c := range ttls {
+		state := "ttl set now"
+		if sub == "status" {
+			state = "ttl differs"
+			notApplied++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, c.Table, ttlText(c.Have)+" -> "+ttlText(c.Want))
+	}
 	_ = tw.Flush()
 	app.WarnChanged(sts, stderr)
 	if sub == "status" && notApplied > 0 {
-		return fmt.Errorf("%d of %d migrations are not applied as they are now: run `tapline schema apply` (changed ones need an ALTER by hand)", notApplied, len(sts))
+		return fmt.Errorf("%d migrations or table retentions are not applied as they are now: run `tapline schema apply` with the same flags (changed files without an alters/ file need an ALTER by hand)", notApplied)
 	}
 	return nil
+}
+
+// retentionStatus is the tables whose TTL differs from r; none while a
+// migration is pending (the tables may not exist yet: apply sets both).
+func retentionStatus(ctx context.Context, t sql.DB, r sql.Retention, opts sql.RenderOptions, sts []sql.Status) ([]sql.TTLChange, error) {
+	for _, st := range sts {
+		if st.State == sql.Pending {
+			return nil, nil
+		}
+	}
+	return sql.RetentionChanges(ctx, t, r, opts)
+}
+
+func ttlText(expr string) string {
+	if expr == "" {
+		return "no TTL"
+	}
+	return "TTL " + expr
 }

@@ -11,7 +11,7 @@ import (
 // runServe serves the embedded engine's HTTP interface without ingesting.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
-	fs := s.newFlags("serve", "serve [flags]", groupData|groupHTTP|groupHTTPAuth, stderr)
+	fs := s.newFlags("serve", "serve [flags]", groupData|groupHTTP|groupHTTPAuth|groupRetention, stderr)
 	if err := s.parse(fs, args, nil); err != nil {
 		return err
 	}

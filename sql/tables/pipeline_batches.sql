@@ -6,7 +6,12 @@
 -- dead_letters are records of the batch's messages published to the
 -- dead-letter stream; rows counts rows over all of the source's tables;
 -- insert_ms is the time the batch's inserts took; replayed marks a batch
--- re-inserted from the journal after a restart.
+-- re-inserted from the journal after a restart; instance names the tapline
+-- process that committed the batch, and adopted marks a batch it committed
+-- for another process that had journaled it (and stopped before committing).
+-- instance and adopted came with alters/0001_pipeline_batches_instance.sql:
+-- rows committed before it have '' and false. Kept for --retention-batches
+-- (TTL on committed_at, set by tapline, not in this file).
 CREATE TABLE IF NOT EXISTS pipeline_batches
 (
     -- Commit time, filled by ClickHouse.
@@ -22,7 +27,11 @@ CREATE TABLE IF NOT EXISTS pipeline_batches
     dead_letters UInt64,
     rows UInt64,
     replayed Bool,
-    insert_ms Float64
+    insert_ms Float64,
+    -- Last, in the order alters/0001 adds them, so fresh and upgraded tables
+    -- have the same column order. Few processes: dictionary-encoded.
+    instance LowCardinality(String),
+    adopted Bool
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(committed_at)

@@ -711,7 +711,12 @@ ENGINE = Distributed('logs', 'tapline', 'latency_1m_local', cityHash64(source, s
 -- dead_letters are records of the batch's messages published to the
 -- dead-letter stream; rows counts rows over all of the source's tables;
 -- insert_ms is the time the batch's inserts took; replayed marks a batch
--- re-inserted from the journal after a restart.
+-- re-inserted from the journal after a restart; instance names the tapline
+-- process that committed the batch, and adopted marks a batch it committed
+-- for another process that had journaled it (and stopped before committing).
+-- instance and adopted came with alters/0001_pipeline_batches_instance.sql:
+-- rows committed before it have '' and false. Kept for --retention-batches
+-- (TTL on committed_at, set by tapline, not in this file).
 CREATE TABLE IF NOT EXISTS pipeline_batches_local ON CLUSTER `logs`
 (
     -- Commit time, filled by ClickHouse.
@@ -727,7 +732,11 @@ CREATE TABLE IF NOT EXISTS pipeline_batches_local ON CLUSTER `logs`
     dead_letters UInt64,
     rows UInt64,
     replayed Bool,
-    insert_ms Float64
+    insert_ms Float64,
+    -- Last, in the order alters/0001 adds them, so fresh and upgraded tables
+    -- have the same column order. Few processes: dictionary-encoded.
+    instance LowCardinality(String),
+    adopted Bool
 )
 ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/tapline/pipeline_batches_local', '{replica}')
 PARTITION BY toYYYYMM(committed_at)
@@ -1066,6 +1075,35 @@ SETTINGS replicated_deduplication_window = 10000,
 
 CREATE TABLE IF NOT EXISTS webdebug_events ON CLUSTER `logs` AS webdebug_events_local
 ENGINE = Distributed('logs', 'tapline', 'webdebug_events_local', cityHash64(doc_host, doc_route, type, time));
+
+-- alters/0001_pipeline_batches_instance.sql
+ALTER TABLE pipeline_batches_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
+    ADD COLUMN IF NOT EXISTS adopted Bool;
+
+ALTER TABLE pipeline_batches ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
+    ADD COLUMN IF NOT EXISTS adopted Bool;
+
+-- alters/0002_updated_at.sql
+ALTER TABLE django_requests_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_requests ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE envoytap_connection_summary_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE envoytap_connection_summary ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+-- alters/0003_ttl_only_drop_parts.sql
+ALTER TABLE django_events_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE envoytap_events_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE g3proxy_task_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE sofarpc_digest_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
 
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per

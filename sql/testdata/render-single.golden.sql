@@ -684,7 +684,12 @@ SETTINGS non_replicated_deduplication_window = 10000;
 -- dead_letters are records of the batch's messages published to the
 -- dead-letter stream; rows counts rows over all of the source's tables;
 -- insert_ms is the time the batch's inserts took; replayed marks a batch
--- re-inserted from the journal after a restart.
+-- re-inserted from the journal after a restart; instance names the tapline
+-- process that committed the batch, and adopted marks a batch it committed
+-- for another process that had journaled it (and stopped before committing).
+-- instance and adopted came with alters/0001_pipeline_batches_instance.sql:
+-- rows committed before it have '' and false. Kept for --retention-batches
+-- (TTL on committed_at, set by tapline, not in this file).
 CREATE TABLE IF NOT EXISTS pipeline_batches
 (
     -- Commit time, filled by ClickHouse.
@@ -700,7 +705,11 @@ CREATE TABLE IF NOT EXISTS pipeline_batches
     dead_letters UInt64,
     rows UInt64,
     replayed Bool,
-    insert_ms Float64
+    insert_ms Float64,
+    -- Last, in the order alters/0001 adds them, so fresh and upgraded tables
+    -- have the same column order. Few processes: dictionary-encoded.
+    instance LowCardinality(String),
+    adopted Bool
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(committed_at)
@@ -1021,6 +1030,26 @@ SETTINGS non_replicated_deduplication_window = 10000,
     -- took 90 ms instead of 140 ms. Merges past 128 MiB make wide parts,
     -- which read single columns faster.
     min_bytes_for_wide_part = 134217728;
+
+-- alters/0001_pipeline_batches_instance.sql
+ALTER TABLE pipeline_batches ADD COLUMN IF NOT EXISTS instance LowCardinality(String),
+    ADD COLUMN IF NOT EXISTS adopted Bool;
+
+-- alters/0002_updated_at.sql
+ALTER TABLE django_requests ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE django_tasks ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+ALTER TABLE envoytap_connection_summary ADD COLUMN IF NOT EXISTS updated_at SimpleAggregateFunction(max, DateTime('UTC')) DEFAULT now();
+
+-- alters/0003_ttl_only_drop_parts.sql
+ALTER TABLE django_events MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE envoytap_events MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE g3proxy_task MODIFY SETTING ttl_only_drop_parts = 1;
+
+ALTER TABLE sofarpc_digest MODIFY SETTING ttl_only_drop_parts = 1;
 
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per

@@ -1,0 +1,30 @@
+-- Web debug events into the cross-source latency_1m. Only rows with a
+-- sample_kind are samples (tables/webdebug_events.sql defines them); events
+-- without a duration have none and add nothing.
+--   kind 'request': one sample per document, the response's duration (else the
+--     request's): the time the application took to serve the request.
+--     service = the request's host, 'webdebug' when the document names none
+--     (a relative uri without a Host header); operation = the route shape
+--     (path, ids as {id}), '' when the document has no request uri.
+--   kind 'query': every query with a duration. service = the query target
+--     (mysql, redis: the backend called, as the scheme's clients group
+--     queries), 'unknown' when missing; operation = the query shape
+--     (literals as "?", cut at 120 bytes; a command verb for non-SQL text),
+--     so distinct values follow the statements in the code, not the data.
+-- errors: is_error ("success": false, or a response status >= 500).
+CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_webdebug_mv TO latency_1m AS
+SELECT
+    toStartOfMinute(time) AS minute,
+    'webdebug' AS source,
+    sample_kind AS kind,
+    multiIf(sample_kind = 'query', if(query_target = '', 'unknown', query_target),
+            doc_host = '', 'webdebug', doc_host) AS service,
+    if(sample_kind = 'query', query_shape, doc_route) AS operation,
+    count() AS requests,
+    countIf(is_error) AS errors,
+    sum(assumeNotNull(duration_ms)) AS latency_sum_ms,
+    max(assumeNotNull(duration_ms)) AS latency_max_ms,
+    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms)) AS latency_quantiles
+FROM webdebug_events
+WHERE sample_kind != '' AND duration_ms IS NOT NULL
+GROUP BY minute, kind, service, operation

@@ -1,0 +1,155 @@
+package sql_test
+
+import (
+	"context"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/internal/embeddedtest"
+	"github.com/tapline/tapline/sql"
+)
+
+// release0 is the schema as released before alters/ existed
+// (testdata/release-0: tables/ and views/ of main at 0b27b60): the
+// database an upgrade starts from.
+func release0(t *testing.T) []sql.Migration {
+	t.Helper()
+	ms, err := sql.MigrationsFrom(os.DirFS("testdata/release-0"), sql.RenderOptions{})
+	require.NoError(t, err)
+	return ms
+}
+
+// TestReleasedChecksumsStable pins the checksums databases recorded: every
+// file of release 0 keeps its checksum, except tables/pipeline_batches.sql,
+// which changed with alters/0001 (and is then recorded again).
+func TestReleasedChecksumsStable(t *testing.T) {
+	t.Parallel()
+	now, err := sql.Migrations(sql.RenderOptions{})
+	require.NoError(t, err)
+	sums := map[string]string{}
+	for _, m := range now {
+		sums[m.Version] = m.Checksum
+	}
+	for _, m := range release0(t) {
+		if m.Version == "tables/pipeline_batches.sql" {
+			require.NotEqual(t, m.Checksum, sums[m.Version])
+			continue
+		}
+		require.Equal(t, m.Checksum, sums[m.Version], "%s changed: databases that applied it report it changed; add an alters/ file instead", m.Version)
+	}
+}
+
+// seed inserts one row stamped now into every retained table (every
+// Date or DateTime column now, the others their defaults; views copy some
+// into aggregates) and returns the row count per table.
+func seed(ctx context.Context, t *testing.T, db sql.DB) map[string]string {
+	t.Helper()
+	for table := range sql.RetainedTables() {
+		out, err := db.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND type LIKE '%Date%' AND type NOT LIKE 'AggregateFunction%'", "TabSeparatedRaw", map[string]string{"t": table})
+		require.NoError(t, err)
+		cols := strings.Fields(string(out))
+		require.NotEmpty(t, cols, table)
+		nows := strings.TrimSuffix(strings.Repeat("now(), ", len(cols)), ", ")
+		require.NoError(t, db.Exec(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") SELECT "+nows), table)
+	}
+	n := counts(ctx, t, db)
+	for table, c := range n {
+		require.NotEqual(t, "0", c, table)
+	}
+	return n
+}
+
+func counts(ctx context.Context, t *testing.T, db sql.DB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for table := range sql.RetainedTables() {
+		n, err := db.Query(ctx, "SELECT count() FROM "+table, "TabSeparated", nil)
+		require.NoError(t, err)
+		out[table] = strings.TrimSpace(string(n))
+	}
+	return out
+}
+
+// shape is everything that makes two databases' schemas the same: each
+// column (position, type, default, codec) and each table's engine with
+// its keys, TTL and settings, and each view's query; database names
+// removed.
+func shape(ctx context.Context, t *testing.T, db sql.DB) []string {
+	t.Helper()
+	out, err := db.Query(ctx, `SELECT table, position, name, type, default_kind, default_expression, compression_codec
+		FROM system.columns WHERE database = currentDatabase() ORDER BY table, position`, "TabSeparatedRaw", nil)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	out, err = db.Query(ctx, `SELECT name, engine, engine_full, replaceAll(as_select, currentDatabase() || '.', '')
+		FROM system.tables WHERE database = currentDatabase() AND name != 'tapline_migrations' ORDER BY name`, "TabSeparatedRaw", nil)
+	require.NoError(t, err)
+	lines = append(lines, strings.Split(strings.TrimSpace(string(out)), "\n")...)
+	sort.Strings(lines)
+	return lines
+}
+
+// TestUpgradeMatchesFreshInstall upgrades a database written by release 0,
+// with rows in every table, to the current migrations and the default
+// retention, and proves its shape equals a fresh install's (columns, TTLs,
+// settings, views), that every row survived, that nothing is reported
+// changed, and that running everything again changes nothing.
+func TestUpgradeMatchesFreshInstall(t *testing.T) {
+	ctx := context.Background()
+	old := embeddedtest.Target(t, 1)
+	sts, err := sql.Migrate(ctx, old, release0(t), sql.RenderOptions{})
+	require.NoError(t, err)
+	for _, s := range sts {
+		require.Equal(t, sql.Applied, s.State, s.Version)
+	}
+	before := seed(ctx, t, old)
+
+	ms, err := sql.Migrations(sql.RenderOptions{})
+	require.NoError(t, err)
+	sts, err = sql.StatusOf(ctx, old, ms)
+	require.NoError(t, err)
+	states := map[string]sql.State{}
+	for _, s := range sts {
+		states[s.Version] = s.State
+	}
+	require.Equal(t, sql.Changed, states["tables/pipeline_batches.sql"])
+	require.Equal(t, sql.Pending, states["alters/0001_pipeline_batches_instance.sql"])
+
+	upgrade := func(db sql.DB) {
+		sts, err := sql.Migrate(ctx, db, ms, sql.RenderOptions{})
+		require.NoError(t, err)
+		for _, s := range sts {
+			require.Equal(t, sql.Applied, s.State, "%s after the upgrade", s.Version)
+		}
+		_, err = sql.ApplyRetention(ctx, db, sql.DefaultRetention(), sql.RenderOptions{})
+		require.NoError(t, err)
+	}
+	upgrade(old)
+	fresh := embeddedtest.Target(t, 1)
+	upgrade(fresh)
+
+	require.Equal(t, shape(ctx, t, fresh), shape(ctx, t, old), "an upgraded database must have a fresh install's shape")
+	require.Equal(t, before, counts(ctx, t, old), "rows survive the upgrade")
+	out, err := old.Query(ctx, "SELECT instance, adopted FROM pipeline_batches", "TabSeparated", nil)
+	require.NoError(t, err)
+	require.Equal(t, "\tfalse\n", string(out), "rows committed before the alter read '' and false")
+	out, err = old.Query(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'sofarpc_digest'", "TabSeparatedRaw", nil)
+	require.NoError(t, err)
+	require.Contains(t, string(out), "TTL ingested_at + toIntervalDay(30) SETTINGS")
+	require.Contains(t, string(out), "ttl_only_drop_parts = 1")
+
+	for _, db := range []sql.DB{old, fresh} {
+		recorded, err := db.Query(ctx, "SELECT count() FROM "+sql.MigrationsTable, "TabSeparated", nil)
+		require.NoError(t, err)
+		upgrade(db)
+		again, err := db.Query(ctx, "SELECT count() FROM "+sql.MigrationsTable, "TabSeparated", nil)
+		require.NoError(t, err)
+		require.Equal(t, string(recorded), string(again), "a second run records nothing")
+		changes, err := sql.RetentionChanges(ctx, db, sql.DefaultRetention(), sql.RenderOptions{})
+		require.NoError(t, err)
+		require.Empty(t, changes, "a second run alters no TTL")
+	}
+}
