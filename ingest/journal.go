@@ -99,7 +99,17 @@ type BatchRecord struct {
 	Lease time.Duration `json:"lease,omitempty"`
 	// Adoptions counts how often the batch changed owner.
 	Adoptions int `json:"adoptions,omitempty"`
+	// Cleared is set (before anything is inserted) once the owner found
+	// that no record journaled before this one holds any of its sequences.
+	// A record never cleared was never inserted: when its owner is gone it
+	// is deleted, not replayed. Records without an owner (older releases)
+	// count as cleared.
+	Cleared bool `json:"cleared,omitempty"`
 }
+
+// Insertable reports whether the batch may have been inserted under its
+// token (it was cleared, or an older release wrote it).
+func (r BatchRecord) Insertable() bool { return r.Cleared || r.Owner == "" }
 
 // First returns the batch's lowest sequence.
 func (r BatchRecord) First() uint64 { return r.Ranges[0].First }

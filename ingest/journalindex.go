@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -18,8 +19,11 @@ type JournalIndex struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu   sync.Mutex
-	recs map[string]JournalEntry
+	mu    sync.Mutex
+	recs  map[string]JournalEntry
+	born  map[string]uint64 // revision of each record's first write seen live; 0 for records older than the watch
+	seen  uint64            // highest revision processed
+	ready bool              // the records stored before the watch are in
 }
 
 // Watch starts an index of the records of stream's consumer durable and
@@ -33,7 +37,7 @@ func (j *Journal) Watch(ctx context.Context, stream, durable string, seen func(J
 		cancel()
 		return nil, fmt.Errorf("journal: watch %s/%s: %w", stream, durable, err)
 	}
-	x := &JournalIndex{w: w, cancel: cancel, done: make(chan struct{}), recs: map[string]JournalEntry{}}
+	x := &JournalIndex{w: w, cancel: cancel, done: make(chan struct{}), recs: map[string]JournalEntry{}, born: map[string]uint64{}}
 	ready := make(chan struct{})
 	go x.follow(ready, seen)
 	select {
@@ -49,6 +53,9 @@ func (x *JournalIndex) follow(ready chan struct{}, seen func(JournalEntry)) {
 	defer close(x.done)
 	for kve := range x.w.Updates() {
 		if kve == nil {
+			x.mu.Lock()
+			x.ready = true
+			x.mu.Unlock()
 			if ready != nil {
 				close(ready)
 				ready = nil
@@ -58,20 +65,24 @@ func (x *JournalIndex) follow(ready chan struct{}, seen func(JournalEntry)) {
 		if kve.Operation() != jetstream.KeyValuePut {
 			x.mu.Lock()
 			delete(x.recs, kve.Key())
+			delete(x.born, kve.Key())
+			x.seen = max(x.seen, kve.Revision())
 			x.mu.Unlock()
 			continue
 		}
 		e, err := decodeEntry(kve)
 		if err != nil || len(e.Record.Ranges) == 0 {
+			x.mu.Lock()
+			x.seen = max(x.seen, kve.Revision())
+			x.mu.Unlock()
 			continue // not a record of this release: left alone
 		}
 		if seen != nil {
 			seen(e)
 		}
 		x.mu.Lock()
-		if old, ok := x.recs[e.Key]; !ok || old.Revision < e.Revision {
-			x.recs[e.Key] = e
-		}
+		x.note(e)
+		x.seen = max(x.seen, e.Revision)
 		x.mu.Unlock()
 	}
 }
@@ -140,10 +151,54 @@ func (x *JournalIndex) Len() int {
 // the watch.
 func (x *JournalIndex) Note(e JournalEntry) {
 	x.mu.Lock()
-	if old, ok := x.recs[e.Key]; !ok || old.Revision < e.Revision {
+	x.note(e)
+	x.mu.Unlock()
+}
+
+func (x *JournalIndex) note(e JournalEntry) {
+	old, ok := x.recs[e.Key]
+	if !ok {
+		x.born[e.Key] = 0
+		if x.ready {
+			x.born[e.Key] = e.Revision
+		}
+	}
+	if !ok || old.Revision < e.Revision {
 		x.recs[e.Key] = e
 	}
-	x.mu.Unlock()
+}
+
+// WaitSeen waits until the watch processed revision rev (and so every
+// write before it), or ctx ends.
+func (x *JournalIndex) WaitSeen(ctx context.Context, rev uint64) error {
+	for {
+		x.mu.Lock()
+		seen := x.seen
+		x.mu.Unlock()
+		if seen >= rev {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("journal: the watch did not catch up with revision %d: %w", rev, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// Older returns the records other than the one under key that hold any
+// sequence of ranges and were first written before revision rev (or before
+// the watch started). Call it after WaitSeen(rev).
+func (x *JournalIndex) Older(key string, ranges []SeqRange, rev uint64) []JournalEntry {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []JournalEntry
+	for k, e := range x.recs {
+		if k != key && x.born[k] < rev && overlap(e.Record.Ranges, ranges) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Stop ends the watch.

@@ -166,6 +166,20 @@ func (j *Journal) Adopt(ctx context.Context, e JournalEntry, owner string, lease
 	return JournalEntry{Record: next, Key: e.Key, Revision: rev, Stored: time.Now()}, true, nil
 }
 
+// DeleteIf removes e's record when it is still as e shows it
+// (compare-and-set on e's revision); it returns false when the record
+// changed meanwhile.
+func (j *Journal) DeleteIf(ctx context.Context, e JournalEntry) (bool, error) {
+	err := j.kv.Purge(ctx, e.Key, jetstream.LastRevision(e.Revision))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("journal: delete %s: %w", e.Key, err)
+	}
+	return true, nil
+}
+
 // DeleteKey removes the record stored under key.
 func (j *Journal) DeleteKey(ctx context.Context, key string) error {
 	if err := j.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

@@ -50,7 +50,7 @@ func (r *runner) healthRecord(j ingest.BatchRecord, h batchHealth) arrow.Record 
 	u64("rows", uint64(h.rows))
 	b.Field(t.Index("replayed")).(*array.BooleanBuilder).Append(h.replayed)
 	b.Field(t.Index("insert_ms")).(*array.Float64Builder).Append(float64(h.insert.Microseconds()) / 1000)
-	str("instance", "")
-	b.Field(t.Index("adopted")).(*array.BooleanBuilder).Append(false)
+	str("instance", ingest.OwnerInstance(r.p.owner))
+	b.Field(t.Index("adopted")).(*array.BooleanBuilder).Append(h.adopted)
 	return b.NewRecord()
 }

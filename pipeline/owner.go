@@ -163,6 +163,81 @@ func (r *runner) renewLeases(ctx context.Context) {
 	}
 }
 
+// claim journals batch b and clears it for insertion, or abandons it (nil
+// entry) when another process may hold its sequences. Two processes can
+// each hold a message in a batch when the server redelivered it from a
+// stalled one; of their records, the first written wins: after its own
+// write is seen by the index (and so every write before it), a record that
+// shares a sequence with an older record, or with a committed one, is
+// deleted unused. Only a cleared record is ever inserted or replayed.
+func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, error) {
+	var e ingest.JournalEntry
+	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
+		var err error
+		e, err = r.p.journal.Create(ctx, b.journal)
+		return err != nil && !errors.Is(err, ingest.ErrJournalConflict), err
+	}); err != nil {
+		if errors.Is(err, ingest.ErrJournalConflict) {
+			r.abandon(b, err.Error())
+			return nil, nil
+		}
+		return nil, err
+	}
+	r.hold(e)
+	wctx, cancel := context.WithTimeout(ctx, r.src.Consumer.AckWait()/3)
+	err := r.index.WaitSeen(wctx, e.Revision)
+	cancel()
+	why := ""
+	switch {
+	case err != nil:
+		why = "the journal watch lags, so older batches holding its sequences cannot be ruled out"
+	default:
+		if older := r.index.Older(e.Key, e.Record.Ranges, e.Revision); len(older) > 0 {
+			why = "an older batch holds some of its sequences: " + older[0].Record.Token
+		} else {
+			r.mu.Lock()
+			done := r.committed.intersects(e.Record.Ranges)
+			r.mu.Unlock()
+			if done {
+				why = "some of its sequences are committed already"
+			}
+		}
+	}
+	if why == "" {
+		err = r.retry(ctx, "journal", b.msgs, func() (bool, error) {
+			ne, err := r.p.journal.Swap(ctx, e, func(rec *ingest.BatchRecord) bool {
+				if rec.Owner != r.p.owner || rec.Committed || rec.Cleared {
+					return false
+				}
+				rec.Cleared = true
+				return true
+			})
+			if err == nil {
+				e = ne
+			}
+			return err != nil && !errors.Is(err, ingest.ErrRecordGone), err
+		})
+		if err == nil && e.Record.Cleared && e.Record.Owner == r.p.owner {
+			r.hold(e)
+			return &e, nil
+		}
+		if err != nil && !errors.Is(err, ingest.ErrRecordGone) {
+			return nil, err
+		}
+		why = "its record was taken over before it was cleared"
+	}
+	// Not cleared: nothing of it was inserted. Delete the record, so its
+	// messages are not parked behind it; if that fails, whoever finds it
+	// lapsed deletes it (a record never cleared is never replayed).
+	// An uncleared record is never adopted, so nobody else rewrites it.
+	r.release(e.Key)
+	if err := r.p.journal.DeleteKey(ctx, e.Key); err != nil {
+		r.p.log.Warn("deleting an unused journal record failed; it is deleted when its lease runs out", "source", r.src.Name, "batch", e.Record.Token, "err", err)
+	}
+	r.abandon(b, why)
+	return nil, nil
+}
+
 // hold records e as a record this process works on (its lease is renewed).
 func (r *runner) hold(e ingest.JournalEntry) {
 	r.mu.Lock()
@@ -233,6 +308,16 @@ func (r *runner) sweep(ctx context.Context, startup bool) error {
 		}
 		if ctx.Err() != nil {
 			return nil // stopping: someone adopts it later
+		}
+		if !rec.Insertable() {
+			// Never cleared, so never inserted: its owner died or
+			// stalled between journaling and clearing it. Delete it; its
+			// messages are redelivered and batched again.
+			if ok, err := r.p.journal.DeleteIf(ctx, e); err != nil || !ok {
+				continue // changed meanwhile, or NATS away: next sweep
+			}
+			r.p.log.Warn("deleted a journal record its owner never cleared for insertion", "source", r.src.Name, "batch", rec.Token, "from", rec.Owner)
+			continue
 		}
 		if err := r.adopt(ctx, e, !mine); err != nil {
 			return err

@@ -47,3 +47,14 @@ func (s *seqSet) contains(seq uint64) bool {
 	i := sort.Search(len(s.r), func(i int) bool { return s.r[i].Last >= seq })
 	return i < len(s.r) && s.r[i].First <= seq
 }
+
+// intersects reports whether any sequence of rs is in the set.
+func (s *seqSet) intersects(rs []ingest.SeqRange) bool {
+	for _, x := range rs {
+		i := sort.Search(len(s.r), func(i int) bool { return s.r[i].Last >= x.First })
+		if i < len(s.r) && s.r[i].First <= x.Last {
+			return true
+		}
+	}
+	return false
+}

@@ -85,19 +85,10 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		r.abandon(b, "its sequences are in another process's batch "+others[0].Record.Token)
 		return nil
 	}
-	var e ingest.JournalEntry
-	if err := r.retry(ctx, "journal", b.msgs, func() (bool, error) {
-		var err error
-		e, err = r.p.journal.Create(ctx, b.journal)
-		return err != nil && !errors.Is(err, ingest.ErrJournalConflict), err
-	}); err != nil {
-		if errors.Is(err, ingest.ErrJournalConflict) {
-			r.abandon(b, err.Error())
-			return nil
-		}
+	e, err := r.claim(ctx, b)
+	if err != nil || e == nil {
 		return err
 	}
-	r.hold(e)
 	began := time.Now()
 	if err := r.insert(ctx, b.journal.Token, b.recs, b.msgs); err != nil {
 		return err
@@ -109,7 +100,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 	if r.p.cfg.crashAfterInsert == n {
 		return errCrashed
 	}
-	if err := r.markCommitted(ctx, e, b.msgs); err != nil {
+	if err := r.markCommitted(ctx, *e, b.msgs); err != nil {
 		return err
 	}
 	for _, m := range b.msgs {
