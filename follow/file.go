@@ -195,9 +195,11 @@ func (fl *Follower) ageCut(ctx context.Context, f *file, now time.Time, final bo
 	if end == 0 || (!final && now.Sub(f.first) < fl.cfg.MaxAge) {
 		return nil
 	}
-	f.cp.Cuts = append(f.cp.Cuts, f.pubOff+int64(end))
-	if err := fl.state.write(f.cp); err != nil {
-		return err
+	if !fl.forgetCuts {
+		f.cp.Cuts = append(f.cp.Cuts, f.pubOff+int64(end))
+		if err := fl.state.write(f.cp); err != nil {
+			return err
+		}
 	}
 	if end > f.scanned {
 		f.scanned = end

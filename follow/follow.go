@@ -166,6 +166,9 @@ type Follower struct {
 	// beforeAck, set by tests, writes checkpoints before the
 	// acknowledgements are awaited: the guarantee broken on purpose.
 	beforeAck bool
+	// forgetCuts, set by tests, does not record time-dependent cuts: the
+	// guarantee broken on purpose.
+	forgetCuts bool
 }
 
 // New returns a follower publishing through pub. pub must not be used by

@@ -138,6 +138,7 @@ func startFollower(ctx context.Context, t testing.TB, b *ingest.Broker, cfg Conf
 	require.NoError(t, err)
 	fl, err := New(cfg, pub)
 	require.NoError(t, err)
+	breakOnPurpose(fl)
 	if tweak != nil {
 		tweak(fl)
 	}

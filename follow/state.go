@@ -65,8 +65,12 @@ func (cp *checkpoint) msgID(start, end int64) string {
 	return fmt.Sprintf("follow.%d.%d.%s.%d-%d", cp.Dev, cp.Ino, cp.Nonce, start, end)
 }
 
-// fingerprint hashes the first n bytes of f; ok is false when f is shorter.
+// fingerprint hashes the first n bytes of f; ok is false when f is
+// shorter. No bytes hash to 0, as in a new checkpoint.
 func fingerprint(f *os.File, n int64) (fp uint64, ok bool, err error) {
+	if n == 0 {
+		return 0, true, nil
+	}
 	buf := make([]byte, n)
 	got, err := f.ReadAt(buf, 0)
 	if errors.Is(err, io.EOF) {
