@@ -93,7 +93,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Subject == "" && len(c.Routes) == 0 {
-		errs = append(errs, errors.New("follow: no subject: set a subject or routes from globs to subjects"))
+		errs = append(errs, errors.New("follow: no subject: set one for every file (--subject logs.sofarpc.client.digest) or routes from globs to subjects (--follow-map)"))
 	}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("follow: no state directory for the checkpoints"))

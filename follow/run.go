@@ -10,6 +10,11 @@ import (
 	"time"
 )
 
+// ErrStopIncomplete is returned by Run when the stream did not acknowledge
+// everything published before ShutdownTimeout: those lines are not
+// checkpointed, and the next run publishes them again under the same ids.
+var ErrStopIncomplete = errors.New("follow: stopped before the stream acknowledged every message: the next run publishes them again under the same ids (nothing is lost)")
+
 // Run follows the files until ctx ends, then publishes nothing more, waits
 // (at most ShutdownTimeout) for the stream to acknowledge what was
 // published, and writes the checkpoints. It returns ctx's error after a
@@ -47,7 +52,7 @@ func (fl *Follower) Run(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := fl.checkpoint(dctx); err != nil {
-		return fmt.Errorf("follow: stopping: %w (what was not checkpointed is published again, under the same ids, by the next run)", err)
+		return fmt.Errorf("%w: %w", ErrStopIncomplete, err)
 	}
 	return ctx.Err()
 }
