@@ -21,13 +21,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tapline/tapline/ingest"
 )
 
 // Route sends the files whose path matches Glob (filepath.Match) to
-// Subject.
+// Subject. A Glob without a '/' is matched against the file's base name.
 type Route struct {
 	Glob    string
 	Subject string
@@ -140,7 +141,11 @@ func (c Config) withDefaults() Config {
 // subject returns the subject of path, or "" when nothing routes it.
 func (c Config) subject(path string) string {
 	for _, r := range c.Routes {
-		if ok, _ := filepath.Match(r.Glob, path); ok {
+		p := path
+		if !strings.Contains(r.Glob, "/") {
+			p = filepath.Base(path)
+		}
+		if ok, _ := filepath.Match(r.Glob, p); ok {
 			return r.Subject
 		}
 	}

@@ -161,3 +161,15 @@ func TestConfigValidate(t *testing.T) {
 	var c Config
 	require.NoError(t, json.NewEncoder(io.Discard).Encode(c))
 }
+
+// TestConfigSubject: the first matching route wins, a glob without '/'
+// matches the base name, and Subject takes the rest.
+func TestConfigSubject(t *testing.T) {
+	t.Parallel()
+	c := Config{Subject: "logs.rest", Routes: []Route{{Glob: "/var/log/rpc/*.log", Subject: "logs.rpc"}, {Glob: "g3-*.log", Subject: "logs.g3"}, {Glob: "*.log", Subject: "logs.any"}}}
+	require.Equal(t, "logs.rpc", c.subject("/var/log/rpc/a.log"))
+	require.Equal(t, "logs.g3", c.subject("/srv/x/g3-task.log"))
+	require.Equal(t, "logs.any", c.subject("/srv/x/other.log"))
+	require.Equal(t, "logs.rest", c.subject("/srv/x/other.txt"))
+	require.Equal(t, "", Config{Routes: c.Routes}.subject("/srv/x/other.txt"))
+}

@@ -214,7 +214,7 @@ type followFlags struct {
 
 func (fo *followFlags) register(fs *flag.FlagSet, s *settings) {
 	fs.BoolVar(&fo.follow, "follow", false, "follow the files (paths or globs, quoted) as they grow, through rotation and restarts, until SIGINT/SIGTERM: each line reaches the stream once (see README, Shipping log files)")
-	fs.StringVar(&fo.mapping, "follow-map", "", "with --follow: subjects by path, glob=subject,... (first match wins; --subject for the rest), e.g. '/var/log/rpc/*.log=logs.sofarpc.client.digest'")
+	fs.StringVar(&fo.mapping, "follow-map", "", "with --follow: subjects by path, glob=subject,... (first match wins; --subject for the rest; a glob without '/' matches the base name), e.g. 'rpc-*-digest.log=logs.sofarpc.client.digest'")
 	fs.StringVar(&fo.stateDir, "state-dir", "", "with --follow: directory of the per-file checkpoints; empty means <data-dir>/follow")
 	fs.IntVar(&fo.maxBytes, "message-bytes", 256<<10, "with --follow: bytes of lines per message at most (a longer line goes alone)")
 	fs.IntVar(&fo.maxLine, "max-line-bytes", 1_000_000, "with --follow: longer lines are skipped and reported (keep it under the NATS server's max_payload, 1 MiB by default)")
