@@ -34,10 +34,11 @@ type file struct {
 }
 
 // read reads what the file gained and cuts messages of whole lines,
-// publishing each. It returns whether the file grew.
+// publishing each, until the end of the file or ctx ends. It returns
+// whether the file grew.
 func (fl *Follower) read(ctx context.Context, f *file) (bool, error) {
 	grew := false
-	for {
+	for ctx.Err() == nil {
 		if len(f.buf)+readChunk > cap(f.buf) {
 			f.buf = slices.Grow(f.buf, readChunk)
 		}
@@ -58,6 +59,7 @@ func (fl *Follower) read(ctx context.Context, f *file) (bool, error) {
 			return grew, fmt.Errorf("follow: read %s: %w", f.path, err)
 		}
 	}
+	return grew, nil
 }
 
 // nextCut returns the first recorded cut past the message in hand's
@@ -180,19 +182,31 @@ func (fl *Follower) publish(ctx context.Context, f *file) error {
 	fl.unflushed++
 	f.scanned, f.lines = 0, 0
 	f.drop(n)
+	if fl.unflushed >= fl.cfg.Window {
+		return fl.checkpoint(ctx)
+	}
 	return nil
 }
 
 // ageCut publishes the message in hand when its first line is older than
 // MaxAge, or (final) when the file is gone and idle, taking a partial last
-// line with it. The cut is made durable first: a run after a crash cuts
-// there too.
+// line with it.
 func (fl *Follower) ageCut(ctx context.Context, f *file, now time.Time, final bool) error {
-	end := f.scanned
-	if final {
-		end = len(f.buf)
+	switch {
+	case final:
+		return fl.cutAt(ctx, f, len(f.buf))
+	case f.scanned > 0 && now.Sub(f.first) >= fl.cfg.MaxAge:
+		return fl.cutAt(ctx, f, f.scanned)
 	}
-	if end == 0 || (!final && now.Sub(f.first) < fl.cfg.MaxAge) {
+	return nil
+}
+
+// cutAt publishes buf[:end] as one message (end is past the message in
+// hand's lines, or at their end). The cut does not follow from the batch
+// bounds, so it is made durable first: a run after a crash cuts there
+// too.
+func (fl *Follower) cutAt(ctx context.Context, f *file, end int) error {
+	if end == 0 {
 		return nil
 	}
 	if !fl.forgetCuts {

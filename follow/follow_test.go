@@ -94,7 +94,9 @@ func TestFollowRestartMidFile(t *testing.T) {
 
 	cfg := testConfig(dir, filepath.Join(dir, "*.log"))
 	cfg.MaxBytes, cfg.MaxLineBytes = 2000, 8000
-	r := startFollower(ctx, t, b, cfg, func(fl *Follower) { fl.cfg.Poll = 50 * time.Millisecond })
+	// Acknowledgements awaited every 5 messages: the first run is slow
+	// enough to be stopped in the middle of the file.
+	r := startFollower(ctx, t, b, cfg, func(fl *Follower) { fl.cfg.Window = 5 })
 	require.Eventually(t, func() bool { return r.fl.Stats().Lines >= 1000 }, 30*time.Second, time.Millisecond)
 	require.NoError(t, r.stop())
 	first := r.fl.Stats()

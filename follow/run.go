@@ -15,9 +15,9 @@ import (
 // checkpointed, and the next run publishes them again under the same ids.
 var ErrStopIncomplete = errors.New("follow: stopped before the stream acknowledged every message: the next run publishes them again under the same ids (nothing is lost)")
 
-// Run follows the files until ctx ends, then publishes nothing more, waits
-// (at most ShutdownTimeout) for the stream to acknowledge what was
-// published, and writes the checkpoints. It returns ctx's error after a
+// Run follows the files until ctx ends, then publishes the whole lines in
+// hand, waits (at most ShutdownTimeout) for the stream to acknowledge what
+// was published, and writes the checkpoints. It returns ctx's error after a
 // clean stop, or the first error that stopped it; lines published and not
 // checkpointed then are published again by the next run, under the same
 // message ids.
@@ -51,7 +51,17 @@ func (fl *Follower) Run(ctx context.Context) error {
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := fl.checkpoint(dctx); err != nil {
+	// Publish the whole lines in hand (a partial last line waits for its
+	// newline), wait for the acknowledgements, checkpoint.
+	for _, f := range fl.files {
+		if err = fl.cutAt(dctx, f, f.scanned); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = fl.checkpoint(dctx)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStopIncomplete, err)
 	}
 	return ctx.Err()
@@ -88,11 +98,6 @@ func (fl *Follower) poll(ctx context.Context) error {
 		}
 		if fi, err := f.f.Stat(); err == nil {
 			lag += fi.Size() - f.cp.Offset
-		}
-		if fl.unflushed >= fl.cfg.Window {
-			if err := fl.checkpoint(ctx); err != nil {
-				return err
-			}
 		}
 	}
 	fl.stats.lag.Store(lag)
