@@ -84,7 +84,7 @@ func breakOnPurpose(fl *Follower) {
 }
 
 // TestFollowSurvivesSIGKILL runs the follower in a child process while a
-// writer appends to the file, and SIGKILLs it several times at random
+// writer appends to the file (rotated by rename half way), and SIGKILLs it several times at random
 // points (messages published and not yet checkpointed, checkpoints being
 // written); a last child catches up and stops on SIGTERM with exit 0.
 // Every line is in the stream exactly once: what a killed child published
@@ -100,7 +100,9 @@ func TestFollowSurvivesSIGKILL(t *testing.T) {
 	app := &logFile{t: t, path: filepath.Join(dir, "app.log"), name: "app", want: &want}
 	app.write(1)
 
-	cfg := testConfig(dir, app.path)
+	// The glob takes the rotated file too: a child started after the
+	// rename finds it, by inode, at its checkpoint.
+	cfg := testConfig(dir, app.path+"*")
 	cfg.Checkpoint, cfg.MaxAge = 150*time.Millisecond, 20*time.Millisecond
 	spec, err := json.Marshal(childSpec{URL: b.URL(), Cfg: cfg})
 	require.NoError(t, err)
@@ -119,6 +121,9 @@ func TestFollowSurvivesSIGKILL(t *testing.T) {
 		// Bursts of random size at random times: messages are cut by
 		// size and by age.
 		for i := 0; i < 400; i++ {
+			if i == 200 {
+				require.NoError(t, os.Rename(app.path, app.path+".1"))
+			}
 			app.write(1 + rand.IntN(40))
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 		}
