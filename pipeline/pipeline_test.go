@@ -361,7 +361,7 @@ func TestRedeliveriesDuringSlowInsertsCountOnce(t *testing.T) {
 	require.NoError(t, err)
 	dec, err := sofarpc.New(decode.Options{})
 	require.NoError(t, err)
-	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond, Inserters: 1}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
 	require.NoError(t, err)
 	require.NoError(t, f.runUntil(p, func() bool {
 		st, err := cons.State(ctx)

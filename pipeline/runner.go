@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -51,9 +52,10 @@ type runner struct {
 	// set, not the journal, decides that it needs no work.
 	committed seqSet
 
-	slowReads int // reads of journaled messages left to time out (tests)
+	slowReads int          // reads of journaled messages left to time out (tests)
+	commits   atomic.Int64 // batches taken by the writers (tests' crash point)
 
-	// journal compaction (writer goroutine only)
+	// journal compaction (the lead writer only)
 	deleted   int       // records deleted since the last compaction
 	compacted time.Time // last compaction
 }
@@ -113,20 +115,31 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	batches := make(chan *batch, 1)
-	// The writer keeps going when ctx ends: it commits the batches in hand.
-	var werr error
-	writerDone := make(chan struct{})
+	// The writers keep going when ctx ends: they commit the batches in hand.
+	// Several insert at once (Config.Inserters); the first also adopts
+	// lapsed journal records and cleans the journal up.
 	wctx, wcancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
 	defer wcancel()
-	go func() {
-		defer close(writerDone)
-		werr = r.writer(wctx, batches)
-	}()
+	n := r.p.cfg.inserters()
+	werrs := make([]error, n)
+	writerFailed := make(chan struct{})
+	var failOnce sync.Once
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if werrs[i] = r.writer(wctx, batches, i == 0); werrs[i] != nil {
+				failOnce.Do(func() { close(writerFailed) })
+			}
+		}()
+	}
 
-	readErr := r.read(ctx, batches, writerDone)
+	readErr := r.read(ctx, batches, writerFailed)
 	close(batches)
-	<-writerDone
+	wg.Wait()
 	r.src.Consumer.Stop()
+	werr := errors.Join(werrs...)
 	if werr != nil && ctx.Err() != nil && wctx.Err() != nil {
 		r.p.log.Error("drain timed out; uncommitted batches are left for the next run", "source", r.src.Name, "err", werr)
 		return ErrDrainIncomplete
@@ -180,22 +193,22 @@ func (r *runner) keepAlive(stop <-chan struct{}) {
 
 // read pulls, decodes and seals batches until ctx ends or the writer fails.
 // The batch in hand is sealed and handed over when ctx ends (drain).
-func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-chan struct{}) error {
+func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <-chan struct{}) error {
 	cfg := r.p.cfg
 	for {
 		select {
-		case <-writerDone:
-			return nil // the writer failed; run reports its error
+		case <-writerFailed:
+			return nil // a writer failed; run reports its error
 		default:
 		}
 		if ctx.Err() != nil {
-			return r.sealAndSend(batches, writerDone)
+			return r.sealAndSend(batches, writerFailed)
 		}
 		wait := cfg.maxAge()
 		if len(r.msgs) > 0 {
 			wait = time.Until(r.opened.Add(cfg.maxAge()))
 			if wait <= 0 {
-				r.sealAndSend(batches, writerDone)
+				r.sealAndSend(batches, writerFailed)
 				continue
 			}
 		}
@@ -218,7 +231,7 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-c
 			return err
 		}
 		if r.rows() >= cfg.maxRows() || r.bytes >= cfg.maxBytes() {
-			r.sealAndSend(batches, writerDone)
+			r.sealAndSend(batches, writerFailed)
 		}
 	}
 }
@@ -280,7 +293,7 @@ func (r *runner) deadLetter(ctx context.Context, subject string, seq uint64, dat
 // sealAndSend closes the batch in hand (if any) and hands it to the
 // writer; when the writer is gone the batch is dropped unacknowledged (its
 // messages are redelivered to the next run).
-func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) error {
+func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}) error {
 	if len(r.msgs) == 0 {
 		return nil
 	}
@@ -304,7 +317,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) 
 	r.msgs, r.seqs, r.bytes, r.out.Records, r.rejects = nil, nil, 0, 0, 0
 	select {
 	case batches <- b:
-	case <-writerDone:
+	case <-writerFailed:
 		b.release()
 	}
 	return nil
