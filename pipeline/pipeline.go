@@ -185,6 +185,10 @@ type Source struct {
 	Name     string
 	Decoder  decode.Decoder
 	Consumer *ingest.Consumer
+	// InOrder makes the source insert one batch at a time, in stream
+	// order, whatever Config.Inserters says: for formats whose views join
+	// a batch's rows to rows of earlier batches.
+	InOrder bool
 }
 
 // Pipeline runs sources. Create it with New; Run it once.

@@ -298,7 +298,7 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 	recs := f.publish(6_000, 50, 0.005)
 	digests, _ := countValid(recs, true)
 	valid, invalid := countValid(recs, false)
-	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 2})
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 2, Inserters: 1})
 	err := f.runUntil(p, func() bool { return false })
 	require.ErrorIs(t, err, errCrashed)
 	partial := f.count("SELECT count() FROM sofarpc_digest")

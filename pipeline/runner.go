@@ -52,6 +52,9 @@ type runner struct {
 	// set, not the journal, decides that it needs no work.
 	committed seqSet
 
+	// decodeMu serialises the source's decoder (not safe for concurrent
+	// use) between the reader and a writer replaying an adopted batch.
+	decodeMu  sync.Mutex
 	slowReads int          // reads of journaled messages left to time out (tests)
 	commits   atomic.Int64 // batches taken by the writers (tests' crash point)
 
@@ -121,6 +124,9 @@ func (r *runner) run(ctx context.Context) error {
 	wctx, wcancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
 	defer wcancel()
 	n := r.p.cfg.inserters()
+	if r.src.InOrder {
+		n = 1
+	}
 	werrs := make([]error, n)
 	writerFailed := make(chan struct{})
 	var failOnce sync.Once
@@ -251,7 +257,7 @@ func (r *runner) rows() int {
 func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	data := m.Data()
 	before, rejBefore := r.out.Records, len(r.out.Rejects)
-	r.src.Decoder.Decode(data, decode.Meta{Subject: m.Subject()}, &r.out)
+	r.decode(data, m.Subject(), &r.out)
 	if err := r.deadLetter(ctx, m.Subject(), m.Seq, data, r.out.Rejects[rejBefore:]); err != nil {
 		return err
 	}
@@ -273,6 +279,13 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 		s.Rejected += uint64(rejected)
 	})
 	return nil
+}
+
+// decode runs the source's decoder on one payload.
+func (r *runner) decode(data []byte, subject string, out *decode.Output) {
+	r.decodeMu.Lock()
+	r.src.Decoder.Decode(data, decode.Meta{Subject: subject}, out)
+	r.decodeMu.Unlock()
 }
 
 // deadLetter publishes rejects, retrying while the stream is unavailable:
