@@ -40,7 +40,7 @@ type Config struct {
 	// MaxAge closes a batch this long after its first message; 0 means 1s.
 	MaxAge time.Duration
 	// Inserters is how many batches of one source are inserted at once
-	// (each journaled, committed and acknowledged on its own); 0 means 2.
+	// (each journaled, committed and acknowledged on its own); 0 means 1.
 	Inserters int
 	// RetryMin and RetryMax bound the backoff between attempts of an insert
 	// that failed for a temporary reason; 0 means 200ms and 30s. Temporary
@@ -104,7 +104,7 @@ func (c Config) maxAge() time.Duration {
 
 func (c Config) inserters() int {
 	if c.Inserters <= 0 {
-		return 2
+		return 1
 	}
 	return c.Inserters
 }
@@ -168,7 +168,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("pipeline: --batch-age %v must not be negative", c.MaxAge))
 	}
 	if c.Inserters < 0 || c.Inserters > 16 {
-		errs = append(errs, fmt.Errorf("pipeline: --inserters %d must be between 1 and 16 (0 means 2)", c.Inserters))
+		errs = append(errs, fmt.Errorf("pipeline: --inserters %d must be between 1 and 16 (0 means 1)", c.Inserters))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("pipeline: --shutdown-timeout %v must not be negative", c.ShutdownTimeout))

@@ -98,7 +98,11 @@ func (r *runner) run(ctx context.Context) error {
 			b.Release()
 		}
 	}()
-	if err := r.watchJournal(ctx); err != nil {
+	// A NATS cluster electing a leader does not answer for a while: wait.
+	if err := r.retry(ctx, "journal watch", nil, func() (bool, error) {
+		err := r.watchJournal(ctx)
+		return ingest.Temporary(err), err
+	}); err != nil {
 		return err
 	}
 	defer r.index.Stop()
