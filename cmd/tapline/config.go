@@ -62,8 +62,6 @@ type settings struct {
 	// Metrics is the address of /metrics, /healthz and /readyz.
 	Metrics string
 	AckWait time.Duration
-	// Inserters is how many batches of one source insert at once.
-	Inserters int
 	// Instance names this process among those sharing a consumer.
 	Instance string
 	// StreamReplicas, StreamMaxAge and StreamMaxBytes are the limits of
@@ -135,7 +133,6 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
-		fs.IntVar(&s.Inserters, "inserters", 1, "batches of one source inserted at once (each journaled, committed and acknowledged on its own; django always inserts one at a time)")
 		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
@@ -289,7 +286,7 @@ func (s *settings) httpConfig() chhttp.Config {
 }
 
 func (s *settings) pipelineConfig() pipeline.Config {
-	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout, Instance: s.Instance, Inserters: s.Inserters}
+	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout, Instance: s.Instance}
 }
 
 // selectedSources returns the formats to run, validating the names.
