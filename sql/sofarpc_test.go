@@ -20,7 +20,7 @@ import (
 
 // TestSofarpcRecordsWithoutLatency decodes, in one minute, ten client
 // digests of 100 ms and the upstream-shaped digests of no-latency.log
-// rewritten to the same service (timing absent, negative, overflowing, in
+// (three times) rewritten to the same service (timing absent, negative, overflowing, in
 // seconds, too large, a server sum with a negative member), inserts them
 // into the real engine, and checks both latency views: every record is a
 // request (and its error counts), the ones without a latency are counted in
@@ -37,7 +37,10 @@ func TestSofarpcRecordsWithoutLatency(t *testing.T) {
 	}
 	raw, err := os.ReadFile("../ingest/decode/sofarpc/testdata/no-latency.log")
 	require.NoError(t, err)
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+	// Three times over: more records without a latency (18) than with (10),
+	// so that taking them as 0 ms samples would pull even the median to 0.
+	lines := strings.Split(strings.TrimSpace(strings.Repeat(string(raw), 3)), "\n")
+	for _, line := range lines {
 		// The HTTP-shaped lines name no service: give every line the same
 		// key and side so that all land in one group.
 		line = strings.Replace(line, `"spanId":"0"`, `"spanId":"0","service":"a.B","span.kind":"client"`, 1)
@@ -50,14 +53,14 @@ func TestSofarpcRecordsWithoutLatency(t *testing.T) {
 	res := decodetest.Decode(t, dec, memory.NewGoAllocator(), decodetest.Input{Payload: []byte(payload.String())})
 	defer res.Release()
 	require.Empty(t, res.Output.Rejects)
-	require.Equal(t, 16, res.Output.Records)
+	require.Equal(t, 28, res.Output.Records)
 	embeddedtest.Insert(t, db, schema.SofarpcDigest, res.Records[0], "sofarpc-no-latency")
 
 	out, err := db.Query(ctx, `SELECT count() AS n, countIf(latency_ms IS NULL) AS nulls, uniqExact(service, method, side) AS groups FROM sofarpc_digest`, "JSONEachRow", nil)
 	require.NoError(t, err)
-	require.Equal(t, []map[string]string{{"n": "16", "nulls": "6", "groups": "1"}}, jsonRows(t, out))
+	require.Equal(t, []map[string]string{{"n": "28", "nulls": "18", "groups": "1"}}, jsonRows(t, out))
 
-	// t-absent has result.code 500 and t-too-big 03: two errors.
+	// t-absent has result.code 500 and t-too-big 03: two errors, three times.
 	const q = `SELECT * FROM (
 		SELECT 'latency_1m' AS v, sum(requests) AS r, sum(errors) AS e, sum(no_latency) AS nl, sum(latency_sum_ms) AS s,
 		       max(latency_max_ms) AS mx, arrayMap(x -> round(x, 3), quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)) AS q
@@ -68,8 +71,8 @@ func TestSofarpcRecordsWithoutLatency(t *testing.T) {
 		FROM sofarpc_latency_1m) ORDER BY v`
 	out, err = db.Query(ctx, q, "TabSeparated", nil)
 	require.NoError(t, err)
-	require.Equal(t, "latency_1m\t16\t2\t6\t1000\t100\t[100,100,100,100,100]\n"+
-		"sofarpc_latency_1m\t16\t2\t6\t1000\t100\t[100,100,100,100,100]\n", string(out))
+	require.Equal(t, "latency_1m\t28\t6\t18\t1000\t100\t[100,100,100,100,100]\n"+
+		"sofarpc_latency_1m\t28\t6\t18\t1000\t100\t[100,100,100,100,100]\n", string(out))
 }
 
 // TestG3proxyUnreadableTotalTime: a Finished record without total_time ended
@@ -82,9 +85,13 @@ func TestG3proxyUnreadableTotalTime(t *testing.T) {
 	require.NoError(t, sql.Apply(ctx, db))
 	require.NoError(t, db.Exec(ctx, `INSERT INTO g3proxy_task (event_time, task_event, server_name, task_type, is_error, total_time_ns, extra)
 		SELECT toStartOfMinute(now()), 'Finished', 'srv', 'TcpConnect', c.1, c.2, c.3
-		FROM (SELECT arrayJoin([(false, 10000000, map()), (false, NULL, map()), (true, NULL, map('total_time', '1.5 fortnights'))]) AS c)`))
-	out, err := db.Query(ctx, `SELECT sum(requests), sum(errors), sum(no_latency), sum(latency_sum_ms), max(latency_max_ms)
+		FROM (SELECT arrayJoin([(false, 10000000, map()), (false, 10000000, map()), (false, NULL, map()),
+			(true, NULL, map('total_time', '1.5 fortnights')), (true, NULL, map('total_time', '-'))]) AS c)`))
+	// Samples 10, 10 and 0 ms: median 10. Taking the two unreadable ones as
+	// 0 ms samples too would make it 0.
+	out, err := db.Query(ctx, `SELECT sum(requests), sum(errors), sum(no_latency), sum(latency_sum_ms), max(latency_max_ms),
+		quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1]
 		FROM latency_1m WHERE source = 'g3proxy'`, "TabSeparated", nil)
 	require.NoError(t, err)
-	require.Equal(t, "3\t1\t1\t10\t10\n", string(out))
+	require.Equal(t, "5\t2\t2\t20\t10\t10\n", string(out))
 }
