@@ -168,13 +168,13 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 	const digests = `INSERT INTO sofarpc_digest (timestamp, side, service, method, result_code, is_error, latency_ms)
 		SELECT toStartOfMinute(now()), 'client', 'svc', 'm', c.1, c.2, c.3
 		FROM (SELECT arrayJoin([('03', true, NULL), ('00', false, 40)]) AS c)`
-	const views = `SELECT 'latency_1m', sum(requests), sum(errors), sum(no_latency), sum(latency_sum_ms),
+	const views = `SELECT * FROM (SELECT 'latency_1m' AS v, sum(requests), sum(errors), sum(no_latency), sum(latency_sum_ms),
 			quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1]
 		FROM latency_1m WHERE source = 'sofarpc' AND service = 'svc'
 		UNION ALL
 		SELECT 'sofarpc_latency_1m', sum(calls), sum(errors), sum(no_latency), sum(latency_sum_ms),
 			quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1]
-		FROM sofarpc_latency_1m WHERE service = 'svc' ORDER BY 1`
+		FROM sofarpc_latency_1m WHERE service = 'svc') ORDER BY v`
 	for _, db := range []sql.DB{old, fresh} {
 		require.NoError(t, db.Exec(ctx, digests))
 		out, err := db.Query(ctx, views, "TabSeparated", nil)
