@@ -38,7 +38,7 @@ export TAPLINE_LIBCHDB ?= $(ENGINE_LIB)
 # 15 s, cmd/tapline 35 -> 53 s), too little to split the suite.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help engine build demo loadtest clickhouse-server test bench lint
+.PHONY: help engine build demo loadtest clickhouse-server test bench bench-insert lint
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -76,6 +76,9 @@ test: engine clickhouse-server ## go vet, then every test with the race detector
 
 bench: engine ## Every benchmark with allocation counts (ARGS='-count 5').
 	$(GO) test -run '^$$' -bench . -benchmem $(ARGS) ./...
+
+bench-insert: engine ## The engine's insert of a drain-sized SOFARPC batch (57.5k rows, both views): tapline's ArrowStream vs the engine's JSONEachRow, side by side; rows/s and ratio (ARGS='-benchtime 40x -count 3').
+	$(GO) test -run '^$$' -bench 'BenchmarkInsertVersusJSON' -benchtime 20x $(ARGS) ./sink/embedded/
 
 lint: ## gofmt and go vet.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "not gofmt-ed:" $$files >&2; exit 1; fi

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -482,6 +483,21 @@ func (p *Pool) InsertFrom(ctx context.Context, stmt, format string, next func() 
 	}
 	defer p.release(c)
 	return c.insertFrom(stmt, format, next)
+}
+
+// InsertWith runs one INSERT statement (without FORMAT clause) whose data,
+// in the given input format, fill writes to w: the engine copies the bytes
+// of each Write before it returns, so fill may reuse its buffers, and the
+// payload is never held whole on the Go side. An error from fill cancels
+// the insert uncommitted and is returned; a failed append makes Write
+// return the engine's error. ctx bounds the wait for a connection only.
+func (p *Pool) InsertWith(ctx context.Context, stmt, format string, fill func(w io.Writer) error) (Result, error) {
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.release(c)
+	return c.insertWith(stmt, format, fill)
 }
 
 // close waits for running statements, then closes every connection.

@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -157,4 +159,46 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_, err = Config{DataDir: "x", Library: "/nonexistent/libchdb.so"}.ResolveLibrary()
 	require.ErrorContains(t, err, "make engine")
+}
+
+// TestInsertWithWritesAsItGoes checks the streaming insert Target.Insert
+// uses: every Write reaches the engine before it returns (the one buffer
+// is overwritten between writes, row by row), a fill that fails leaves
+// nothing committed, and data the engine cannot parse is its error with
+// its code, nothing committed either.
+func TestInsertWithWritesAsItGoes(t *testing.T) {
+	e := openTemp(t)
+	defer e.Close()
+	ctx := context.Background()
+	require.NoError(t, e.Exec(ctx, "CREATE TABLE w (k UInt32, s String) ENGINE = MergeTree ORDER BY k", nil))
+	buf := make([]byte, 0, 64)
+	_, err := e.InsertWith(ctx, "INSERT INTO w", "JSONEachRow", func(w io.Writer) error {
+		for k := 1; k <= 1000; k++ {
+			buf = fmt.Appendf(buf[:0], `{"k":%d,"s":"row-%d"}`+"\n", k, k)
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, "1000\t500500\t1000", query(t, e.Pool, "SELECT count(), sum(k), countIf(s = concat('row-', toString(k))) FROM w"))
+
+	failed := errors.New("source broke")
+	_, err = e.InsertWith(ctx, "INSERT INTO w", "JSONEachRow", func(w io.Writer) error {
+		if _, err := w.Write([]byte(`{"k":5000,"s":"partial"}` + "\n")); err != nil {
+			return err
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+
+	_, err = e.InsertWith(ctx, "INSERT INTO w", "JSONEachRow", func(w io.Writer) error {
+		_, err := w.Write([]byte(`{"k":6000,"s":"ok"}` + "\n" + `{"k":"not a number"}` + "\n"))
+		return err
+	})
+	var ee *EngineError
+	require.ErrorAs(t, err, &ee)
+	require.NotZero(t, ee.Code, ee.Message)
+	require.Equal(t, "1000", query(t, e.Pool, "SELECT count() FROM w"), "failed inserts commit nothing")
 }

@@ -346,6 +346,28 @@ func (c cconn) classify(sql, database string) (Analysis, error) {
 // insertFrom runs one streaming INSERT fed by next until it returns io.EOF;
 // any other error from next cancels the insert (nothing is committed).
 func (c cconn) insertFrom(stmt, format string, next func() ([]byte, error)) (Result, error) {
+	return c.insertWith(stmt, format, func(w io.Writer) error {
+		for {
+			chunk, err := next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// insertWith runs one streaming INSERT whose payload fill writes: each
+// Write hands its bytes to the engine, which copies them before Write
+// returns. An error from fill cancels the insert (nothing is committed)
+// and is returned; after a failed append, Write returns the engine's error
+// and insertWith returns it even if fill ignored it.
+func (c cconn) insertWith(stmt, format string, fill func(io.Writer) error) (Result, error) {
 	q := unsafe.StringData(stmt)
 	f := unsafe.StringData(format)
 	s := C.tl_insert(c.p, (*C.char)(unsafe.Pointer(q)), C.size_t(len(stmt)), (*C.char)(unsafe.Pointer(f)), C.size_t(len(format)))
@@ -356,27 +378,42 @@ func (c cconn) insertFrom(stmt, format string, next func() ([]byte, error)) (Res
 	if e := C.tl_insert_err(s); e != nil {
 		return Result{}, newEngineError(C.GoString(e))
 	}
-	for {
-		chunk, err := next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+	a := &appender{s: s}
+	if err := fill(a); err != nil {
+		if a.err == nil {
 			C.tl_cancel_insert(s)
-			return Result{}, err
 		}
-		if len(chunk) == 0 {
-			continue
-		}
-		if C.tl_append(s, unsafe.Pointer(&chunk[0]), C.size_t(len(chunk))) != 0 {
-			msg := "append failed"
-			if e := C.tl_insert_err(s); e != nil {
-				msg = C.GoString(e)
-			}
-			return Result{}, newEngineError(msg)
-		}
+		return Result{}, err
+	}
+	if a.err != nil {
+		return Result{}, a.err
 	}
 	return takeResult(C.tl_done(s))
+}
+
+// appender is an io.Writer into an engine insert stream.
+type appender struct {
+	s   C.tl_istream
+	err error
+}
+
+// Write appends p to the insert; the engine copies it before returning.
+func (a *appender) Write(p []byte) (int, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if C.tl_append(a.s, unsafe.Pointer(&p[0]), C.size_t(len(p))) != 0 {
+		msg := "append failed"
+		if e := C.tl_insert_err(a.s); e != nil {
+			msg = C.GoString(e)
+		}
+		a.err = newEngineError(msg)
+		return 0, a.err
+	}
+	return len(p), nil
 }
 
 // insert runs one streaming INSERT: the statement (without FORMAT) and the

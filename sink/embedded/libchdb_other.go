@@ -2,7 +2,10 @@
 
 package embedded
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // This build has no cgo or is not Linux: the engine cannot be loaded, but
 // everything else in tapline builds and runs against a ClickHouse server.
@@ -26,5 +29,8 @@ func (cconn) stream(string, string, map[string]string, func() error, func([]byte
 }
 func (cconn) classify(string, string) (Analysis, error) { return Analysis{}, errNoCgo }
 func (cconn) insertFrom(string, string, func() ([]byte, error)) (Result, error) {
+	return Result{}, errNoCgo
+}
+func (cconn) insertWith(string, string, func(io.Writer) error) (Result, error) {
 	return Result{}, errNoCgo
 }

@@ -1,9 +1,11 @@
 package embedded
 
 import (
-	"bytes"
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -15,18 +17,25 @@ import (
 
 // Target is the embedded engine as a sink.Target: inserts travel as Arrow
 // IPC streams (format ArrowStream) through chdb_stream_insert, with no copy
-// into text formats.
+// into text formats. The stream is written into the insert as it is
+// encoded, through a small buffer: column buffers larger than it go to the
+// engine straight from the record's memory, and no whole copy of a batch
+// is ever held on the Go side.
 type Target struct {
 	p    *Pool
-	bufs sync.Pool
+	bufs sync.Pool // *bufio.Writer of appendBufferSize
 }
+
+// appendBufferSize is how many bytes of small IPC writes (headers,
+// metadata, short buffers) are gathered into one append to the engine.
+const appendBufferSize = 1 << 20
 
 var _ sink.Target = (*Target)(nil)
 
 // NewTarget returns a Target on pool p (an Engine's default pool is
 // engine.Pool). Close does not close the engine: the engine's owner does.
 func NewTarget(p *Pool) *Target {
-	return &Target{p: p, bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+	return &Target{p: p, bufs: sync.Pool{New: func() any { return bufio.NewWriterSize(nil, appendBufferSize) }}}
 }
 
 // Pool returns the pool the target runs on.
@@ -49,23 +58,27 @@ func (t *Target) Query(ctx context.Context, query, format string, params map[str
 	return r.Data, nil
 }
 
-// Insert serialises rec as an Arrow IPC stream and inserts it with the
-// deduplication token. See sink.Target.
+// Insert streams rec as Arrow IPC into one INSERT with the deduplication
+// token. See sink.Target.
 func (t *Target) Insert(ctx context.Context, table *schema.Table, rec arrow.Record, token string) error {
 	if !rec.Schema().Equal(table.Arrow()) {
 		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("BUG: record schema %v does not match table schema %v", rec.Schema(), table.Arrow())}
 	}
-	buf := t.bufs.Get().(*bytes.Buffer)
-	defer t.bufs.Put(buf)
-	buf.Reset()
-	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()))
-	if err := w.Write(rec); err != nil {
-		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("encode Arrow IPC: %w", err)}
-	}
-	if err := w.Close(); err != nil {
-		return &sink.Error{Op: "insert into " + table.Name(), Err: fmt.Errorf("encode Arrow IPC: %w", err)}
-	}
-	if _, err := t.p.InsertStream(ctx, sink.InsertStatement(table, token), "ArrowStream", buf.Bytes()); err != nil {
+	bw := t.bufs.Get().(*bufio.Writer)
+	defer t.bufs.Put(bw)
+	_, err := t.p.InsertWith(ctx, sink.InsertStatement(table, token), "ArrowStream", func(w io.Writer) error {
+		bw.Reset(w)
+		iw := ipc.NewWriter(bw, ipc.WithSchema(rec.Schema()))
+		if err := iw.Write(rec); err != nil {
+			return fmt.Errorf("encode Arrow IPC: %w", err)
+		}
+		if err := iw.Close(); err != nil {
+			return fmt.Errorf("encode Arrow IPC: %w", err)
+		}
+		return bw.Flush()
+	})
+	bw.Reset(nil)
+	if err != nil {
 		return wrap("insert into "+table.Name(), err)
 	}
 	return nil
@@ -76,7 +89,8 @@ func (t *Target) Close() error { return nil }
 
 func wrap(op string, err error) error {
 	se := &sink.Error{Op: op, Err: err}
-	if ee, ok := err.(*EngineError); ok {
+	var ee *EngineError
+	if errors.As(err, &ee) {
 		se.Code = ee.Code
 		se.Retryable = sink.RetryableCode(ee.Code)
 	}
