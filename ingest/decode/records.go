@@ -134,7 +134,7 @@ func jsonRecord(payload []byte, start, lineEnd, next int) Record {
 		switch {
 		case next >= len(payload):
 			cut = CutAtEnd
-		case payload[next] == '{':
+		case payload[next] == '{' && !st.valueDue():
 			cut = CutAtNext
 		case lineEnd-start >= MaxRecordBytes:
 			cut = CutAtBound
@@ -175,10 +175,21 @@ func trimEnd(payload []byte, start, end int) int {
 }
 
 // scan is the state of a JSON value being followed across lines: how many
-// objects and arrays are open and whether a string is.
+// objects and arrays are open (and which are arrays, up to 64 deep), whether
+// a string is, and the last byte outside strings that was not white space.
 type scan struct {
 	depth int
+	arr   uint64
 	str   bool
+	last  byte
+}
+
+// valueDue reports whether the innermost open container is an array that
+// expects an element next: then a line starting with '{' continues the
+// value (an array of objects pretty-printed with indent 0) rather than
+// starting a new record. Inside an object a key is due, never a '{'.
+func (s *scan) valueDue() bool {
+	return !s.str && s.depth > 0 && s.depth <= 64 && s.arr&(1<<(s.depth-1)) != 0 && (s.last == '[' || s.last == ',')
 }
 
 // line scans b from i to its end. It returns where it stopped and whether
@@ -207,13 +218,24 @@ func (s *scan) line(b []byte, i int) (int, bool) {
 				i = j + 1
 				continue
 			}
-			s.str, i = false, j+1
+			s.str, s.last, i = false, '"', j+1
 			continue
 		}
-		switch b[i] {
+		c := b[i]
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			i++
+			continue
 		case '"':
 			s.str = true
 		case '{', '[':
+			if s.depth < 64 {
+				if c == '[' {
+					s.arr |= 1 << s.depth
+				} else {
+					s.arr &^= 1 << s.depth
+				}
+			}
 			s.depth++
 		case '}', ']':
 			s.depth--
@@ -222,6 +244,7 @@ func (s *scan) line(b []byte, i int) (int, bool) {
 				return i + 1, true
 			}
 		}
+		s.last = c
 		i++
 	}
 	return i, false

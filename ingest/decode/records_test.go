@@ -74,6 +74,23 @@ func TestNextRecordPrettyPrinted(t *testing.T) {
 	}, frame(t, p))
 }
 
+func TestNextRecordArrayOfObjectsAtColumnZero(t *testing.T) {
+	t.Parallel()
+	// json.dumps({"a": [{"b": 1}, {"c": [2]}], "d": {}}, indent=0): inside
+	// an array that expects an element, a '{' in column 0 continues the
+	// record; after it closes, the next '{' in column 0 is a new record.
+	rec := "{\n\"a\": [\n{\n\"b\": 1\n},\n{\n\"c\": [\n2\n]\n}\n],\n\"d\": {}\n}"
+	require.Equal(t, []framed{
+		{rec, 13, NotCut},
+		{"{\"e\": 1}", 1, NotCut},
+	}, frame(t, rec+"\n{\"e\": 1}\n"))
+	// Inside an object a '{' in column 0 is a new record.
+	require.Equal(t, []framed{
+		{"{\n\"a\": {", 2, CutAtNext},
+		{"{\"e\": 1}", 1, NotCut},
+	}, frame(t, "{\n\"a\": {\n{\"e\": 1}\n"))
+}
+
 func TestNextRecordNotClosed(t *testing.T) {
 	t.Parallel()
 	// A pretty-printed record cut off by a new record, then one cut off by
