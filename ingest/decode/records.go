@@ -73,9 +73,14 @@ func (r Record) Reason() string {
 // rest of that line along (another value glued to it with "}{" is followed
 // in the same way; other text is left for the decoder to reject). A value
 // that does not close ends at the end of the payload, before a line that
-// starts with '{' in its first column, or at the first line end past
-// MaxRecordBytes, and Record.Cut says which. Any other line that holds more
-// than white space is a record of one line, as NextLine returns it.
+// starts with '{' in its first column (how records start; unless the value
+// is in an array that expects an element, as in an array of objects
+// pretty-printed with indent 0), or at the first line end past
+// MaxRecordBytes, and Record.Cut says which. A line followed by a line that
+// starts with '{' in its first column, or by nothing, is a record of its
+// own without any scan: that is the hot path of one record per line. Any
+// other line that holds more than white space is a record of one line, as
+// NextLine returns it.
 //
 // ok is false when no record is left. Decoders loop:
 //
@@ -88,8 +93,11 @@ func (r Record) Reason() string {
 //	}
 //
 // An unescaped quote inside a value (SOFATracer does not escape them) only
-// misleads the scan when a line holds an odd number of them; such a record
-// runs on to the next line that starts with '{' and is rejected whole.
+// misleads the scan when a line holds an odd number of them: the line then
+// ends inside a "string". If nothing closes that value before the next line
+// that starts a record, the line is a record of its own (which its decoder
+// rejects) and the lines after it are framed again; at the end of the
+// payload everything from it is one cut record.
 func NextRecord(payload []byte, off int) (Record, bool) {
 	start, end, next, ok := NextLine(payload, off)
 	if !ok {
