@@ -18,8 +18,8 @@ import (
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata file and
 // each of its lines, and checks:
-//   - accounting: every record decode.NextRecord frames is accepted or rejected, rejects
-//     name their line, rows equal accepted records, every column has every
+//   - accounting: every record decode.NextRecord frames is accepted or
+//     rejected, rejects name their line, rows equal accepted records, every column has every
 //     row, nothing panics;
 //   - agreement with encoding/json: a one-line payload that encoding/json
 //     reads as an object with an RFC 3339 "timestamp" (and no deeper nesting

@@ -13,8 +13,8 @@ import (
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata line, and
-// checks the record accounting exactly: every record decode.NextRecord frames is one record
-// or one reject, rows agree across columns and with the records, and a
+// checks the record accounting exactly: every record decode.NextRecord
+// frames is one record or one reject, rows agree across columns and with the records, and a
 // second decode of the same payload with the same decoder gives equal rows.
 func FuzzDecode(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.log")

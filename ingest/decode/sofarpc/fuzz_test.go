@@ -12,8 +12,8 @@ import (
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with testdata, and checks the
-// record accounting: every record decode.NextRecord frames is accepted or rejected, rows per
-// table agree across columns, and nothing panics.
+// record accounting: every record decode.NextRecord frames is accepted or
+// rejected, rows per table agree across columns, and nothing panics.
 func FuzzDecode(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.log")
 	for _, p := range paths {
