@@ -325,15 +325,15 @@ func (st *Stack) openNATS(ctx context.Context, specs []ingest.SourceSpec) (_ *in
 		if err != nil {
 			return nil, nil, err
 		}
-		// Up to three batches are in flight (one filling, one queued, one
-		// writing); a message holds at least one record, so three batches'
-		// rows bound their messages.
-		c, err := st.Broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: cfg.ackWait(), MaxAckPending: 3*batchRows(cfg.Pipeline) + 1000})
+		// Up to Pipeline.InFlight() batches are in hand (one filling, one
+		// queued, one per inserter); a message holds at least one record,
+		// so their rows bound their messages.
+		c, err := st.Broker.Consumer(ctx, ingest.ConsumerSpec{Stream: spec.Stream, Durable: spec.Durable, AckWait: cfg.ackWait(), MaxAckPending: cfg.Pipeline.InFlight()*batchRows(cfg.Pipeline) + 1000})
 		if err != nil {
 			return nil, nil, err
 		}
 		st.Consumers = append(st.Consumers, c)
-		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c})
+		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c, InOrder: InOrder(spec.Name)})
 	}
 	return journal, sources, nil
 }

@@ -28,3 +28,9 @@ func Formats() []string { return Registry().Names() }
 // Framing returns how format's records sit in a message (0 for a format
 // tapline does not ship).
 func Framing(format string) decode.Framing { return Registry().Framing(format) }
+
+// InOrder reports whether format's batches must be inserted one at a time,
+// in stream order: django's latency views join a request's (or task's) end
+// to its start inserted in an earlier batch, so two batches inserted at once
+// could miss each other's halves.
+func InOrder(format string) bool { return format == django.Format }

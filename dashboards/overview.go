@@ -76,7 +76,7 @@ func overviewDashboard() Dashboard {
 				},
 				{
 					Title:       "Requests per second by source",
-					Description: "Latency samples per second in latency_1m: SOFARPC calls, g3proxy tasks, web debug requests and queries, Django requests and Celery tasks, Envoy tap connections.",
+					Description: "Requests per second in latency_1m (with or without a latency sample): SOFARPC calls, g3proxy tasks, web debug requests and queries, Django requests and Celery tasks, Envoy tap connections.",
 					Type:        "timeseries", Format: TimeSeries, Unit: "reqps", Stacked: true, Legend: "${__field.labels.source}",
 					SQL: `WITH greatest($__interval_s, 60) AS step
 SELECT toStartOfInterval(minute, toIntervalSecond(step)) AS t, source, sum(requests) / step AS requests_per_second
@@ -112,10 +112,10 @@ ORDER BY t, source`,
 			{Title: "Latency and errors per service", Panels: []Panel{
 				{
 					Title:       "Latency and error rate by source and service",
-					Description: "p50 / p95 / p99 latency and error rate over the time range, per source, kind and service (latency_1m).",
+					Description: "p50 / p95 / p99 latency and error rate over the time range, per source, kind and service (latency_1m). Percentiles are over the requests with a latency; \"no latency\" counts the others (a digest without a usable timing, a task without a duration, a request whose start was not logged).",
 					Type:        "table", Format: Table, Width: 24, Height: 10, Units: latencyUnits,
 					SQL: `WITH quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles) AS q
-SELECT source, kind, service, sum(requests) AS requests, sum(errors) / requests AS "error rate",
+SELECT source, kind, service, sum(requests) AS requests, sum(no_latency) AS "no latency", sum(errors) / requests AS "error rate",
        round(q[1], 2) AS "p50 ms", round(q[3], 2) AS "p95 ms", round(q[4], 2) AS "p99 ms", round(max(latency_max_ms), 2) AS "max ms"
 FROM latency_1m
 WHERE ` + latencyFilter + `

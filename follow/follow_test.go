@@ -130,7 +130,9 @@ func TestFollowCheckpointsOnlyAcknowledged(t *testing.T) {
 	select {
 	case err = <-r.done:
 		close(r.done)
-	case <-time.After(30 * time.Second):
+	case <-time.After(100 * time.Second):
+		// The publisher retries a refused publish for a minute (a NATS
+		// cluster electing a stream leader refuses them for seconds).
 		t.Fatal("the follower did not stop on failed publishes")
 	}
 	require.ErrorContains(t, err, "publishes failed")

@@ -68,7 +68,7 @@ func TestSlowInsertKeepsItsMessages(t *testing.T) {
 func TestReplayReportsMessagesTheStreamLost(t *testing.T) {
 	f := newFixture(t)
 	f.publish(3_000, 50, 0)
-	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1})
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1, Inserters: 1})
 	require.ErrorIs(t, f.runUntil(p, func() bool { return false }), errCrashed)
 	ctx := context.Background()
 	recs, err := f.journal.List(ctx, f.spec.Stream, f.spec.Durable)

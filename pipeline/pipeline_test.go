@@ -298,7 +298,7 @@ func TestCrashBetweenInsertAndAck(t *testing.T) {
 	recs := f.publish(6_000, 50, 0.005)
 	digests, _ := countValid(recs, true)
 	valid, invalid := countValid(recs, false)
-	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 2})
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 2, Inserters: 1})
 	err := f.runUntil(p, func() bool { return false })
 	require.ErrorIs(t, err, errCrashed)
 	partial := f.count("SELECT count() FROM sofarpc_digest")
@@ -361,7 +361,7 @@ func TestRedeliveriesDuringSlowInsertsCountOnce(t *testing.T) {
 	require.NoError(t, err)
 	dec, err := sofarpc.New(decode.Options{})
 	require.NoError(t, err)
-	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond, Inserters: 1}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
 	require.NoError(t, err)
 	require.NoError(t, f.runUntil(p, func() bool {
 		st, err := cons.State(ctx)

@@ -56,7 +56,7 @@ func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord, adopted bo
 				return err
 			}
 			rejBefore := len(out.Rejects)
-			r.src.Decoder.Decode(m.Data, decode.Meta{Subject: m.Subject}, &out)
+			r.decode(m.Data, m.Subject, &out)
 			if err := r.deadLetter(ctx, m.Subject, seq, m.Data, out.Rejects[rejBefore:]); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -51,9 +52,13 @@ type runner struct {
 	// set, not the journal, decides that it needs no work.
 	committed seqSet
 
-	slowReads int // reads of journaled messages left to time out (tests)
+	// decodeMu serialises the source's decoder (not safe for concurrent
+	// use) between the reader and a writer replaying an adopted batch.
+	decodeMu  sync.Mutex
+	slowReads int          // reads of journaled messages left to time out (tests)
+	commits   atomic.Int64 // batches taken by the writers (tests' crash point)
 
-	// journal compaction (writer goroutine only)
+	// journal compaction (the lead writer only)
 	deleted   int       // records deleted since the last compaction
 	compacted time.Time // last compaction
 }
@@ -93,7 +98,11 @@ func (r *runner) run(ctx context.Context) error {
 			b.Release()
 		}
 	}()
-	if err := r.watchJournal(ctx); err != nil {
+	// A NATS cluster electing a leader does not answer for a while: wait.
+	if err := r.retry(ctx, "journal watch", nil, func() (bool, error) {
+		err := r.watchJournal(ctx)
+		return ingest.Temporary(err), err
+	}); err != nil {
 		return err
 	}
 	defer r.index.Stop()
@@ -113,20 +122,34 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	batches := make(chan *batch, 1)
-	// The writer keeps going when ctx ends: it commits the batches in hand.
-	var werr error
-	writerDone := make(chan struct{})
+	// The writers keep going when ctx ends: they commit the batches in hand.
+	// Several insert at once (Config.Inserters); the first also adopts
+	// lapsed journal records and cleans the journal up.
 	wctx, wcancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
 	defer wcancel()
-	go func() {
-		defer close(writerDone)
-		werr = r.writer(wctx, batches)
-	}()
+	n := r.p.cfg.inserters()
+	if r.src.InOrder {
+		n = 1
+	}
+	werrs := make([]error, n)
+	writerFailed := make(chan struct{})
+	var failOnce sync.Once
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if werrs[i] = r.writer(wctx, batches, i == 0); werrs[i] != nil {
+				failOnce.Do(func() { close(writerFailed) })
+			}
+		}()
+	}
 
-	readErr := r.read(ctx, batches, writerDone)
+	readErr := r.read(ctx, batches, writerFailed)
 	close(batches)
-	<-writerDone
+	wg.Wait()
 	r.src.Consumer.Stop()
+	werr := errors.Join(werrs...)
 	if werr != nil && ctx.Err() != nil && wctx.Err() != nil {
 		r.p.log.Error("drain timed out; uncommitted batches are left for the next run", "source", r.src.Name, "err", werr)
 		return ErrDrainIncomplete
@@ -180,22 +203,22 @@ func (r *runner) keepAlive(stop <-chan struct{}) {
 
 // read pulls, decodes and seals batches until ctx ends or the writer fails.
 // The batch in hand is sealed and handed over when ctx ends (drain).
-func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-chan struct{}) error {
+func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <-chan struct{}) error {
 	cfg := r.p.cfg
 	for {
 		select {
-		case <-writerDone:
-			return nil // the writer failed; run reports its error
+		case <-writerFailed:
+			return nil // a writer failed; run reports its error
 		default:
 		}
 		if ctx.Err() != nil {
-			return r.sealAndSend(batches, writerDone)
+			return r.sealAndSend(batches, writerFailed)
 		}
 		wait := cfg.maxAge()
 		if len(r.msgs) > 0 {
 			wait = time.Until(r.opened.Add(cfg.maxAge()))
 			if wait <= 0 {
-				r.sealAndSend(batches, writerDone)
+				r.sealAndSend(batches, writerFailed)
 				continue
 			}
 		}
@@ -218,7 +241,7 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerDone <-c
 			return err
 		}
 		if r.rows() >= cfg.maxRows() || r.bytes >= cfg.maxBytes() {
-			r.sealAndSend(batches, writerDone)
+			r.sealAndSend(batches, writerFailed)
 		}
 	}
 }
@@ -238,7 +261,7 @@ func (r *runner) rows() int {
 func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	data := m.Data()
 	before, rejBefore := r.out.Records, len(r.out.Rejects)
-	r.src.Decoder.Decode(data, decode.Meta{Subject: m.Subject()}, &r.out)
+	r.decode(data, m.Subject(), &r.out)
 	if err := r.deadLetter(ctx, m.Subject(), m.Seq, data, r.out.Rejects[rejBefore:]); err != nil {
 		return err
 	}
@@ -262,6 +285,13 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	return nil
 }
 
+// decode runs the source's decoder on one payload.
+func (r *runner) decode(data []byte, subject string, out *decode.Output) {
+	r.decodeMu.Lock()
+	r.src.Decoder.Decode(data, decode.Meta{Subject: subject}, out)
+	r.decodeMu.Unlock()
+}
+
 // deadLetter publishes rejects, retrying while the stream is unavailable:
 // a record may not be acknowledged before its dead letter is stored.
 func (r *runner) deadLetter(ctx context.Context, subject string, seq uint64, data []byte, rejects []decode.Reject) error {
@@ -280,7 +310,7 @@ func (r *runner) deadLetter(ctx context.Context, subject string, seq uint64, dat
 // sealAndSend closes the batch in hand (if any) and hands it to the
 // writer; when the writer is gone the batch is dropped unacknowledged (its
 // messages are redelivered to the next run).
-func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) error {
+func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}) error {
 	if len(r.msgs) == 0 {
 		return nil
 	}
@@ -304,7 +334,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerDone <-chan struct{}) 
 	r.msgs, r.seqs, r.bytes, r.out.Records, r.rejects = nil, nil, 0, 0, 0
 	select {
 	case batches <- b:
-	case <-writerDone:
+	case <-writerFailed:
 		b.release()
 	}
 	return nil

@@ -109,7 +109,7 @@ func TestReplayReadTimeoutLosesNothing(t *testing.T) {
 	f := newFixture(t)
 	recs := f.publish(3_000, 50, 0)
 	digests, _ := countValid(recs, true)
-	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1})
+	p, _ := f.pipeline(Config{MaxRows: 1_000, crashAfterInsert: 1, Inserters: 1})
 	require.ErrorIs(t, f.runUntil(p, func() bool { return false }), errCrashed)
 	// Remove the crashed batch's rows, so only its replay can bring them back.
 	require.NoError(t, f.target.Exec(context.Background(), "TRUNCATE TABLE sofarpc_digest"))

@@ -20,13 +20,15 @@ const compactEvery = 64
 // errCrashed is returned by the writer when the test hook simulates a crash.
 var errCrashed = errors.New("simulated crash between insert and ack")
 
-// writer commits batches in order: journal, insert every table, mark
-// committed, acknowledge. Between batches (and every sixth of an ack wait
-// when idle) it adopts journal records whose owners stopped working on
-// them. It returns on the first failure that retrying cannot cure; the
-// failed batch stays journaled and unacknowledged.
-func (r *runner) writer(ctx context.Context, batches <-chan *batch) error {
-	var n int
+// writer commits batches: journal, insert every table, mark committed,
+// acknowledge. Several writers of one source take batches from the same
+// channel and insert at once; each batch has its own record and token, so
+// their order does not matter. The lead writer, between batches (and every
+// sixth of an ack wait when idle), adopts journal records whose owners
+// stopped working on them and deletes collected ones. A writer returns on
+// the first failure that retrying cannot cure; the failed batch stays
+// journaled and unacknowledged.
+func (r *runner) writer(ctx context.Context, batches <-chan *batch, lead bool) error {
 	lastGC, lastSweep := time.Now(), time.Now()
 	tick := time.NewTicker(max(r.src.Consumer.AckWait()/6, 100*time.Millisecond))
 	defer tick.Stop()
@@ -44,19 +46,23 @@ func (r *runner) writer(ctx context.Context, batches <-chan *batch) error {
 		select {
 		case nb, ok := <-batches:
 			if !ok {
-				r.collect(ctx)
+				if lead {
+					r.collect(ctx)
+				}
 				return nil
 			}
 			b = nb
 		case <-tick.C:
 		}
 		if b != nil {
-			n++
-			err := r.commit(ctx, b, n)
+			err := r.commit(ctx, b, int(r.commits.Add(1)))
 			b.release()
 			if err != nil {
 				return fail(err)
 			}
+		}
+		if !lead {
+			continue
 		}
 		if time.Since(lastSweep) > r.src.Consumer.AckWait()/6 && ctx.Err() == nil {
 			if err := r.sweep(ctx, false); err != nil {

@@ -2,7 +2,9 @@ package schema
 
 // SofarpcDigest is one row per SOFARPC (or SOFATracer) digest record, client
 // or server side (sql/tables/sofarpc_digest.sql). Durations are
-// milliseconds; sizes are bytes. Fields a side does not log are NULL.
+// milliseconds; sizes are bytes. Fields a side does not log are NULL, and so
+// is latency_ms when the record carries no usable timing (it is then no
+// latency sample in the views).
 var SofarpcDigest = NewTable("sofarpc_digest",
 	Time("timestamp", 3),
 	LowCardString("side"),
@@ -18,12 +20,17 @@ var SofarpcDigest = NewTable("sofarpc_digest",
 	LowCardString("thread_name"),
 	LowCardString("result_code"),
 	Bool("is_error"),
-	Int("latency_ms", "UInt32"),
+	NullableInt("latency_ms", "UInt32"),
 	String("remote_ip"),
 	LowCardString("remote_host"),
 	Int("remote_port", "UInt16"),
 	LowCardString("local_ip"),
 	Int("local_port", "UInt16"),
+	String("request_url"),
+	String("sql"),
+	LowCardString("database_name"),
+	LowCardString("database_type"),
+	LowCardString("database_endpoint"),
 	NullableInt("req_size", "UInt64"),
 	NullableInt("resp_size", "UInt64"),
 	NullableInt("req_serialize_ms", "UInt32"),
@@ -34,6 +41,10 @@ var SofarpcDigest = NewTable("sofarpc_digest",
 	NullableInt("biz_impl_ms", "UInt32"),
 	NullableInt("resp_serialize_ms", "UInt32"),
 	NullableInt("req_deserialize_ms", "UInt32"),
+	NullableInt("time_cost_ms", "UInt32"),
+	NullableInt("total_time_ms", "UInt32"),
+	NullableInt("connection_establish_ms", "UInt32"),
+	NullableInt("db_execute_ms", "UInt32"),
 	StringMap("baggage"),
 	StringMap("sys_baggage"),
 	StringMap("extra"),

@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -86,4 +87,51 @@ func TestAlterRendersForCluster(t *testing.T) {
 		"ALTER TABLE t_local ON CLUSTER `c` MODIFY SETTING ttl_only_drop_parts = 1, ADD COLUMN z UInt8",
 	}, ms[1].Statements)
 	require.Equal(t, []string{"t"}, ms[1].Alters)
+}
+
+// TestChangedViewIsReplacedInPlace: a view file that changed is applied
+// with ALTER TABLE ... MODIFY QUERY (on a cluster: ON CLUSTER, reading the
+// per-shard source table), becomes Applied, and the view runs the new query.
+func TestChangedViewIsReplacedInPlace(t *testing.T) {
+	ms, err := sql.Migrations(sql.RenderOptions{Cluster: "c"})
+	require.NoError(t, err)
+	var replace []string
+	for _, m := range ms {
+		if m.Version == "views/latency_1m_sofarpc_mv.sql" {
+			replace = m.Replace
+		}
+	}
+	require.Len(t, replace, 1)
+	require.True(t, strings.HasPrefix(replace[0], "ALTER TABLE latency_1m_sofarpc_mv ON CLUSTER `c` MODIFY QUERY SELECT"), replace[0])
+	require.Contains(t, replace[0], "FROM sofarpc_digest_local")
+
+	ctx := context.Background()
+	db := embeddedtest.Target(t, 1)
+	fsys := fstest.MapFS{
+		"tables/s.sql": {Data: []byte("CREATE TABLE IF NOT EXISTS s (x UInt8) ENGINE = MergeTree ORDER BY x")},
+		"tables/d.sql": {Data: []byte("CREATE TABLE IF NOT EXISTS d (y UInt16) ENGINE = MergeTree ORDER BY y")},
+		"views/mv.sql": {Data: []byte("CREATE MATERIALIZED VIEW IF NOT EXISTS mv TO d AS SELECT x AS y FROM s")},
+	}
+	migrate := func() map[string]sql.State {
+		ms, err := sql.MigrationsFrom(fsys, sql.RenderOptions{})
+		require.NoError(t, err)
+		sts, err := sql.Migrate(ctx, db, ms, sql.RenderOptions{})
+		require.NoError(t, err)
+		out := map[string]sql.State{}
+		for _, s := range sts {
+			out[s.Version] = s.State
+		}
+		return out
+	}
+	migrate()
+	fsys["views/mv.sql"] = &fstest.MapFile{Data: []byte("-- now times 100\nCREATE MATERIALIZED VIEW IF NOT EXISTS mv TO d AS SELECT x * 100 AS y FROM s")}
+	require.Equal(t, sql.Applied, migrate()["views/mv.sql"])
+	require.NoError(t, db.Exec(ctx, "INSERT INTO s (x) VALUES (3)"))
+	out, err := db.Query(ctx, "SELECT y FROM d", "TabSeparated", nil)
+	require.NoError(t, err)
+	require.Equal(t, "300\n", string(out))
+
+	fsys["views/bad.sql"] = &fstest.MapFile{Data: []byte("CREATE MATERIALIZED VIEW IF NOT EXISTS bad AS SELECT x FROM s")}
+	_, err = sql.MigrationsFrom(fsys, sql.RenderOptions{})
+	require.ErrorContains(t, err, "views/bad.sql: expected CREATE MATERIALIZED VIEW IF NOT EXISTS <name> TO <table> AS <select>")
 }

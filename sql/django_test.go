@@ -95,7 +95,7 @@ func num(t *testing.T, v any) float64 {
 }
 
 const latencyByOperation = `
-SELECT kind, operation, sum(requests) AS requests, sum(errors) AS errors,
+SELECT kind, operation, sum(requests) AS requests, sum(errors) AS errors, sum(no_latency) AS no_latency,
        sum(latency_sum_ms) AS latency_sum, max(latency_max_ms) AS latency_max,
        quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1] AS p50
 FROM latency_1m WHERE source = 'django' AND service = 'django'
@@ -126,27 +126,30 @@ func TestDjangoViewsOnUpstreamExamples(t *testing.T) {
 	type row struct {
 		kind, op              string
 		requests, errors      float64
+		noLatency             float64
 		latencySum, latencyMx float64
 	}
 	var got []row
 	for _, m := range queryRows(t, db, latencyByOperation, nil) {
-		got = append(got, row{m["kind"].(string), m["operation"].(string), num(t, m["requests"]), num(t, m["errors"]),
+		got = append(got, row{m["kind"].(string), m["operation"].(string), num(t, m["requests"]), num(t, m["errors"]), num(t, m["no_latency"]),
 			math.Round(num(t, m["latency_sum"])*1000) / 1000, math.Round(num(t, m["latency_max"])*1000) / 1000})
 	}
 	require.Equal(t, []row{
 		// README: request_finished has no "request": the path comes from the start.
-		{"request", "/", 1, 0, 23.754, 23.754},
-		{"request", "/api/checkout/", 1, 1, 250.2, 250.2},    // request_failed
-		{"request", "/api/orders/", 1, 0, 34.25, 34.25},      // 404: not an error
-		{"request", "/api/slow-report/", 1, 0, 30000, 30000}, // cancelled: a sample, not an error
-		{"request", "/export/invoices.csv", 1, 0, 20, 20},    // streaming failed later: the request did not
-		{"request", "/export/orders.csv", 1, 0, 12, 12},
+		{"request", "/", 1, 0, 0, 23.754, 23.754},
+		{"request", "/api/checkout/", 1, 1, 0, 250.2, 250.2},    // request_failed
+		{"request", "/api/orders/", 1, 0, 0, 34.25, 34.25},      // 404: not an error
+		{"request", "/api/slow-report/", 1, 0, 0, 30000, 30000}, // cancelled: a sample, not an error
+		{"request", "/export/invoices.csv", 1, 0, 0, 20, 20},    // streaming failed later: the request did not
+		{"request", "/export/orders.csv", 1, 0, 0, 12, 12},
 		// Started in batch readme-1, finished in readme-2: found in django_requests.
-		{"request", "/success_task", 1, 0, 73.888, 73.888},
-		// task_failed at INFO of a task whose start was never logged: no name.
-		{"task", "", 1, 1, 3, 3},
-		{"task", "shop.tasks.render_pdf", 1, 0, 1234, 1234},
-		{"task", "shop.tasks.send_receipt", 1, 1, 87, 87},
+		{"request", "/success_task", 1, 0, 0, 73.888, 73.888},
+		// task_failed at INFO of a task whose start was never logged: no name;
+		// and the README's task_succeed, which has no duration_ms (older
+		// django-structlog) and no name: a request without a latency sample.
+		{"task", "", 2, 1, 1, 3, 3},
+		{"task", "shop.tasks.render_pdf", 1, 0, 0, 1234, 1234},
+		{"task", "shop.tasks.send_receipt", 1, 1, 0, 87, 87},
 	}, got)
 
 	reqs := queryRows(t, db, `SELECT request_id, max(path) AS path, max(started_at) AS started, max(ended_at) AS ended, max(code) AS code,
@@ -273,9 +276,18 @@ func TestDjangoLatencyMatchesGeneratorTruth(t *testing.T) {
 		k := m["kind"].(string) + " " + m["operation"].(string)
 		got[k] = true
 		tr := want[k]
-		require.NotNil(t, tr, "latency_1m has %s, the generator made no such sample", k)
-		require.Equal(t, float64(tr.n), num(t, m["requests"]), k)
-		require.Equal(t, float64(tr.errs), num(t, m["errors"]), k)
+		noLatency := num(t, m["no_latency"])
+		if tr == nil {
+			// Ends whose start line the generator made malformed (dead
+			// letters): requests without a latency sample, never 0 ms ones.
+			require.Equal(t, num(t, m["requests"]), noLatency, "latency_1m has samples for %s, the generator made none", k)
+			require.Zero(t, num(t, m["latency_sum"]), k)
+			continue
+		}
+		require.Equal(t, float64(tr.n), num(t, m["requests"])-noLatency, "%s: samples = requests - no_latency", k)
+		if noLatency == 0 {
+			require.Equal(t, float64(tr.errs), num(t, m["errors"]), k)
+		}
 		require.InDelta(t, tr.sum, num(t, m["latency_sum"]), 1e-6*tr.sum, k)
 		require.InDelta(t, tr.max, num(t, m["latency_max"]), 1e-9, k)
 		if tr.n >= 200 {

@@ -37,6 +37,12 @@ type Migration struct {
 	// for other files. Once the file is applied, each of these tables'
 	// files counts as applied as it is now.
 	Alters []string
+	// Replace, for a views/ file, brings a view created from an earlier
+	// version of the file to this one in place: ALTER TABLE <view> MODIFY
+	// QUERY <the file's SELECT>. A materialized view holds no rows, so
+	// nothing is lost; the new query applies to inserts from then on (rows
+	// already aggregated into its target table stay as they were).
+	Replace []string
 }
 
 // Migrations renders tapline's embedded .sql files for opts.
@@ -85,7 +91,14 @@ func MigrationsFrom(fsys fs.FS, opts RenderOptions) ([]Migration, error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, Migration{Version: st.Name, Checksum: checksum(st.SQL), Statements: stmts})
+		m := Migration{Version: st.Name, Checksum: checksum(st.SQL), Statements: stmts}
+		if strings.HasPrefix(st.Name, "views/") {
+			if m.Replace, err = replaceView(st.Name, stmts); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		out = append(out, m)
 	}
 	return out, errors.Join(errs...)
 }
@@ -154,11 +167,13 @@ const (
 	// Applied: recorded with the checksum the file has now.
 	Applied State = "applied"
 	// Changed: recorded with another checksum. The file's CREATE ... IF NOT
-	// EXISTS does not alter the existing object, so Migrate leaves it alone
-	// and reports it. A table file changed together with an alters/ file
-	// that brings existing tables to its shape becomes Applied when that
-	// alter is applied; otherwise alter the object by hand (ALTER TABLE
-	// ... ON CLUSTER) or recreate it.
+	// EXISTS does not alter the existing object, so Migrate leaves a table
+	// alone and reports it. A table file changed together with an alters/
+	// file that brings existing tables to its shape becomes Applied when
+	// that alter is applied; otherwise alter the object by hand (ALTER
+	// TABLE ... ON CLUSTER) or recreate it. A changed views/ file is
+	// applied by Migrate with its Replace statements (the view's query is
+	// replaced in place) and becomes Applied.
 	Changed State = "changed"
 )
 
@@ -201,10 +216,14 @@ func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]
 		return nil, err
 	}
 	for i := range sts {
-		if sts[i].State != Pending {
+		stmts := sts[i].Statements
+		switch {
+		case sts[i].State == Changed && len(sts[i].Replace) > 0:
+			stmts = sts[i].Replace
+		case sts[i].State != Pending:
 			continue
 		}
-		for _, stmt := range sts[i].Statements {
+		for _, stmt := range stmts {
 			if err := db.Exec(ctx, stmt); err != nil {
 				return sts, fmt.Errorf("apply %s: %w", sts[i].Version, err)
 			}
@@ -223,6 +242,36 @@ func Migrate(ctx context.Context, db DB, ms []Migration, opts RenderOptions) ([]
 		sts[i].State = Applied
 	}
 	return StatusOf(ctx, db, ms)
+}
+
+// replaceView returns the statement that gives the view a views/ file
+// creates (rendered as stmts) the file's query: ALTER TABLE <view> [ON
+// CLUSTER c] MODIFY QUERY <select>, which ClickHouse applies atomically
+// (inserts never see the view missing, as they would between a DROP and a
+// CREATE).
+func replaceView(name string, stmts []string) ([]string, error) {
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("%s: expected one CREATE MATERIALIZED VIEW statement", name)
+	}
+	toks, err := sqllex.Lex(stmts[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	_, at := createdName(toks, "VIEW")
+	to, as := -1, -1
+	for i := at + 1; at >= 0 && i < len(toks); i++ {
+		if to < 0 && toks[i].Is("TO") {
+			to = i
+		}
+		if to >= 0 && toks[i].Is("AS") {
+			as = i
+			break
+		}
+	}
+	if at < 0 || to < 0 || as < 0 {
+		return nil, fmt.Errorf("%s: expected CREATE MATERIALIZED VIEW IF NOT EXISTS <name> TO <table> AS <select>", name)
+	}
+	return []string{"ALTER TABLE " + strings.TrimSpace(join(toks[at:to])) + " MODIFY QUERY " + strings.TrimSpace(join(toks[as+1:]))}, nil
 }
 
 // tableOf returns the table a tables/ file creates, "" for other files.

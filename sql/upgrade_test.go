@@ -24,23 +24,35 @@ func release0(t *testing.T) []sql.Migration {
 }
 
 // TestReleasedChecksumsStable pins the checksums databases recorded: every
-// file of release 0 keeps its checksum, except tables/pipeline_batches.sql,
-// which changed with alters/0001 (and is then recorded again).
+// file of release 0 keeps its checksum, except table files an alters/ file
+// brings up to date (tables/pipeline_batches.sql with alters/0001; the
+// latency tables and sofarpc_digest with alters/0004) and views/ files,
+// which Migrate replaces in place (MODIFY QUERY).
 func TestReleasedChecksumsStable(t *testing.T) {
 	t.Parallel()
 	now, err := sql.Migrations(sql.RenderOptions{})
 	require.NoError(t, err)
 	sums := map[string]string{}
+	altered := map[string]bool{}
 	for _, m := range now {
 		sums[m.Version] = m.Checksum
+		for _, tbl := range m.Alters {
+			altered["tables/"+tbl+".sql"] = true
+		}
 	}
+	var changed []string
 	for _, m := range release0(t) {
-		if m.Version == "tables/pipeline_batches.sql" {
-			require.NotEqual(t, m.Checksum, sums[m.Version])
+		if m.Checksum == sums[m.Version] {
 			continue
 		}
-		require.Equal(t, m.Checksum, sums[m.Version], "%s changed: databases that applied it report it changed; add an alters/ file instead", m.Version)
+		changed = append(changed, m.Version)
+		if strings.HasPrefix(m.Version, "views/") {
+			continue
+		}
+		require.True(t, altered[m.Version], "%s changed: databases that applied it report it changed; add an alters/ file that brings it to the new shape", m.Version)
 	}
+	require.Subset(t, changed, []string{"tables/pipeline_batches.sql", "tables/sofarpc_digest.sql", "tables/latency_1m.sql",
+		"tables/sofarpc_latency_1m.sql", "views/latency_1m_sofarpc_mv.sql", "views/sofarpc_latency_1m_mv.sql"})
 }
 
 // seed inserts one row stamped now into every retained table (every
@@ -117,6 +129,10 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 	}
 	require.Equal(t, sql.Changed, states["tables/pipeline_batches.sql"])
 	require.Equal(t, sql.Pending, states["alters/0001_pipeline_batches_instance.sql"])
+	require.Equal(t, sql.Changed, states["tables/sofarpc_digest.sql"])
+	require.Equal(t, sql.Pending, states["alters/0004_latency_optional.sql"])
+	require.Equal(t, sql.Changed, states["views/latency_1m_sofarpc_mv.sql"], "replaced in place by the upgrade")
+	require.Equal(t, sql.Changed, states["views/latency_1m_g3proxy_mv.sql"])
 
 	upgrade := func(db sql.DB) {
 		sts, err := sql.Migrate(ctx, db, ms, sql.RenderOptions{})
@@ -140,6 +156,31 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(out), "TTL ingested_at + toIntervalDay(30) SETTINGS")
 	require.Contains(t, string(out), "ttl_only_drop_parts = 1")
+
+	out, err = old.Query(ctx, "SELECT toTypeName(latency_ms), latency_ms FROM sofarpc_digest", "TabSeparated", nil)
+	require.NoError(t, err)
+	require.Equal(t, "Nullable(UInt32)\t0\n", string(out), "rows written before the alter keep their latency")
+
+	// The replaced views and the fresh ones aggregate alike: a digest
+	// without a latency is a request and an error, counted in no_latency,
+	// and no sample.
+	// Stamped now: the aggregates' retention drops older rows on insert.
+	const digests = `INSERT INTO sofarpc_digest (timestamp, side, service, method, result_code, is_error, latency_ms)
+		SELECT toStartOfMinute(now()), 'client', 'svc', 'm', c.1, c.2, c.3
+		FROM (SELECT arrayJoin([('03', true, NULL), ('00', false, 40)]) AS c)`
+	const views = `SELECT * FROM (SELECT 'latency_1m' AS v, sum(requests), sum(errors), sum(no_latency), sum(latency_sum_ms),
+			quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1]
+		FROM latency_1m WHERE source = 'sofarpc' AND service = 'svc'
+		UNION ALL
+		SELECT 'sofarpc_latency_1m', sum(calls), sum(errors), sum(no_latency), sum(latency_sum_ms),
+			quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[1]
+		FROM sofarpc_latency_1m WHERE service = 'svc') ORDER BY v`
+	for _, db := range []sql.DB{old, fresh} {
+		require.NoError(t, db.Exec(ctx, digests))
+		out, err := db.Query(ctx, views, "TabSeparated", nil)
+		require.NoError(t, err)
+		require.Equal(t, "latency_1m\t2\t1\t1\t40\t40\nsofarpc_latency_1m\t2\t1\t1\t40\t40\n", string(out))
+	}
 
 	for _, db := range []sql.DB{old, fresh} {
 		recorded, err := db.Query(ctx, "SELECT count() FROM "+sql.MigrationsTable, "TabSeparated", nil)

@@ -136,7 +136,7 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	// Give redeliveries time to arrive and be acked, then check exact counts.
 	time.Sleep(2 * time.Second)
 	require.Positive(t, replayed(), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once")
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once")
 	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view")
 	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view")

@@ -19,6 +19,7 @@
 -- Latency is always milliseconds (Float64, so sub-millisecond sources keep
 -- their precision). Read with -Merge combinators:
 --   SELECT source, service, sum(requests), sum(errors) / sum(requests) AS error_rate,
+--          sum(latency_sum_ms) / (sum(requests) - sum(no_latency)) AS avg_ms,
 --          quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[4] AS p99
 --   FROM latency_1m WHERE minute >= now() - INTERVAL 1 HOUR GROUP BY source, service
 CREATE TABLE IF NOT EXISTS latency_1m
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS latency_1m
     operation LowCardinality(String),
     requests SimpleAggregateFunction(sum, UInt64),
     errors SimpleAggregateFunction(sum, UInt64),
+    -- Requests without a latency sample (a SOFARPC digest without a usable
+    -- timing, a g3proxy task without total_time, a web debug sample or a
+    -- Celery task without a duration): latency_sum_ms and latency_quantiles
+    -- cover requests - no_latency samples; average with that, not requests.
+    no_latency SimpleAggregateFunction(sum, UInt64),
     latency_sum_ms SimpleAggregateFunction(sum, Float64),
     latency_max_ms SimpleAggregateFunction(max, Float64),
     -- t-digest states for p50, p90, p95, p99, p99.9 (in that order).

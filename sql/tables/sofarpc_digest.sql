@@ -1,11 +1,16 @@
 -- One row per SOFARPC / SOFATracer digest record (client and server side).
 -- Written by ingest/decode/sofarpc; columns mirror schema.SofarpcDigest.
 --
--- latency_ms, the latency every view uses:
---   client side: client.elapse.time, the whole call as the caller saw it;
---   server side: server.pool.wait.time + req.deserialize.time + biz.impl.time
---                + resp.serialize.time, the time the request spent in the server;
---   other SOFATracer digests: time.cost.milliseconds.
+-- latency_ms, the latency every view uses, from the first timing a record has:
+--   RPC client side: client.elapse.time, the whole call as the caller saw it;
+--   other SOFATracer digests: time.cost.milliseconds (205 or "205ms"), else
+--                the datasource's total.time ("228ms");
+--   RPC server side: server.pool.wait.time + req.deserialize.time + biz.impl.time
+--                + resp.serialize.time, the time the request spent in the server.
+--   NULL when the record has none of them or the one it has is no usable
+--   number of milliseconds (negative, overflowing, another unit: kept in
+--   extra): the views count such a record as a request (and error) without a
+--   latency sample (no_latency), never as a 0 ms sample.
 -- is_error, the error every view counts: result.code other than "00"
 --   (01 business exception, 02 RPC logic error, 03 timeout, 04 routing failure;
 --   for non-RPC digests an HTTP status >= 500), or a non-empty "error" key.
@@ -31,12 +36,21 @@ CREATE TABLE IF NOT EXISTS sofarpc_digest
     thread_name LowCardinality(String),
     result_code LowCardinality(String),
     is_error Bool,
-    latency_ms UInt32 CODEC(T64, ZSTD(1)),
+    latency_ms Nullable(UInt32) CODEC(T64, ZSTD(1)),
     remote_ip String CODEC(ZSTD(1)),
     remote_host LowCardinality(String),
     remote_port UInt16,
     local_ip LowCardinality(String),
     local_port UInt16,
+    -- request.url of the HTTP digests (spring-mvc, httpclient, okhttp,
+    -- resttemplate, openfeign); '' for others. URLs with ids are many: plain String.
+    request_url String CODEC(ZSTD(1)),
+    -- The datasource digests' statement (commas written as %2C by SOFATracer,
+    -- kept as written) and database: few databases, dictionary-encoded.
+    sql String CODEC(ZSTD(1)),
+    database_name LowCardinality(String),
+    database_type LowCardinality(String),
+    database_endpoint LowCardinality(String),
     -- NULL where a side does not log the field (server records have no
     -- client.elapse.time, gRPC server records have no sizes).
     req_size Nullable(UInt64),
@@ -49,6 +63,13 @@ CREATE TABLE IF NOT EXISTS sofarpc_digest
     biz_impl_ms Nullable(UInt32),
     resp_serialize_ms Nullable(UInt32),
     req_deserialize_ms Nullable(UInt32),
+    -- Durations of the other SOFATracer digests (Dubbo's serialization times
+    -- are in the req_/resp_ columns above): time.cost.milliseconds, and the
+    -- datasource's total.time, connection.establish.span, db.execute.cost.
+    time_cost_ms Nullable(UInt32),
+    total_time_ms Nullable(UInt32),
+    connection_establish_ms Nullable(UInt32),
+    db_execute_ms Nullable(UInt32),
     -- Transparently transmitted baggage, "k=v&k2=v2" split into a map.
     baggage Map(String, String),
     sys_baggage Map(String, String),

@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS sofarpc_latency_1m
     calls SimpleAggregateFunction(sum, UInt64),
     -- result.code != '00' (see sofarpc_digest)
     errors SimpleAggregateFunction(sum, UInt64),
+    -- Calls without a latency sample (latency_ms NULL, see sofarpc_digest):
+    -- the latency columns cover calls - no_latency samples.
+    no_latency SimpleAggregateFunction(sum, UInt64),
     -- by result code: 01 business exception, 02 RPC logic error, 03 timeout, 04 routing failure
     code_01 SimpleAggregateFunction(sum, UInt64),
     code_02 SimpleAggregateFunction(sum, UInt64),

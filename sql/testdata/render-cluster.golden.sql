@@ -677,6 +677,7 @@ ENGINE = Distributed('logs', 'tapline', 'g3proxy_task_1m_local', cityHash64(serv
 -- Latency is always milliseconds (Float64, so sub-millisecond sources keep
 -- their precision). Read with -Merge combinators:
 --   SELECT source, service, sum(requests), sum(errors) / sum(requests) AS error_rate,
+--          sum(latency_sum_ms) / (sum(requests) - sum(no_latency)) AS avg_ms,
 --          quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[4] AS p99
 --   FROM latency_1m WHERE minute >= now() - INTERVAL 1 HOUR GROUP BY source, service
 CREATE TABLE IF NOT EXISTS latency_1m_local ON CLUSTER `logs`
@@ -689,6 +690,11 @@ CREATE TABLE IF NOT EXISTS latency_1m_local ON CLUSTER `logs`
     operation LowCardinality(String),
     requests SimpleAggregateFunction(sum, UInt64),
     errors SimpleAggregateFunction(sum, UInt64),
+    -- Requests without a latency sample (a SOFARPC digest without a usable
+    -- timing, a g3proxy task without total_time, a web debug sample or a
+    -- Celery task without a duration): latency_sum_ms and latency_quantiles
+    -- cover requests - no_latency samples; average with that, not requests.
+    no_latency SimpleAggregateFunction(sum, UInt64),
     latency_sum_ms SimpleAggregateFunction(sum, Float64),
     latency_max_ms SimpleAggregateFunction(max, Float64),
     -- t-digest states for p50, p90, p95, p99, p99.9 (in that order).
@@ -751,11 +757,16 @@ ENGINE = Distributed('logs', 'tapline', 'pipeline_batches_local', cityHash64(sou
 -- One row per SOFARPC / SOFATracer digest record (client and server side).
 -- Written by ingest/decode/sofarpc; columns mirror schema.SofarpcDigest.
 --
--- latency_ms, the latency every view uses:
---   client side: client.elapse.time, the whole call as the caller saw it;
---   server side: server.pool.wait.time + req.deserialize.time + biz.impl.time
---                + resp.serialize.time, the time the request spent in the server;
---   other SOFATracer digests: time.cost.milliseconds.
+-- latency_ms, the latency every view uses, from the first timing a record has:
+--   RPC client side: client.elapse.time, the whole call as the caller saw it;
+--   other SOFATracer digests: time.cost.milliseconds (205 or "205ms"), else
+--                the datasource's total.time ("228ms");
+--   RPC server side: server.pool.wait.time + req.deserialize.time + biz.impl.time
+--                + resp.serialize.time, the time the request spent in the server.
+--   NULL when the record has none of them or the one it has is no usable
+--   number of milliseconds (negative, overflowing, another unit: kept in
+--   extra): the views count such a record as a request (and error) without a
+--   latency sample (no_latency), never as a 0 ms sample.
 -- is_error, the error every view counts: result.code other than "00"
 --   (01 business exception, 02 RPC logic error, 03 timeout, 04 routing failure;
 --   for non-RPC digests an HTTP status >= 500), or a non-empty "error" key.
@@ -781,12 +792,21 @@ CREATE TABLE IF NOT EXISTS sofarpc_digest_local ON CLUSTER `logs`
     thread_name LowCardinality(String),
     result_code LowCardinality(String),
     is_error Bool,
-    latency_ms UInt32 CODEC(T64, ZSTD(1)),
+    latency_ms Nullable(UInt32) CODEC(T64, ZSTD(1)),
     remote_ip String CODEC(ZSTD(1)),
     remote_host LowCardinality(String),
     remote_port UInt16,
     local_ip LowCardinality(String),
     local_port UInt16,
+    -- request.url of the HTTP digests (spring-mvc, httpclient, okhttp,
+    -- resttemplate, openfeign); '' for others. URLs with ids are many: plain String.
+    request_url String CODEC(ZSTD(1)),
+    -- The datasource digests' statement (commas written as %2C by SOFATracer,
+    -- kept as written) and database: few databases, dictionary-encoded.
+    sql String CODEC(ZSTD(1)),
+    database_name LowCardinality(String),
+    database_type LowCardinality(String),
+    database_endpoint LowCardinality(String),
     -- NULL where a side does not log the field (server records have no
     -- client.elapse.time, gRPC server records have no sizes).
     req_size Nullable(UInt64),
@@ -799,6 +819,13 @@ CREATE TABLE IF NOT EXISTS sofarpc_digest_local ON CLUSTER `logs`
     biz_impl_ms Nullable(UInt32),
     resp_serialize_ms Nullable(UInt32),
     req_deserialize_ms Nullable(UInt32),
+    -- Durations of the other SOFATracer digests (Dubbo's serialization times
+    -- are in the req_/resp_ columns above): time.cost.milliseconds, and the
+    -- datasource's total.time, connection.establish.span, db.execute.cost.
+    time_cost_ms Nullable(UInt32),
+    total_time_ms Nullable(UInt32),
+    connection_establish_ms Nullable(UInt32),
+    db_execute_ms Nullable(UInt32),
     -- Transparently transmitted baggage, "k=v&k2=v2" split into a map.
     baggage Map(String, String),
     sys_baggage Map(String, String),
@@ -842,6 +869,9 @@ CREATE TABLE IF NOT EXISTS sofarpc_latency_1m_local ON CLUSTER `logs`
     calls SimpleAggregateFunction(sum, UInt64),
     -- result.code != '00' (see sofarpc_digest)
     errors SimpleAggregateFunction(sum, UInt64),
+    -- Calls without a latency sample (latency_ms NULL, see sofarpc_digest):
+    -- the latency columns cover calls - no_latency samples.
+    no_latency SimpleAggregateFunction(sum, UInt64),
     -- by result code: 01 business exception, 02 RPC logic error, 03 timeout, 04 routing failure
     code_01 SimpleAggregateFunction(sum, UInt64),
     code_02 SimpleAggregateFunction(sum, UInt64),
@@ -1105,6 +1135,37 @@ ALTER TABLE g3proxy_task_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_pa
 
 ALTER TABLE sofarpc_digest_local ON CLUSTER `logs` MODIFY SETTING ttl_only_drop_parts = 1;
 
+-- alters/0004_latency_optional.sql
+ALTER TABLE sofarpc_digest_local ON CLUSTER `logs` MODIFY COLUMN latency_ms Nullable(UInt32) CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS request_url String CODEC(ZSTD(1)) AFTER local_port,
+    ADD COLUMN IF NOT EXISTS sql String CODEC(ZSTD(1)) AFTER request_url,
+    ADD COLUMN IF NOT EXISTS database_name LowCardinality(String) AFTER sql,
+    ADD COLUMN IF NOT EXISTS database_type LowCardinality(String) AFTER database_name,
+    ADD COLUMN IF NOT EXISTS database_endpoint LowCardinality(String) AFTER database_type,
+    ADD COLUMN IF NOT EXISTS time_cost_ms Nullable(UInt32) AFTER req_deserialize_ms,
+    ADD COLUMN IF NOT EXISTS total_time_ms Nullable(UInt32) AFTER time_cost_ms,
+    ADD COLUMN IF NOT EXISTS connection_establish_ms Nullable(UInt32) AFTER total_time_ms,
+    ADD COLUMN IF NOT EXISTS db_execute_ms Nullable(UInt32) AFTER connection_establish_ms;
+
+ALTER TABLE sofarpc_digest ON CLUSTER `logs` MODIFY COLUMN latency_ms Nullable(UInt32) CODEC(T64, ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS request_url String CODEC(ZSTD(1)) AFTER local_port,
+    ADD COLUMN IF NOT EXISTS sql String CODEC(ZSTD(1)) AFTER request_url,
+    ADD COLUMN IF NOT EXISTS database_name LowCardinality(String) AFTER sql,
+    ADD COLUMN IF NOT EXISTS database_type LowCardinality(String) AFTER database_name,
+    ADD COLUMN IF NOT EXISTS database_endpoint LowCardinality(String) AFTER database_type,
+    ADD COLUMN IF NOT EXISTS time_cost_ms Nullable(UInt32) AFTER req_deserialize_ms,
+    ADD COLUMN IF NOT EXISTS total_time_ms Nullable(UInt32) AFTER time_cost_ms,
+    ADD COLUMN IF NOT EXISTS connection_establish_ms Nullable(UInt32) AFTER total_time_ms,
+    ADD COLUMN IF NOT EXISTS db_execute_ms Nullable(UInt32) AFTER connection_establish_ms;
+
+ALTER TABLE latency_1m_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFunction(sum, UInt64) AFTER errors;
+
+ALTER TABLE latency_1m ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFunction(sum, UInt64) AFTER errors;
+
+ALTER TABLE sofarpc_latency_1m_local ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFunction(sum, UInt64) AFTER errors;
+
+ALTER TABLE sofarpc_latency_1m ON CLUSTER `logs` ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFunction(sum, UInt64) AFTER errors;
+
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per
 -- request_id of the batch, folded with earlier rows of the same request by
@@ -1247,9 +1308,10 @@ GROUP BY minute, server_type, server_name, task_type, reason, stage, rsp_status;
 -- views/latency_1m_django_requests_mv.sql
 -- Django requests into the cross-source latency_1m: kind 'request', service
 -- as in django_events (or 'django' when the logs do not say), operation the
--- request path (without the query string). One sample per request end
--- (request_finished, request_failed, request_cancelled) whose start is
--- known; latency and error as defined in tables/django_events.sql. A
+-- request path (without the query string). One request per request end
+-- (request_finished, request_failed, request_cancelled), a latency sample
+-- when its start is known (else counted in no_latency); latency and error as
+-- defined in tables/django_events.sql. A
 -- cancelled request is a sample but not an error: the time until the client
 -- gave up is the wait it saw, and leaving it out would hide slow endpoints.
 --
@@ -1267,10 +1329,10 @@ GROUP BY minute, server_type, server_name, task_type, reason, stage, rsp_status;
 --   - an end whose request_started never reached ClickHouse before it (the
 --     app does not log request_started at its level, or the start arrived
 --     in a later batch than the end, which JetStream's in-order delivery
---     makes rare) adds nothing here: requests and errors in latency_1m count
---     requests with a known latency only. django_events and django_requests
---     still have them; queries/django_request_latency.sql reads pairs
---     whatever their arrival order.
+--     makes rare) is a request (and an error when it is one) without a
+--     latency: no_latency, no sample; its operation is the end's path.
+--     queries/django_request_latency.sql reads pairs whatever their
+--     arrival order.
 --   - paths with ids (/orders/1812/) are distinct operations: Django's log
 --     lines do not name the URL pattern.
 --   - the end of the response stream (StreamingHttpResponse) is not the
@@ -1284,22 +1346,25 @@ SELECT
     if(f.end_path != '', f.end_path, s.start_path) AS operation,
     count() AS requests,
     countIf(f.end_error) AS errors,
-    sum(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_sum_ms,
-    max(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_quantiles
+    -- Unmatched ends get the right side's defaults (matched 0), or NULLs
+    -- under join_use_nulls.
+    countIf(ifNull(s.matched, 0) = 0) AS no_latency,
+    sumIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_sum_ms,
+    maxIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_quantiles
 FROM
 (
     SELECT request_id AS rid, timestamp AS end_ts, service AS svc, path AS end_path, is_error AS end_error
     FROM django_events_local
     WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
 ) AS f
-ASOF INNER JOIN
+ASOF LEFT JOIN
 (
-    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path
+    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path, toUInt8(1) AS matched
     FROM django_events_local
     WHERE event_name = 'request_started' AND request_id != ''
     UNION ALL
-    SELECT request_id AS rid, assumeNotNull(started_at) AS start_ts, path AS start_path
+    SELECT request_id AS rid, assumeNotNull(started_at) AS start_ts, path AS start_path, toUInt8(1) AS matched
     FROM django_requests
     WHERE request_id IN (
         SELECT request_id FROM django_events_local
@@ -1312,9 +1377,10 @@ GROUP BY minute, service, operation;
 -- views/latency_1m_django_tasks_mv.sql
 -- Celery tasks into the cross-source latency_1m: kind 'task', service as in
 -- django_events (or 'django' when the logs do not say), operation the task
--- name. One sample per task_succeeded / task_failed that carries
--- duration_ms; latency and error as defined in tables/django_events.sql
--- (task_failed is an error, task_succeeded is not).
+-- name. One request per task_succeeded / task_failed, a latency sample when
+-- it carries duration_ms (else counted in no_latency); latency and error as
+-- defined in tables/django_events.sql (task_failed is an error,
+-- task_succeeded is not).
 --
 -- Those lines carry the task_id but not the task's name, which is on its
 -- task_started ("task") and on the line that enqueued it
@@ -1325,13 +1391,12 @@ GROUP BY minute, service, operation;
 -- (that is how ClickHouse runs a materialized view).
 --
 -- Limitations, by design:
---   - task outcomes without a duration add nothing here: task_not_found,
---     task_rejected and task_revoked (the task never ran, or was stopped),
---     and task_failed logged by the worker's parent process after the child
---     died (WorkerLostError: its timer is lost, upstream PR #1043).
---     requests and errors in latency_1m count executions with a measured
---     duration only; django_tasks and queries/django_tasks_by_name.sql
---     count every outcome.
+--   - task outcomes of tasks that never ran or were stopped add nothing
+--     here: task_not_found, task_rejected and task_revoked; django_tasks
+--     and queries/django_tasks_by_name.sql count every outcome. A
+--     task_failed logged by the worker's parent process after the child
+--     died (WorkerLostError: its timer is lost, upstream PR #1043) is a
+--     request and an error without a latency (no_latency).
 --   - a task whose name was never logged before its outcome reached
 --     ClickHouse (task_started in a later batch) has an empty operation.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_django_tasks_mv ON CLUSTER `logs` TO latency_1m_local AS
@@ -1343,15 +1408,16 @@ SELECT
     if(f.own_name != '', f.own_name, n.found_name) AS operation,
     count() AS requests,
     countIf(f.end_error) AS errors,
-    sum(f.ms) AS latency_sum_ms,
-    max(f.ms) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(f.ms) AS latency_quantiles
+    countIf(f.ms IS NULL) AS no_latency,
+    sumIf(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_quantiles
 FROM
 (
     SELECT task_id AS tid, timestamp AS end_ts, service AS svc, task_name AS own_name,
-           is_error AS end_error, assumeNotNull(duration_ms) AS ms
+           is_error AS end_error, duration_ms AS ms
     FROM django_events_local
-    WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != '' AND duration_ms IS NOT NULL
+    WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != ''
 ) AS f
 LEFT JOIN
 (
@@ -1367,7 +1433,7 @@ LEFT JOIN
         SELECT task_id AS tid, name AS nm FROM django_tasks
         WHERE task_id IN (
             SELECT task_id FROM django_events_local
-            WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != '' AND duration_ms IS NOT NULL
+            WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != ''
         ) AND name != ''
     )
     GROUP BY tid
@@ -1386,7 +1452,10 @@ GROUP BY minute, service, operation;
 -- or 'socket' when Envoy sent no local address.
 -- Latency is duration_ms (first to last event of the buffered trace) and error
 -- is is_error (data one way only), both defined with their limits in
--- tables/envoytap_connections.sql. Streamed traces feed no samples: no single
+-- tables/envoytap_connections.sql. A buffered trace with a time but no
+-- duration would count in requests and no_latency, never as a 0 ms sample
+-- (the decoder gives every timed trace a duration); one without any event
+-- time has no minute and adds nothing. Streamed traces feed nothing: no single
 -- message knows a streamed connection's duration (see envoytap_connection_summary).
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_envoytap_mv ON CLUSTER `logs` TO latency_1m_local AS
 SELECT
@@ -1397,11 +1466,12 @@ SELECT
     multiIf(local_address = '', 'socket', local_port >= 32768, toString(local_host), local_address) AS operation,
     count() AS requests,
     countIf(assumeNotNull(is_error)) AS errors,
-    sum(assumeNotNull(duration_ms)) AS latency_sum_ms,
-    max(assumeNotNull(duration_ms)) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms)) AS latency_quantiles
+    countIf(duration_ms IS NULL) AS no_latency,
+    sumIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_quantiles
 FROM envoytap_connections_local
-WHERE mode = 'buffered' AND duration_ms IS NOT NULL
+WHERE mode = 'buffered' AND last_event IS NOT NULL
 GROUP BY minute, service, operation;
 
 -- views/latency_1m_g3proxy_mv.sql
@@ -1412,8 +1482,10 @@ GROUP BY minute, service, operation;
 -- ("HttpForward GET"). Latency is total_time (task creation to end; for
 -- tunnels the session length), error is is_error; both are defined, with
 -- the reasons why, in tables/g3proxy_task.sql. A Finished record without
--- total_time ended within g3proxy's clock resolution (zero durations are
--- omitted) and counts as 0 ms.
+-- total_time ended within g3proxy's clock resolution (g3proxy omits zero
+-- durations) and is a 0 ms sample. A Finished record whose total_time is
+-- there but unreadable (the decoder keeps it in extra, total_time_ns NULL)
+-- is a request without a latency: counted in no_latency, no sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_g3proxy_mv ON CLUSTER `logs` TO latency_1m_local AS
 SELECT
     toStartOfMinute(event_time) AS minute,
@@ -1423,9 +1495,10 @@ SELECT
     if(task_type IN ('HttpForward', 'FtpOverHttp') AND method != '', concat(task_type, ' ', method), task_type) AS operation,
     count() AS requests,
     countIf(is_error) AS errors,
-    sum(ifNull(total_time_ns, 0) / 1e6) AS latency_sum_ms,
-    max(ifNull(total_time_ns, 0) / 1e6) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(ifNull(total_time_ns, 0) / 1e6) AS latency_quantiles
+    countIf(total_time_ns IS NULL AND mapContains(extra, 'total_time')) AS no_latency,
+    sumIf(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_sum_ms,
+    maxIf(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_quantiles
 FROM g3proxy_task_local
 WHERE task_event = 'Finished'
 GROUP BY minute, kind, service, operation;
@@ -1433,7 +1506,9 @@ GROUP BY minute, kind, service, operation;
 -- views/latency_1m_sofarpc_mv.sql
 -- SOFARPC digests into the cross-source latency_1m: kind is the side
 -- (client latency includes the network, server latency is time in the
--- server), service is the RPC interface, operation the method.
+-- server), service is the RPC interface, operation the method. A digest
+-- without a latency (latency_ms NULL: no usable timing) counts as a request
+-- (and an error when it is one) and in no_latency, but is no latency sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_sofarpc_mv ON CLUSTER `logs` TO latency_1m_local AS
 SELECT
     toStartOfMinute(timestamp) AS minute,
@@ -1443,9 +1518,12 @@ SELECT
     method AS operation,
     count() AS requests,
     countIf(is_error) AS errors,
-    sum(toFloat64(latency_ms)) AS latency_sum_ms,
-    max(toFloat64(latency_ms)) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(toFloat64(latency_ms)) AS latency_quantiles
+    countIf(latency_ms IS NULL) AS no_latency,
+    -- The -If keeps NULL latencies out; the digest's state type equals a
+    -- plain quantilesTDigest state over Float64.
+    sumIf(toFloat64(assumeNotNull(latency_ms)), latency_ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(toFloat64(assumeNotNull(latency_ms)), latency_ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(toFloat64(assumeNotNull(latency_ms)), latency_ms IS NOT NULL) AS latency_quantiles
 FROM sofarpc_digest_local
 GROUP BY minute, kind, service, operation;
 
@@ -1464,6 +1542,9 @@ GROUP BY minute, kind, service, operation;
 --     (literals as "?", cut at 120 bytes; a command verb for non-SQL text),
 --     so distinct values follow the statements in the code, not the data.
 -- errors: is_error ("success": false, or a response status >= 500).
+-- A sample row without a duration (none today: the decoder gives only
+-- events with a duration a sample_kind) would count in requests and
+-- no_latency, never as a 0 ms sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_webdebug_mv ON CLUSTER `logs` TO latency_1m_local AS
 SELECT
     toStartOfMinute(time) AS minute,
@@ -1474,11 +1555,12 @@ SELECT
     if(sample_kind = 'query', query_shape, doc_route) AS operation,
     count() AS requests,
     countIf(is_error) AS errors,
-    sum(assumeNotNull(duration_ms)) AS latency_sum_ms,
-    max(assumeNotNull(duration_ms)) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms)) AS latency_quantiles
+    countIf(duration_ms IS NULL) AS no_latency,
+    sumIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_quantiles
 FROM webdebug_events_local
-WHERE sample_kind != '' AND duration_ms IS NOT NULL
+WHERE sample_kind != ''
 GROUP BY minute, kind, service, operation;
 
 -- views/sofarpc_latency_1m_mv.sql
@@ -1497,9 +1579,12 @@ SELECT
     countIf(result_code = '02') AS code_02,
     countIf(result_code = '03') AS code_03,
     countIf(result_code = '04') AS code_04,
-    sum(toUInt64(latency_ms)) AS latency_sum_ms,
-    max(latency_ms) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(latency_ms) AS latency_quantiles
+    countIf(latency_ms IS NULL) AS no_latency,
+    -- A record without a latency (NULL) is a call but no sample: the -If
+    -- keeps it out of the digest, whose state type is a plain one's.
+    sumIf(toUInt64(assumeNotNull(latency_ms)), latency_ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(latency_ms), latency_ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(latency_ms), latency_ms IS NOT NULL) AS latency_quantiles
 FROM sofarpc_digest_local
 GROUP BY minute, side, local_app, remote_app, service, method;
 

@@ -1,8 +1,9 @@
 -- Django requests into the cross-source latency_1m: kind 'request', service
 -- as in django_events (or 'django' when the logs do not say), operation the
--- request path (without the query string). One sample per request end
--- (request_finished, request_failed, request_cancelled) whose start is
--- known; latency and error as defined in tables/django_events.sql. A
+-- request path (without the query string). One request per request end
+-- (request_finished, request_failed, request_cancelled), a latency sample
+-- when its start is known (else counted in no_latency); latency and error as
+-- defined in tables/django_events.sql. A
 -- cancelled request is a sample but not an error: the time until the client
 -- gave up is the wait it saw, and leaving it out would hide slow endpoints.
 --
@@ -20,10 +21,10 @@
 --   - an end whose request_started never reached ClickHouse before it (the
 --     app does not log request_started at its level, or the start arrived
 --     in a later batch than the end, which JetStream's in-order delivery
---     makes rare) adds nothing here: requests and errors in latency_1m count
---     requests with a known latency only. django_events and django_requests
---     still have them; queries/django_request_latency.sql reads pairs
---     whatever their arrival order.
+--     makes rare) is a request (and an error when it is one) without a
+--     latency: no_latency, no sample; its operation is the end's path.
+--     queries/django_request_latency.sql reads pairs whatever their
+--     arrival order.
 --   - paths with ids (/orders/1812/) are distinct operations: Django's log
 --     lines do not name the URL pattern.
 --   - the end of the response stream (StreamingHttpResponse) is not the
@@ -37,22 +38,25 @@ SELECT
     if(f.end_path != '', f.end_path, s.start_path) AS operation,
     count() AS requests,
     countIf(f.end_error) AS errors,
-    sum(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_sum_ms,
-    max(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000) AS latency_quantiles
+    -- Unmatched ends get the right side's defaults (matched 0), or NULLs
+    -- under join_use_nulls.
+    countIf(ifNull(s.matched, 0) = 0) AS no_latency,
+    sumIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_sum_ms,
+    maxIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_quantiles
 FROM
 (
     SELECT request_id AS rid, timestamp AS end_ts, service AS svc, path AS end_path, is_error AS end_error
     FROM django_events
     WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
 ) AS f
-ASOF INNER JOIN
+ASOF LEFT JOIN
 (
-    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path
+    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path, toUInt8(1) AS matched
     FROM django_events
     WHERE event_name = 'request_started' AND request_id != ''
     UNION ALL
-    SELECT request_id AS rid, assumeNotNull(started_at) AS start_ts, path AS start_path
+    SELECT request_id AS rid, assumeNotNull(started_at) AS start_ts, path AS start_path, toUInt8(1) AS matched
     FROM django_requests
     WHERE request_id IN (
         SELECT request_id FROM django_events

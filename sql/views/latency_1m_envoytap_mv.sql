@@ -8,7 +8,10 @@
 -- or 'socket' when Envoy sent no local address.
 -- Latency is duration_ms (first to last event of the buffered trace) and error
 -- is is_error (data one way only), both defined with their limits in
--- tables/envoytap_connections.sql. Streamed traces feed no samples: no single
+-- tables/envoytap_connections.sql. A buffered trace with a time but no
+-- duration would count in requests and no_latency, never as a 0 ms sample
+-- (the decoder gives every timed trace a duration); one without any event
+-- time has no minute and adds nothing. Streamed traces feed nothing: no single
 -- message knows a streamed connection's duration (see envoytap_connection_summary).
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_envoytap_mv TO latency_1m AS
 SELECT
@@ -19,9 +22,10 @@ SELECT
     multiIf(local_address = '', 'socket', local_port >= 32768, toString(local_host), local_address) AS operation,
     count() AS requests,
     countIf(assumeNotNull(is_error)) AS errors,
-    sum(assumeNotNull(duration_ms)) AS latency_sum_ms,
-    max(assumeNotNull(duration_ms)) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms)) AS latency_quantiles
+    countIf(duration_ms IS NULL) AS no_latency,
+    sumIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(duration_ms), duration_ms IS NOT NULL) AS latency_quantiles
 FROM envoytap_connections
-WHERE mode = 'buffered' AND duration_ms IS NOT NULL
+WHERE mode = 'buffered' AND last_event IS NOT NULL
 GROUP BY minute, service, operation

@@ -5,8 +5,10 @@
 -- ("HttpForward GET"). Latency is total_time (task creation to end; for
 -- tunnels the session length), error is is_error; both are defined, with
 -- the reasons why, in tables/g3proxy_task.sql. A Finished record without
--- total_time ended within g3proxy's clock resolution (zero durations are
--- omitted) and counts as 0 ms.
+-- total_time ended within g3proxy's clock resolution (g3proxy omits zero
+-- durations) and is a 0 ms sample. A Finished record whose total_time is
+-- there but unreadable (the decoder keeps it in extra, total_time_ns NULL)
+-- is a request without a latency: counted in no_latency, no sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_g3proxy_mv TO latency_1m AS
 SELECT
     toStartOfMinute(event_time) AS minute,
@@ -16,9 +18,10 @@ SELECT
     if(task_type IN ('HttpForward', 'FtpOverHttp') AND method != '', concat(task_type, ' ', method), task_type) AS operation,
     count() AS requests,
     countIf(is_error) AS errors,
-    sum(ifNull(total_time_ns, 0) / 1e6) AS latency_sum_ms,
-    max(ifNull(total_time_ns, 0) / 1e6) AS latency_max_ms,
-    quantilesTDigestState(0.5, 0.9, 0.95, 0.99, 0.999)(ifNull(total_time_ns, 0) / 1e6) AS latency_quantiles
+    countIf(total_time_ns IS NULL AND mapContains(extra, 'total_time')) AS no_latency,
+    sumIf(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_sum_ms,
+    maxIf(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(ifNull(total_time_ns, 0) / 1e6, total_time_ns IS NOT NULL OR NOT mapContains(extra, 'total_time')) AS latency_quantiles
 FROM g3proxy_task
 WHERE task_event = 'Finished'
 GROUP BY minute, kind, service, operation

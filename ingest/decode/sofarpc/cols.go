@@ -15,12 +15,14 @@ type cols struct {
 	side, traceID, spanID, localApp, remoteApp, protocol      *array.StringBuilder
 	service, method, invokeType, routerRecord, thread, result *array.StringBuilder
 	remoteIP, remoteHost, localIP                             *array.StringBuilder
+	requestURL, sql, dbName, dbType, dbURL                    *array.StringBuilder
 	isError                                                   *array.BooleanBuilder
 	latency                                                   *array.Uint32Builder
 	remotePort, localPort                                     *array.Uint16Builder
 	reqSize, respSize                                         *array.Uint64Builder
 	reqSer, respDeser, connTime, elapse                       *array.Uint32Builder
 	poolWait, bizImpl, respSer, reqDeser                      *array.Uint32Builder
+	timeCost, totalTime, connEstablish, dbExec                *array.Uint32Builder
 	baggage, sysBaggage, extra                                mapCol
 	// sofarpc_stat
 	sTime                                           *array.TimestampBuilder
@@ -60,12 +62,16 @@ func (c *cols) bind(digest, stat *array.RecordBuilder) {
 	c.service, c.method, c.invokeType = str("service"), str("method"), str("invoke_type")
 	c.routerRecord, c.thread, c.result = str("router_record"), str("thread_name"), str("result_code")
 	c.remoteIP, c.remoteHost, c.localIP = str("remote_ip"), str("remote_host"), str("local_ip")
+	c.requestURL, c.sql = str("request_url"), str("sql")
+	c.dbName, c.dbType, c.dbURL = str("database_name"), str("database_type"), str("database_endpoint")
 	c.isError = f("is_error").(*array.BooleanBuilder)
 	c.latency = u32("latency_ms")
 	c.remotePort, c.localPort = f("remote_port").(*array.Uint16Builder), f("local_port").(*array.Uint16Builder)
 	c.reqSize, c.respSize = f("req_size").(*array.Uint64Builder), f("resp_size").(*array.Uint64Builder)
 	c.reqSer, c.respDeser, c.connTime, c.elapse = u32("req_serialize_ms"), u32("resp_deserialize_ms"), u32("client_conn_ms"), u32("client_elapse_ms")
 	c.poolWait, c.bizImpl, c.respSer, c.reqDeser = u32("server_pool_wait_ms"), u32("biz_impl_ms"), u32("resp_serialize_ms"), u32("req_deserialize_ms")
+	c.timeCost, c.totalTime = u32("time_cost_ms"), u32("total_time_ms")
+	c.connEstablish, c.dbExec = u32("connection_establish_ms"), u32("db_execute_ms")
 	c.baggage, c.sysBaggage, c.extra = bindMap(f("baggage")), bindMap(f("sys_baggage")), bindMap(f("extra"))
 
 	s := schema.SofarpcStat
@@ -110,9 +116,21 @@ func (c *cols) appendDigest(d *digest) {
 	c.thread.BinaryBuilder.Append(d.thread)
 	c.result.BinaryBuilder.Append(d.resultCode)
 	c.isError.Append(d.isError())
-	c.latency.Append(d.latency())
+	if ms, ok := d.latency(); ok {
+		c.latency.Append(ms)
+	} else {
+		c.latency.AppendNull()
+	}
 	c.remoteIP.BinaryBuilder.Append(d.remoteIP)
+	// remote.ip ("ip:port" on RPC clients) or, for Dubbo and OpenFeign,
+	// remote.host and remote.port; the explicit keys win.
 	host, port := splitHostPort(d.remoteIP)
+	if len(d.remoteHost) > 0 {
+		host = d.remoteHost
+	}
+	if d.remotePort.set && d.remotePort.v <= 65535 {
+		port = uint16(d.remotePort.v)
+	}
 	c.remoteHost.BinaryBuilder.Append(host)
 	c.remotePort.Append(port)
 	c.localIP.BinaryBuilder.Append(d.localIP)
@@ -121,6 +139,11 @@ func (c *cols) appendDigest(d *digest) {
 	} else {
 		c.localPort.Append(0)
 	}
+	c.requestURL.BinaryBuilder.Append(d.requestURL)
+	c.sql.BinaryBuilder.Append(d.sql)
+	c.dbName.BinaryBuilder.Append(d.dbName)
+	c.dbType.BinaryBuilder.Append(d.dbType)
+	c.dbURL.BinaryBuilder.Append(d.dbURL)
 	appendNum64(c.reqSize, d.reqSize)
 	appendNum64(c.respSize, d.respSize)
 	appendNum32(c.reqSer, d.reqSer)
@@ -131,6 +154,10 @@ func (c *cols) appendDigest(d *digest) {
 	appendNum32(c.bizImpl, d.bizImpl)
 	appendNum32(c.respSer, d.respSer)
 	appendNum32(c.reqDeser, d.reqDeser)
+	appendNum32(c.timeCost, d.timeCost)
+	appendNum32(c.totalTime, d.totalTime)
+	appendNum32(c.connEstablish, d.connEstablish)
+	appendNum32(c.dbExec, d.dbExec)
 	c.baggage.append(d.baggage)
 	c.sysBaggage.append(d.sysBaggage)
 	c.extra.append(d.extra)

@@ -2,13 +2,29 @@ package sofarpc
 
 import (
 	"bytes"
+	"math"
 )
 
 // num is a numeric field that arrived as a JSON string or number: set when
-// the key was present with a parseable value.
+// the key was present with a parseable value, bad when it was present with
+// a value that is no count or duration (negative, fractional, overflowing
+// uint64, another unit, an object), which is then kept in extra.
 type num struct {
-	v   uint64
-	set bool
+	v        uint64
+	set, bad bool
+}
+
+// present says whether the key was in the record at all.
+func (n num) present() bool { return n.set || n.bad }
+
+// ms32 returns n as milliseconds in a UInt32 column, false when n is unset,
+// bad, or too large for the column (a value clamped to 4294967295 would be
+// a sample of about 50 days that nobody measured).
+func (n num) ms32() (uint32, bool) {
+	if !n.set || n.bad || n.v > math.MaxUint32 {
+		return 0, false
+	}
+	return uint32(n.v), true
 }
 
 // kv is one key/value pair kept for a map column.
@@ -22,12 +38,13 @@ type digest struct {
 	side, traceID, spanID, localApp, remoteApp []byte
 	protocol, service, method, invokeType      []byte
 	routerRecord, thread, resultCode, remoteIP []byte
-	localIP                                    []byte
-	localPort                                  num
+	localIP, remoteHost                        []byte
+	requestURL, sql, dbName, dbType, dbURL     []byte
+	localPort, remotePort                      num
 	reqSize, respSize                          num
 	reqSer, respDeser, connTime, elapse        num
 	poolWait, bizImpl, respSer, reqDeser       num
-	timeCost                                   num
+	timeCost, totalTime, connEstablish, dbExec num
 	errorText                                  []byte
 	baggage, sysBaggage, extra                 []kv
 	hasTime                                    bool
@@ -54,22 +71,45 @@ func (s *stat) reset() {
 }
 
 // latency returns the latency in milliseconds of a digest record, as the
-// views define it (see sql/tables/sofarpc_digest.sql):
-//   - client side: client.elapse.time, the whole call as the caller saw it;
-//   - server side: server.pool.wait.time + req.deserialize.time +
-//     biz.impl.time + resp.serialize.time, the time the request spent in the
-//     server from its arrival to the response being written;
-//   - other SOFATracer digests: time.cost.milliseconds.
-func (d *digest) latency() uint32 {
+// views define it (see sql/tables/sofarpc_digest.sql), from the first of
+// these the record has:
+//   - client.elapse.time: an RPC client call as the caller saw it;
+//   - time.cost.milliseconds: the span of the other SOFATracer digests
+//     (HTTP clients and servers, Dubbo, datasource, ...);
+//   - total.time: the datasource digests of the 2018 documentation;
+//   - server.pool.wait.time + req.deserialize.time + biz.impl.time +
+//     resp.serialize.time: an RPC server call, from its arrival to the
+//     response being written (the ones a record has).
+//
+// ok is false when the record has none of them, or the one it has (any of
+// the server timings) is not a usable number of milliseconds: such a record
+// has a NULL latency and is no latency sample in the views, never a 0 ms one.
+func (d *digest) latency() (ms uint32, ok bool) {
 	switch {
-	case d.elapse.set:
-		return clamp32(d.elapse.v)
-	case d.poolWait.set || d.bizImpl.set || d.respSer.set || d.reqDeser.set:
-		return clamp32(d.poolWait.v + d.reqDeser.v + d.bizImpl.v + d.respSer.v)
-	case d.timeCost.set:
-		return clamp32(d.timeCost.v)
+	case d.elapse.present():
+		return d.elapse.ms32()
+	case d.timeCost.present():
+		return d.timeCost.ms32()
+	case d.totalTime.present():
+		return d.totalTime.ms32()
 	}
-	return 0
+	var sum uint64
+	found := false
+	for _, n := range [...]num{d.poolWait, d.reqDeser, d.bizImpl, d.respSer} {
+		if !n.present() {
+			continue
+		}
+		v, ok := n.ms32()
+		if !ok {
+			return 0, false
+		}
+		sum += uint64(v)
+		found = true
+	}
+	if !found || sum > math.MaxUint32 {
+		return 0, false
+	}
+	return uint32(sum), true
 }
 
 func clamp32(v uint64) uint32 {

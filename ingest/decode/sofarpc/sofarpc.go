@@ -8,15 +8,20 @@
 // written back to back ("}{", as in the upstream docs' sample). A record with
 // a "stat.key" member is a stat record (table sofarpc_stat), any other object
 // is a digest record (table sofarpc_digest). Other SOFATracer digest logs
-// (spring-mvc, httpclient, datasource, ...) share the shape: their known keys
-// land in columns ("time" for "timestamp", "traceId" for "tracerId",
-// "time.cost.milliseconds" as the latency), everything else in the extra map.
+// (spring-mvc, httpclient, okhttp, resttemplate, openfeign, dubbo,
+// datasource, flexible) share the shape: their documented keys land in
+// columns ("time" for "timestamp", "traceId" for "tracerId", remote.host and
+// remote.port, local.host and local.port, request.url, the datasource's sql
+// and database.* keys, Dubbo's serialization times, and durations written as
+// 205 or "228ms" as milliseconds), everything else in the extra map.
 package sofarpc
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -239,37 +244,56 @@ func (d *Decoder) digestMember(k []byte) error {
 		dg.baggage = parseBaggage(dg.baggage, d.str())
 	case "sys.baggage":
 		dg.sysBaggage = parseBaggage(dg.sysBaggage, d.str())
-	case "local.client.port":
+	case "remote.host":
+		dg.remoteHost = d.str()
+	case "local.host":
+		dg.localIP = d.str()
+	case "request.url":
+		dg.requestURL = d.str()
+	case "sql":
+		dg.sql = d.str()
+	case "database.name":
+		dg.dbName = d.str()
+	case "database.type":
+		dg.dbType = d.str()
+	case "database.endpoint":
+		dg.dbURL = d.str()
+	case "local.client.port", "local.port":
 		return d.number(k, &dg.localPort, &dg.extra)
+	case "remote.port":
+		return d.number(k, &dg.remotePort, &dg.extra)
 	case "req.size", "req.size.bytes":
 		return d.number(k, &dg.reqSize, &dg.extra)
 	case "resp.size", "resp.size.bytes":
 		return d.number(k, &dg.respSize, &dg.extra)
-	case "req.serialize.time":
-		return d.number(k, &dg.reqSer, &dg.extra)
-	case "resp.deserialize.time":
-		return d.number(k, &dg.respDeser, &dg.extra)
+	// Dubbo names the serialization times by side: the client serializes
+	// the request and deserializes the response, the server the reverse.
+	case "req.serialize.time", "client.serialize.time":
+		return d.ms(k, &dg.reqSer, &dg.extra)
+	case "resp.deserialize.time", "client.deserialize.time":
+		return d.ms(k, &dg.respDeser, &dg.extra)
 	case "client.conn.time":
-		return d.number(k, &dg.connTime, &dg.extra)
+		return d.ms(k, &dg.connTime, &dg.extra)
 	case "client.elapse.time":
-		return d.number(k, &dg.elapse, &dg.extra)
+		return d.ms(k, &dg.elapse, &dg.extra)
 	case "server.pool.wait.time":
-		return d.number(k, &dg.poolWait, &dg.extra)
+		return d.ms(k, &dg.poolWait, &dg.extra)
 	case "biz.impl.time":
-		return d.number(k, &dg.bizImpl, &dg.extra)
-	case "resp.serialize.time":
-		return d.number(k, &dg.respSer, &dg.extra)
-	case "req.deserialize.time":
-		return d.number(k, &dg.reqDeser, &dg.extra)
+		return d.ms(k, &dg.bizImpl, &dg.extra)
+	case "resp.serialize.time", "server.serialize.time":
+		return d.ms(k, &dg.respSer, &dg.extra)
+	case "req.deserialize.time", "server.deserialize.time":
+		return d.ms(k, &dg.reqDeser, &dg.extra)
+	// Durations of the other SOFATracer digests: 205 or "205ms" (2019
+	// docs); the datasource digest's "228ms" strings.
 	case "time.cost.milliseconds":
-		// Kept in extra as written too: "205ms" and 205 both become 205 here.
-		raw := d.peekRaw()
-		if err := d.number(k, &dg.timeCost, &dg.extra); err != nil {
-			return err
-		}
-		if dg.timeCost.set {
-			dg.extra = append(dg.extra, kv{d.keep(k), raw})
-		}
+		return d.ms(k, &dg.timeCost, &dg.extra)
+	case "total.time":
+		return d.ms(k, &dg.totalTime, &dg.extra)
+	case "connection.establish.span":
+		return d.ms(k, &dg.connEstablish, &dg.extra)
+	case "db.execute.cost":
+		return d.ms(k, &dg.dbExec, &dg.extra)
 	default:
 		kk := d.keep(k)
 		dg.extra = append(dg.extra, kv{kk, d.anyValue()})
@@ -322,17 +346,6 @@ func (d *Decoder) timestamp(k []byte) (int64, error) {
 	return ms, nil
 }
 
-// peekRaw returns the raw text of the next value without consuming it.
-func (d *Decoder) peekRaw() []byte {
-	save := d.sc
-	v, _ := d.sc.Skip()
-	d.sc = save
-	if len(v) > 1 && v[0] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	return v
-}
-
 // str reads a string value; null and non-string values are kept as their
 // JSON text (the server encoder writes null as "", the client skips nulls).
 func (d *Decoder) str() []byte {
@@ -360,7 +373,8 @@ func (d *Decoder) anyValue() []byte {
 // number reads a count or duration: digest logs write numbers as strings
 // ("582"), stat logs as JSON numbers; other SOFATracer logs write "205ms".
 // An empty string or null leaves the field unset. A value that is no number
-// is kept verbatim in extra under its key, so nothing is lost.
+// (negative, fractional, too large for uint64, "1.5s") is kept verbatim in
+// extra under its key, so nothing is lost, and marks the field bad.
 func (d *Decoder) number(k []byte, dst *num, extra *[]kv) error {
 	sc := &d.sc
 	var raw []byte
@@ -375,6 +389,7 @@ func (d *Decoder) number(k []byte, dst *num, extra *[]kv) error {
 	default:
 		v, _ := sc.Skip()
 		*extra = append(*extra, kv{d.keep(k), v})
+		*dst = num{bad: true}
 		return sc.Err()
 	}
 	if sc.Err() != nil {
@@ -392,6 +407,21 @@ func (d *Decoder) number(k []byte, dst *num, extra *[]kv) error {
 		return nil
 	}
 	*extra = append(*extra, kv{d.keep(k), d.keep(raw)})
+	*dst = num{bad: true}
+	return nil
+}
+
+// ms reads a duration in milliseconds for a UInt32 column like number; a
+// value too large for the column (more than 49 days) is kept in extra as
+// written and marks the field bad, rather than being clamped.
+func (d *Decoder) ms(k []byte, dst *num, extra *[]kv) error {
+	if err := d.number(k, dst, extra); err != nil {
+		return err
+	}
+	if dst.set && dst.v > math.MaxUint32 {
+		*extra = append(*extra, kv{d.keep(k), d.keep(strconv.AppendUint(nil, dst.v, 10))})
+		*dst = num{bad: true}
+	}
 	return nil
 }
 

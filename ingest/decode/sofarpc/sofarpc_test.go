@@ -45,6 +45,8 @@ func TestClientDigestLine(t *testing.T) {
 		"req_size": uint64(582), "resp_size": uint64(170), "req_serialize_ms": uint32(33),
 		"resp_deserialize_ms": uint32(39), "client_conn_ms": uint32(0), "client_elapse_ms": uint32(155),
 		"server_pool_wait_ms": nil, "biz_impl_ms": nil, "resp_serialize_ms": nil, "req_deserialize_ms": nil,
+		"request_url": "", "sql": "", "database_name": "", "database_type": "", "database_endpoint": "",
+		"time_cost_ms": nil, "total_time_ms": nil, "connection_establish_ms": nil, "db_execute_ms": nil,
 		"baggage": map[string]string{}, "sys_baggage": map[string]string{}, "extra": map[string]string{},
 	}
 	require.Len(t, tbl.Columns(), len(want), "every column is asserted")
