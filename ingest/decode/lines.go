@@ -14,6 +14,9 @@ import "bytes"
 //		... payload[start:end] ...
 //		off = next
 //	}
+//
+// Formats whose JSON records real writers split across lines frame with
+// NextRecord instead, which returns the same records for one-line input.
 func NextLine(payload []byte, off int) (start, end, next int, ok bool) {
 	for off < len(payload) {
 		nl := bytes.IndexByte(payload[off:], '\n')

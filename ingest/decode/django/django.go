@@ -4,7 +4,9 @@
 // docs/events.rst, django_structlog/middlewares/request.py,
 // django_structlog/celery/receivers.py; structlog.processors.JSONRenderer).
 //
-// A payload holds one record per line: a JSON object. Every object with a
+// A payload holds one record per line: a JSON object, which may be
+// pretty-printed over several lines (structlog's JSONRenderer with an
+// indent; decode.NextRecord reassembles it). Every object with a
 // usable "timestamp" becomes one row of django_events, whatever logger wrote
 // it: django-structlog's request, streaming and Celery task events, and the
 // lines of the application's and third-party loggers that share the stream
@@ -84,8 +86,9 @@ func (d *Decoder) Tables() []*schema.Table {
 	return []*schema.Table{schema.DjangoEvents}
 }
 
-// Decode appends one django_events row per line of payload to
-// out.Builders[0], or one Reject per line it cannot read. See
+// Decode appends one django_events row per record of payload (a line, or
+// an object pretty-printed over several lines: decode.NextRecord) to
+// out.Builders[0], or one Reject per record it cannot read. See
 // decode.Decoder for the contract.
 func (d *Decoder) Decode(payload []byte, meta decode.Meta, out *decode.Output) {
 	if d.bound != out.Builders[0] {
@@ -98,11 +101,19 @@ func (d *Decoder) Decode(payload []byte, meta decode.Meta, out *decode.Output) {
 	// message of many bad lines (a plain-text logger) quadratic.
 	lineNo, counted := 1, 0
 	for off := 0; ; {
-		start, end, next, ok := decode.NextLine(payload, off)
+		r, ok := decode.NextRecord(payload, off)
 		if !ok {
 			break
 		}
-		if err := d.parse(payload[start:end]); err != nil {
+		off = r.Next
+		start, end := r.Start, r.End
+		var err error
+		if r.Cut != decode.NotCut {
+			err = errors.New(r.Reason())
+		} else {
+			err = d.parse(payload[start:end])
+		}
+		if err != nil {
 			lineNo += bytes.Count(payload[counted:start], newline)
 			counted = start
 			out.Rejects = append(out.Rejects, decode.Reject{Start: start, End: end, Line: lineNo, Reason: err.Error()})
@@ -113,7 +124,6 @@ func (d *Decoder) Decode(payload []byte, meta decode.Meta, out *decode.Output) {
 			d.cols.append(&d.rec)
 			out.Records++
 		}
-		off = next
 	}
 }
 

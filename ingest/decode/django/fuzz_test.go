@@ -18,8 +18,8 @@ import (
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata file and
 // each of its lines, and checks:
-//   - accounting: every non-blank line is accepted or rejected, rejects
-//     name their line, rows equal accepted records, every column has every
+//   - accounting: every record decode.NextRecord frames is accepted or
+//     rejected, rejects name their line, rows equal accepted records, every column has every
 //     row, nothing panics;
 //   - agreement with encoding/json: a one-line payload that encoding/json
 //     reads as an object with an RFC 3339 "timestamp" (and no deeper nesting
@@ -44,15 +44,15 @@ func FuzzDecode(f *testing.F) {
 		dec.Decode(payload, decode.Meta{Subject: subject}, &out)
 		lines := 0
 		for off := 0; ; {
-			_, _, next, ok := decode.NextLine(payload, off)
+			r, ok := decode.NextRecord(payload, off)
 			if !ok {
 				break
 			}
 			lines++
-			off = next
+			off = r.Next
 		}
 		if out.Records+len(out.Rejects) != lines {
-			t.Fatalf("%d lines but %d records + %d rejects", lines, out.Records, len(out.Rejects))
+			t.Fatalf("%d records framed but %d records + %d rejects", lines, out.Records, len(out.Rejects))
 		}
 		if len(out.Rejects) < 1000 {
 			for _, rj := range out.Rejects {

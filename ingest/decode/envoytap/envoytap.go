@@ -41,7 +41,11 @@
 // pretty-printed documents begin), or to the end of the payload. A protobuf
 // length prefix that is not a varint, or that announces more bytes than the
 // payload has left, makes everything from it to the end one reject: without a
-// trustworthy length there is no next message boundary to find.
+// trustworthy length there is no next message boundary to find. A payload
+// on the protobuf subject whose first message is no tap trace is judged
+// whole and is one reject that says what it looks like: JSON, text
+// (PROTO_TEXT), one TraceWrapper without a length prefix (PROTO_BINARY), or
+// other bytes (shape.go); read on prefix by prefix it would be hundreds.
 package envoytap
 
 import (
@@ -223,6 +227,10 @@ func resync(payload []byte, start int) int {
 func (d *Decoder) decodeProto(payload []byte, envoy string, out *decode.Output) {
 	for off := 0; off < len(payload); {
 		n, k := binary.Uvarint(payload[off:])
+		if off == 0 && (k <= 0 || n > uint64(len(payload)-k)) {
+			out.Rejectf(payload, 0, len(payload), "%s", d.notDelimited(payload, "its first length prefix is not a varint or announces more bytes than follow"))
+			return
+		}
 		if k <= 0 {
 			out.Rejectf(payload, off, len(payload), "corrupt length prefix at byte %d (not a varint); the remaining %d bytes cannot be split into messages. Is this JSON published on the proto subject, or PROTO_BINARY without length prefixes? Use PROTO_BINARY_LENGTH_DELIMITED", off, len(payload)-off)
 			return
@@ -232,7 +240,19 @@ func (d *Decoder) decodeProto(payload []byte, envoy string, out *decode.Output) 
 			return
 		}
 		start, end := off, off+k+int(n)
-		if err := d.protoOpts.Unmarshal(payload[off+k:end], &d.wrapper); err != nil {
+		err := d.protoOpts.Unmarshal(payload[off+k:end], &d.wrapper)
+		if off == 0 && (err != nil || d.wrapper.GetTrace() == nil) {
+			// The first message is no tap trace: judge the payload whole
+			// (JSON, text, a message without prefix) rather than reading
+			// on from a length prefix that is probably none.
+			first := "its first message holds no trace"
+			if err != nil {
+				first = "its first message is no protobuf: " + protoError(err)
+			}
+			out.Rejectf(payload, 0, len(payload), "%s", d.notDelimited(payload, first))
+			return
+		}
+		if err != nil {
 			out.Rejectf(payload, start, end, "not an Envoy tap TraceWrapper: %s", protoError(err))
 			off = end
 			continue

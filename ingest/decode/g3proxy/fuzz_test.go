@@ -13,8 +13,8 @@ import (
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata line, and
-// checks the record accounting exactly: every non-blank line is one record
-// or one reject, rows agree across columns and with the records, and a
+// checks the record accounting exactly: every record decode.NextRecord
+// frames is one record or one reject, rows agree across columns and with the records, and a
 // second decode of the same payload with the same decoder gives equal rows.
 func FuzzDecode(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.log")
@@ -33,12 +33,12 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		lines := 0
 		for off := 0; ; {
-			_, _, next, ok := decode.NextLine(payload, off)
+			r, ok := decode.NextRecord(payload, off)
 			if !ok {
 				break
 			}
 			lines++
-			off = next
+			off = r.Next
 		}
 		var recs [2]*array.RecordBuilder
 		for i := range recs {
@@ -46,7 +46,7 @@ func FuzzDecode(f *testing.F) {
 			out := decode.Output{Builders: []*array.RecordBuilder{recs[i]}}
 			dec.Decode(payload, decode.Meta{Subject: subject}, &out)
 			if out.Records+len(out.Rejects) != lines {
-				t.Fatalf("%d lines but %d records + %d rejects", lines, out.Records, len(out.Rejects))
+				t.Fatalf("%d records framed but %d records + %d rejects", lines, out.Records, len(out.Rejects))
 			}
 			for _, rj := range out.Rejects {
 				if rj.Start < 0 || rj.End > len(payload) || rj.Start >= rj.End || rj.Reason == "" {

@@ -3,8 +3,9 @@
 // sphinx/g3proxy/log/task/*.rst, format reference
 // docs/formats/g3proxy-task-log.md) into table g3proxy_task.
 //
-// A payload holds one record per line, in any of the JSON shapes g3proxy's
-// log drivers lead to:
+// A payload holds one record per line (an object that starts a line may
+// span several: decode.NextRecord; a syslog line is always one), in any of
+// the JSON shapes g3proxy's log drivers lead to:
 //   - the bare JSON object (the syslog driver's CEE content, or fluentd's
 //     record converted to JSON, where absent values and zero durations are
 //     null instead of omitted);
@@ -82,20 +83,24 @@ func (d *Decoder) Decode(payload []byte, _ decode.Meta, out *decode.Output) {
 	n := 0
 	d.arena = d.arena[:0]
 	for off := 0; ; {
-		start, end, next, ok := decode.NextLine(payload, off)
+		r, ok := decode.NextRecord(payload, off)
 		if !ok {
 			break
 		}
+		off = r.Next
+		if r.Cut != decode.NotCut {
+			out.Rejectf(payload, r.Start, r.End, "%s", r.Reason())
+			continue
+		}
 		d.t = &d.rows[n]
 		arena := len(d.arena)
-		if err := d.parseLine(payload[start:end]); err != nil {
-			out.Rejectf(payload, start, end, "%v", err)
+		if err := d.parseLine(payload[r.Start:r.End]); err != nil {
+			out.Rejectf(payload, r.Start, r.End, "%v", err)
 			d.arena = d.arena[:arena]
 		} else if n++; n == chunk {
 			d.flush(n, out)
 			n = 0
 		}
-		off = next
 	}
 	d.flush(n, out)
 	// Drop every reference to payload: nothing may read it after we return.

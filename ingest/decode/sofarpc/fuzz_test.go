@@ -12,8 +12,8 @@ import (
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with testdata, and checks the
-// record accounting: every non-blank line is accepted or rejected, rows per
-// table agree across columns, and nothing panics.
+// record accounting: every record decode.NextRecord frames is accepted or
+// rejected, rows per table agree across columns, and nothing panics.
 func FuzzDecode(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.log")
 	for _, p := range paths {
@@ -32,15 +32,15 @@ func FuzzDecode(f *testing.F) {
 		dec.Decode(payload, decode.Meta{Subject: "logs.sofarpc.client.digest"}, &out)
 		lines := 0
 		for off := 0; ; {
-			_, _, next, ok := decode.NextLine(payload, off)
+			r, ok := decode.NextRecord(payload, off)
 			if !ok {
 				break
 			}
 			lines++
-			off = next
+			off = r.Next
 		}
 		if out.Records+len(out.Rejects) < lines {
-			t.Fatalf("%d lines but %d records + %d rejects", lines, out.Records, len(out.Rejects))
+			t.Fatalf("%d records framed but %d records + %d rejects", lines, out.Records, len(out.Rejects))
 		}
 		rows := 0
 		for _, b := range out.Builders {

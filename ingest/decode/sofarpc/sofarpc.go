@@ -70,16 +70,21 @@ func (d *Decoder) Decode(payload []byte, meta decode.Meta, out *decode.Output) {
 	}
 	side := subjectSide(meta.Subject)
 	for off := 0; ; {
-		start, end, next, ok := decode.NextLine(payload, off)
+		r, ok := decode.NextRecord(payload, off)
 		if !ok {
 			break
 		}
-		d.decodeLine(payload, start, end, side, out)
-		off = next
+		if r.Cut != decode.NotCut {
+			out.Rejectf(payload, r.Start, r.End, "%s", r.Reason())
+		} else {
+			d.decodeLine(payload, r.Start, r.End, side, out)
+		}
+		off = r.Next
 	}
 }
 
-// decodeLine decodes the records of one line (usually one).
+// decodeLine decodes the records of one line (usually one): a line as
+// decode.NextRecord frames it, so it may span physical lines.
 func (d *Decoder) decodeLine(payload []byte, start, end int, side []byte, out *decode.Output) {
 	line := payload[start:end]
 	pos := 0
