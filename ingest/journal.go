@@ -180,10 +180,7 @@ func (j *Journal) Put(ctx context.Context, r BatchRecord) error {
 
 // Delete removes the record.
 func (j *Journal) Delete(ctx context.Context, r BatchRecord) error {
-	if err := j.kv.Purge(ctx, r.Key()); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("journal: delete %s: %w", r.Key(), err)
-	}
-	return nil
+	return j.DeleteKey(ctx, r.Key())
 }
 
 // Compact removes the markers deleted records leave behind (a purge leaves

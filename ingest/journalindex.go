@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -102,15 +103,7 @@ func (x *JournalIndex) Find(seq uint64) (JournalEntry, bool) {
 // Overlapping returns the records other than the one under key that hold
 // any sequence of ranges.
 func (x *JournalIndex) Overlapping(key string, ranges []SeqRange) []JournalEntry {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	var out []JournalEntry
-	for k, e := range x.recs {
-		if k != key && overlap(e.Record.Ranges, ranges) {
-			out = append(out, e)
-		}
-	}
-	return out
+	return x.Older(key, ranges, math.MaxUint64)
 }
 
 // overlap reports whether two sorted range lists share a sequence.

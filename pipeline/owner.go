@@ -204,18 +204,12 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 		}
 	}
 	if why == "" {
-		err = r.retry(ctx, "journal", b.msgs, func() (bool, error) {
-			ne, err := r.p.journal.Swap(ctx, e, func(rec *ingest.BatchRecord) bool {
-				if rec.Owner != r.p.owner || rec.Committed || rec.Cleared {
-					return false
-				}
-				rec.Cleared = true
-				return true
-			})
-			if err == nil {
-				e = ne
+		e, err = r.swap(ctx, e, b.msgs, func(rec *ingest.BatchRecord) bool {
+			if rec.Owner != r.p.owner || rec.Committed || rec.Cleared {
+				return false
 			}
-			return err != nil && !errors.Is(err, ingest.ErrRecordGone), err
+			rec.Cleared = true
+			return true
 		})
 		if err == nil && e.Record.Cleared && e.Record.Owner == r.p.owner {
 			r.hold(e)
@@ -255,6 +249,21 @@ func (r *runner) release(key string) (ingest.JournalEntry, bool) {
 	return e, ok
 }
 
+// swap applies change to e's record (Journal.Swap), retrying temporary
+// failures while keeping msgs in progress. It returns the latest entry
+// (e when every attempt failed) and ErrRecordGone, unretried, when the
+// record was deleted.
+func (r *runner) swap(ctx context.Context, e ingest.JournalEntry, msgs []*ingest.Msg, change func(*ingest.BatchRecord) bool) (ingest.JournalEntry, error) {
+	err := r.retry(ctx, "journal", msgs, func() (bool, error) {
+		ne, err := r.p.journal.Swap(ctx, e, change)
+		if err == nil {
+			e = ne
+		}
+		return err != nil && !errors.Is(err, ingest.ErrRecordGone), err
+	})
+	return e, err
+}
+
 // markCommitted writes the committed flag into the record of e (whoever
 // owns it now: the rows are in under its token) and remembers its
 // sequences as committed.
@@ -262,18 +271,12 @@ func (r *runner) markCommitted(ctx context.Context, e ingest.JournalEntry, msgs 
 	if cur, ok := r.release(e.Key); ok {
 		e = cur
 	}
-	err := r.retry(ctx, "journal", msgs, func() (bool, error) {
-		ne, err := r.p.journal.Swap(ctx, e, func(rec *ingest.BatchRecord) bool {
-			if rec.Committed {
-				return false
-			}
-			rec.Committed = true
-			return true
-		})
-		if err == nil {
-			e = ne
+	e, err := r.swap(ctx, e, msgs, func(rec *ingest.BatchRecord) bool {
+		if rec.Committed {
+			return false
 		}
-		return err != nil && !errors.Is(err, ingest.ErrRecordGone), err
+		rec.Committed = true
+		return true
 	})
 	if errors.Is(err, ingest.ErrRecordGone) {
 		// Deleted: only a committed record whose messages were all
