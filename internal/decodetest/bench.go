@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/schema"
@@ -18,7 +17,7 @@ import (
 // allocations and bytes per payload.
 func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subject string, records int, unit string) {
 	b.Helper()
-	mem := memory.NewGoAllocator()
+	mem := schema.NewRecycler(0)
 	dec := newDecoder()
 	tables := dec.Tables()
 	out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
