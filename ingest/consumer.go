@@ -93,6 +93,11 @@ type Msg struct {
 	Delivered uint64
 	// Published is when the message was stored in the stream.
 	Published time.Time
+	// Pending is how many of the stream's messages were still waiting for
+	// this consumer when the server delivered this one: 0 means it was the
+	// last, so the consumer has caught up with the stream (a batching
+	// hint; other processes' deliveries and new messages change it).
+	Pending uint64
 	// Fetched is when this process received the delivery: the server
 	// redelivers it to any process AckWait after that unless it is
 	// acknowledged or marked in progress.
@@ -134,7 +139,7 @@ func (c *Consumer) Next(ctx context.Context, maxWait time.Duration) (*Msg, error
 	if err != nil {
 		return nil, fmt.Errorf("nats: message metadata: %w", err)
 	}
-	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp, Fetched: time.Now()}, nil
+	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp, Pending: md.NumPending, Fetched: time.Now()}, nil
 }
 
 // Stop stops pulling. Messages delivered and not acknowledged are

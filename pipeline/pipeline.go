@@ -38,6 +38,11 @@ type Config struct {
 	// bytes; 0 means 32 MiB.
 	MaxBytes int
 	// MaxAge closes a batch this long after its first message; 0 means 1s.
+	// A batch also closes before its age when the consumer has caught up
+	// with the stream (the message just read was the last one waiting) and
+	// the batch holds at least an eighth of MaxRows or MaxBytes: the end of
+	// a backlog is queryable at once, while a live stream's batches (read
+	// as they come, a few at a time) still close by age.
 	MaxAge time.Duration
 	// Inserters is how many batches of one source are inserted at once
 	// (each journaled, committed and acknowledged on its own); 0 means 1.
@@ -96,6 +101,12 @@ func (c Config) maxBytes() int {
 		return 32 << 20
 	}
 	return c.MaxBytes
+}
+
+// caughtUpBatch reports whether a batch of rows and bytes is large enough
+// to close as soon as the consumer has caught up (see MaxAge).
+func (c Config) caughtUpBatch(rows, bytes int) bool {
+	return rows >= c.maxRows()/8 || bytes >= c.maxBytes()/8
 }
 
 func (c Config) maxAge() time.Duration {

@@ -84,7 +84,7 @@ func (b *batch) rows() int {
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
-	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: memory.NewGoAllocator(), inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: schema.NewRecycler(0), inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
 	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
@@ -240,7 +240,7 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		if err := r.add(ctx, m); err != nil {
 			return err
 		}
-		if r.rows() >= cfg.maxRows() || r.bytes >= cfg.maxBytes() {
+		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || (m.Pending == 0 && cfg.caughtUpBatch(rows, r.bytes)) {
 			r.sealAndSend(batches, writerFailed)
 		}
 	}
