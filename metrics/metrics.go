@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -74,9 +75,16 @@ func (m *Metrics) SetInputs(in Inputs) { m.in = in }
 // Draining marks the process as stopping: /readyz answers 503 from now on.
 func (m *Metrics) Draining() { m.drain.Store(true) }
 
-// Handler serves /metrics, /healthz and /readyz.
+// Handler serves /metrics, /healthz, /readyz and Go's profiles under
+// /debug/pprof/ (net/http/pprof: CPU, heap, goroutines, execution trace),
+// so a slow or growing process can be profiled where it runs.
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "ok")
