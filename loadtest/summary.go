@@ -26,6 +26,9 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 	if b.Engine != nil && b.Drain != nil {
 		fmt.Fprintf(w, "  tapline ÷ engine   %.2f (%s vs %s lines/s: the same JSON lines, tapline from the stream vs FORMAT JSONEachRow)\n", b.EngineRatio, report.SI(b.Drain.PerSec), report.SI(b.Engine.PerSec))
 	}
+	if b.Drain != nil && b.DrainBroker > 0 {
+		fmt.Fprintf(w, "  drain ÷ broker     %.2f (%s vs %s records/s: tapline draining the JSON lines' backlog vs the broker consuming the same messages)\n", b.DrainRatio, report.SI(b.Drain.PerSec), report.SI(b.DrainBroker))
+	}
 	for _, sk := range b.Skipped {
 		fmt.Fprintf(w, "  not measured       %s\n", sk)
 	}

@@ -168,3 +168,11 @@ func testEnv(ctx context.Context, t *testing.T) Env {
 	}
 	return env
 }
+
+// TestCountWithNothingToMeasure is a --mix whose formats have no table of
+// a kind (one format alone): nothing to count is no error.
+func TestCountWithNothingToMeasure(t *testing.T) {
+	m, err := count(context.Background(), nil, nil)
+	require.NoError(t, err)
+	require.Empty(t, m)
+}

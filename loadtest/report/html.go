@@ -36,6 +36,9 @@ func HTML(r *Report) string {
 	if bl.Engine != nil && bl.Drain != nil {
 		card("tapline ÷ engine JSON", fmt.Sprintf("%.2f", bl.EngineRatio), fmt.Sprintf("%s vs %s lines/s (JSONEachRow, same lines)", SI(bl.Drain.PerSec), SI(bl.Engine.PerSec)))
 	}
+	if bl.Drain != nil && bl.DrainBroker > 0 {
+		card("drain ÷ broker", fmt.Sprintf("%.2f", bl.DrainRatio), fmt.Sprintf("%s vs %s records/s (the JSON lines' backlog)", SI(bl.Drain.PerSec), SI(bl.DrainBroker)))
+	}
 	card("CPU, whole process", fmt.Sprintf("%.0f%%", l.CPUAvgPercent), fmt.Sprintf("of one core on average, peak %.0f%%", l.CPUPeakPercent))
 	if len(l.CPUByPart) > 0 {
 		card("CPU, tapline itself", fmt.Sprintf("%.0f%%", l.TaplineCPUPercent), "of one core: all but the load generator and the measurement")

@@ -56,6 +56,10 @@ func Markdown(r *Report) string {
 		w("| engine: the same JSON lines with FORMAT JSONEachRow into the same tables and views (%s) | %s lines/s | %s lines/s (drain from the backlog) | **%.2f** |\n",
 			formatsOf(bl.Engine.Formats), SI(bl.Engine.PerSec), SI(bl.Drain.PerSec), bl.EngineRatio)
 	}
+	if bl.Drain != nil && bl.DrainBroker > 0 {
+		w("| broker on the JSON-lines formats' messages (%s) | %s records/s | %s records/s (drain from the backlog) | **%.2f** |\n",
+			formatsOf(bl.Drain.Formats), SI(bl.DrainBroker), SI(bl.Drain.PerSec), bl.DrainRatio)
+	}
 	w("\n")
 	if bl.Engine != nil && bl.Drain != nil {
 		w("Per JSON-lines format, from the backlog, one format at a time:\n\n| format | lines | engine lines/s (rows it wrote) | tapline lines/s (batches) | tapline ÷ engine |\n|---|---|---|---|---|\n")

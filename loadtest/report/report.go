@@ -248,6 +248,14 @@ type Baselines struct {
 	// EngineRatio is Drain.RecordsPerSec / Engine.LinesPerSec: tapline and
 	// the engine's own JSON ingestion on the same lines, from a backlog.
 	EngineRatio float64 `json:"engine_ratio,omitempty"`
+	// DrainRatio is Drain.RecordsPerSec / DrainBroker: tapline draining
+	// the JSON-lines formats' backlog against the broker consuming and
+	// acknowledging the same messages (issue 11's drain figure).
+	DrainRatio float64 `json:"drain_ratio,omitempty"`
+	// DrainBroker is the broker baseline's records/s on the JSON-lines
+	// formats' messages: their records over the longest of their consumers'
+	// times (the consumers run at once).
+	DrainBroker float64 `json:"drain_broker_records_per_second,omitempty"`
 	// Skipped says which baselines did not run and why.
 	Skipped []string `json:"skipped,omitempty"`
 }
