@@ -21,8 +21,8 @@ const (
 	NotCut Cut = iota
 	// CutAtEnd: the payload ended inside the value.
 	CutAtEnd
-	// CutAtNext: the next line starts with '{' in its first column, which is
-	// how a new record starts (compact or pretty-printed).
+	// CutAtNext: the next line starts a new record: '{' in its first column
+	// (compact or pretty-printed JSON) or a syslog header ("<PRI>").
 	CutAtNext
 	// CutAtBound: the value ran past MaxRecordBytes.
 	CutAtBound
@@ -52,7 +52,7 @@ func (r Record) Reason() string {
 	case CutAtEnd:
 		return fmt.Sprintf("JSON value not closed after %d lines (%d bytes): the payload ends inside it; was the record cut short, or is a closing brace or quote missing?", r.Lines, n)
 	case CutAtNext:
-		return fmt.Sprintf("JSON value not closed after %d lines (%d bytes): the next line starts a new record with '{'; is a closing brace or quote missing, or a value with an odd number of unescaped quotes?", r.Lines, n)
+		return fmt.Sprintf("JSON value not closed after %d lines (%d bytes): the next line starts a new record ('{' or a syslog header); is a closing brace or quote missing, or a value with an odd number of unescaped quotes?", r.Lines, n)
 	case CutAtBound:
 		return fmt.Sprintf("JSON value not closed after %d lines (%d bytes): a record may span lines up to %d bytes; the lines after it are read as further records", r.Lines, n, MaxRecordBytes)
 	}
@@ -73,14 +73,14 @@ func (r Record) Reason() string {
 // rest of that line along (another value glued to it with "}{" is followed
 // in the same way; other text is left for the decoder to reject). A value
 // that does not close ends at the end of the payload, before a line that
-// starts with '{' in its first column (how records start; unless the value
-// is in an array that expects an element, as in an array of objects
-// pretty-printed with indent 0), or at the first line end past
+// starts a record (a '{' in its first column, unless the value is in an
+// array that expects an element, as in an array of objects pretty-printed
+// with indent 0; or a syslog header "<PRI>", as g3proxy's syslog lines
+// start, which no JSON value continues with), or at the first line end past
 // MaxRecordBytes, and Record.Cut says which. A line followed by a line that
-// starts with '{' in its first column, or by nothing, is a record of its
-// own without any scan: that is the hot path of one record per line. Any
-// other line that holds more than white space is a record of one line, as
-// NextLine returns it.
+// starts a record, or by nothing, is a record of its own without any scan:
+// that is the hot path of one record per line. Any other line that holds
+// more than white space is a record of one line, as NextLine returns it.
 //
 // ok is false when no record is left. Decoders loop:
 //
@@ -103,7 +103,7 @@ func NextRecord(payload []byte, off int) (Record, bool) {
 	if !ok {
 		return Record{Next: next}, false
 	}
-	if payload[start] != '{' || next >= len(payload) || payload[next] == '{' {
+	if payload[start] != '{' || next >= len(payload) || startsRecord(payload[next:]) {
 		// Not JSON, or the hot path: the next line starts a record (or
 		// there is none), which ends this one at its line end whether its
 		// value closed or not (see jsonRecord), so it needs no scan.
@@ -142,7 +142,7 @@ func jsonRecord(payload []byte, start, lineEnd, next int) Record {
 		switch {
 		case next >= len(payload):
 			cut = CutAtEnd
-		case payload[next] == '{' && !st.valueDue():
+		case startsRecord(payload[next:]) && (payload[next] != '{' || !st.valueDue()):
 			cut = CutAtNext
 		case lineEnd-start >= MaxRecordBytes:
 			cut = CutAtBound
@@ -173,6 +173,31 @@ func jsonRecord(payload []byte, start, lineEnd, next int) Record {
 			lineEnd, next = len(payload), len(payload)
 		}
 	}
+}
+
+// startsRecord reports whether the line at the start of p starts a record:
+// '{' in its first column, or a syslog header's priority ("<" 1 to 3 digits
+// ">", RFC 3164 and 5424), which neither continues a JSON value nor, in the
+// formats framed here, a string with a raw newline.
+func startsRecord(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	if p[0] == '{' {
+		return true
+	}
+	if p[0] != '<' {
+		return false
+	}
+	for i := 1; i < len(p) && i <= 4; i++ {
+		switch c := p[i]; {
+		case c == '>':
+			return i > 1
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return false
 }
 
 func trimEnd(payload []byte, start, end int) int {

@@ -217,3 +217,29 @@ func BenchmarkFraming(b *testing.B) {
 		}
 	})
 }
+
+// TestNextRecordSyslogLineStartsARecord: g3proxy mixes JSON lines with
+// syslog lines ("<30>... @cee:{...}"). A JSON line cut short (a transport
+// cutting a datagram) must not take the syslog records after it into its
+// own dead letter, whether it was cut inside a string or between values,
+// and whether the payload ends after them or another JSON record follows.
+func TestNextRecordSyslogLineStartsARecord(t *testing.T) {
+	t.Parallel()
+	sys := "<30>Dec  2 20:14:52 proxy-02 g3proxy[2473]: @cee:{\"task_id\":\"x\",\"k\":\"v\"}"
+	for _, cut := range []string{`{"task_id":"a","stage":"Fin`, `{"task_id":"a","stage":`, `{"task_id":"a",`} {
+		for _, tail := range []string{"", "\n{\"task_id\":\"b\"}"} {
+			p := cut + "\n" + sys + "\n" + sys + tail + "\n"
+			got := frame(t, p)
+			want := []framed{{cut, 1, NotCut}, {sys, 1, NotCut}, {sys, 1, NotCut}}
+			if tail != "" {
+				want = append(want, framed{tail[1:], 1, NotCut})
+			}
+			require.Equal(t, want, got, "payload %q", p)
+		}
+	}
+	// A '<' line that is no syslog header continues a value as before.
+	require.Equal(t, []framed{{"{\"a\":\"x\n<b> y\"}", 2, NotCut}}, frame(t, "{\"a\":\"x\n<b> y\"}\n"))
+	require.True(t, startsRecord([]byte("<134>1 2026")))
+	require.False(t, startsRecord([]byte("<>")))
+	require.False(t, startsRecord([]byte("<12345>")))
+}
