@@ -27,6 +27,7 @@ import (
 
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
 )
 
@@ -214,6 +215,9 @@ type Pipeline struct {
 	log     *slog.Logger
 	owner   string // this process's journal owner name
 	runners []*runner
+	// mem is every runner's Arrow allocator: one Recycler, so that the
+	// buffers kept for reuse are bounded for the process, not per source.
+	mem *schema.Recycler
 }
 
 // New checks the configuration and prepares one runner per source.
@@ -234,7 +238,7 @@ func New(cfg Config, target sink.Target, journal *ingest.Journal, dlq *ingest.De
 			instance = "tapline"
 		}
 	}
-	p := &Pipeline{cfg: cfg, target: target, journal: journal, dlq: dlq, log: log, owner: ingest.Owner(instance)}
+	p := &Pipeline{cfg: cfg, target: target, journal: journal, dlq: dlq, log: log, owner: ingest.Owner(instance), mem: schema.NewRecycler(0)}
 	for _, s := range sources {
 		p.runners = append(p.runners, newRunner(p, s))
 	}

@@ -84,7 +84,7 @@ func (b *batch) rows() int {
 }
 
 func newRunner(p *Pipeline, s Source) *runner {
-	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: schema.NewRecycler(0), inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
+	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: p.mem, inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
 	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
@@ -121,7 +121,12 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.sweep(ctx, true); err != nil {
 		return err
 	}
-	batches := make(chan *batch, 1)
+	// Unbuffered: while a writer inserts one batch, the reader fills the
+	// next and holds it until a writer takes it. A buffered batch more
+	// would not insert sooner (the writers are the slower side, or the
+	// reader is and the channel is empty anyway) but would hold a third
+	// batch of payloads and Arrow buffers per source in memory.
+	batches := make(chan *batch)
 	// The writers keep going when ctx ends: they commit the batches in hand.
 	// Several insert at once (Config.Inserters); the first also adopts
 	// lapsed journal records and cleans the journal up.

@@ -8,9 +8,10 @@ import (
 )
 
 // DefaultRecycleLimit is the most a Recycler made with limit 0 keeps: room
-// for the buffers of a few of the largest batches (--batch-bytes of
-// payload decode to about twice as many bytes of Arrow buffers).
-const DefaultRecycleLimit = 512 << 20
+// for the buffers of about two of the largest batches (32 MiB of SOFARPC
+// payload decode to about 90 MiB of Arrow buffers). Buffers in use are not
+// counted: they are what the batches in hand need.
+const DefaultRecycleLimit = 192 << 20
 
 // minClass is the smallest size class (64 bytes, Arrow's alignment).
 const minClass = 6
