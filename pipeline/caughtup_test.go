@@ -35,6 +35,16 @@ func TestEndOfBacklogIsCommittedWithoutWaitingForTheAge(t *testing.T) {
 	go func() { errc <- p.Run(ctx) }()
 	time.Sleep(3 * time.Second)
 	require.Zero(t, p.Stats()[0].Batches, "a small batch waits for its age even when the consumer has caught up")
+	// A live stream: messages of 250 records arriving one by one, each
+	// the last one waiting when it comes. The batch passes an eighth of
+	// 8,000 rows, but it was not read from a backlog: it waits for its age,
+	// so that a live stream's inserts stay few.
+	for i := 0; i < 8; i++ {
+		recs = append(recs, f.publish(250, 250, 0)...)
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	require.Zero(t, p.Stats()[0].Batches, "a live stream's batch waits for its age")
 	cancel()
 	require.NoError(t, <-errc)
 	require.Equal(t, uint64(len(recs)), p.Stats()[0].RecordsCommitted, "stopping commits the batch in hand")

@@ -39,11 +39,13 @@ type Config struct {
 	// bytes; 0 means 32 MiB.
 	MaxBytes int
 	// MaxAge closes a batch this long after its first message; 0 means 1s.
-	// A batch also closes before its age when the consumer has caught up
-	// with the stream (the message just read was the last one waiting) and
-	// the batch holds at least an eighth of MaxRows or MaxBytes: the end of
-	// a backlog is queryable at once, while a live stream's batches (read
-	// as they come, a few at a time) still close by age.
+	// A batch also closes before its age when it was read from a backlog
+	// (all its messages were waiting in the stream when its first one was
+	// delivered), the consumer has caught up (the message just read was the
+	// last one waiting) and it holds at least an eighth of MaxRows or
+	// MaxBytes: the end of a backlog is queryable at once, while a live
+	// stream's batches (read as they come) still close by age, so that
+	// inserts stay few.
 	MaxAge time.Duration
 	// Inserters is how many batches of one source are inserted at once
 	// (each journaled, committed and acknowledged on its own); 0 means 1.

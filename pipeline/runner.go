@@ -33,6 +33,9 @@ type runner struct {
 	seqs    []uint64
 	bytes   int
 	opened  time.Time
+	// openPending is the stream's messages still waiting when the batch's
+	// first message was delivered (see backlogDone).
+	openPending uint64
 
 	// shared between reader and writer
 	mu       sync.Mutex
@@ -245,10 +248,20 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		if err := r.add(ctx, m); err != nil {
 			return err
 		}
-		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || (m.Pending == 0 && cfg.caughtUpBatch(rows, r.bytes)) {
+		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || r.backlogDone(m, rows) {
 			r.sealAndSend(batches, writerFailed)
 		}
 	}
+}
+
+// backlogDone reports whether the batch in hand should close because the
+// consumer caught up with a backlog (Config.MaxAge): m, just added, was the
+// last message waiting; every message of the batch was already waiting in
+// the stream when its first one came (a backlog, not a live trickle, whose
+// batches keep closing by age so that inserts stay few); and the batch
+// holds at least an eighth of the bounds.
+func (r *runner) backlogDone(m *ingest.Msg, rows int) bool {
+	return m.Pending == 0 && r.openPending+1 >= uint64(len(r.msgs)) && r.p.cfg.caughtUpBatch(rows, r.bytes)
 }
 
 func (r *runner) rows() int {
@@ -274,7 +287,7 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	r.out.Rejects = r.out.Rejects[:rejBefore] // the batch keeps no reject bytes
 	r.rejects += rejected
 	if len(r.msgs) == 0 {
-		r.opened = time.Now()
+		r.opened, r.openPending = time.Now(), m.Pending
 	}
 	r.msgs = append(r.msgs, m)
 	r.seqs = append(r.seqs, m.Seq)
