@@ -231,14 +231,14 @@ func TestNextRecordSoFar(t *testing.T) {
 		rest int // where the unsettled rest starts
 	}{
 		{"{\"a\":1}\n", 1, 8},
-		{"{\"a\":\"x\n", 0, 0},          // raw newline in a string: may go on
-		{"{\n  \"a\": 1\n", 0, 0},        // pretty-printed, not closed yet
-		{"{\n  \"a\": 1\n}\n", 1, 13},   // closed on its last line
-		{"{\"a\":1}{\"b\":\n", 0, 0},    // a glued value that is open
-		{"plain\n{\"a\n", 1, 6},          // a non-JSON line is a record
+		{"{\"a\":\"x\n", 0, 0},                   // raw newline in a string: may go on
+		{"{\n  \"a\": 1\n", 0, 0},                // pretty-printed, not closed yet
+		{"{\n  \"a\": 1\n}\n", 1, 13},            // closed on its last line
+		{"{\"a\":1}{\"b\":\n", 0, 0},             // a glued value that is open
+		{"plain\n{\"a\n", 1, 6},                  // a non-JSON line is a record
 		{"{\"a\":\"b\"c\"}\n{\"d\":1}\n", 2, 20}, // odd quotes: cut by the next record
-		{"{\n\"a\": 1,\n{\"b\":2}\n", 2, 18},  // not closed, cut by the next record
-		{"\n\n  \n", 0, 0},                  // blank lines: no record
+		{"{\n\"a\": 1,\n{\"b\":2}\n", 2, 18},     // not closed, cut by the next record
+		{"\n\n  \n", 0, 0},                       // blank lines: no record
 	} {
 		recs, rest := soFar([]byte(tc.p))
 		require.Len(t, recs, tc.recs, "%q", tc.p)
