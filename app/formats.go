@@ -29,6 +29,13 @@ func Formats() []string { return Registry().Names() }
 // tapline does not ship).
 func Framing(format string) decode.Framing { return Registry().Framing(format) }
 
+// SpansLines reports whether format's records may span lines: its decoder
+// frames a payload with decode.NextRecord (a JSON record ends where its
+// value closes), so a shipper must cut a file into messages where a record
+// ends (decode.NextRecordSoFar), not at any line end. Every line format's
+// decoder does (TestLineFormatsFrameRecords).
+func SpansLines(format string) bool { return Framing(format) == decode.Lines }
+
 // InOrder reports whether format's batches must be inserted one at a time,
 // in stream order: django's latency views join a request's (or task's) end
 // to its start inserted in an earlier batch, so two batches inserted at once

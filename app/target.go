@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tapline/tapline/schema"
@@ -128,13 +130,37 @@ func CheckSchema(ctx context.Context, t *Target, cluster string, tables []*schem
 }
 
 // WarnChanged writes a warning line to w for each migration changed since
-// it was applied.
+// it was applied, saying what brings the object to the file: `tapline
+// schema apply` for a view (its query is replaced in place) and for a
+// table that a pending alters/ file names; for a table that no alters/ file
+// of this tapline names, a newer tapline (its alters/) or an ALTER by hand.
 func WarnChanged(sts []sql.Status, w io.Writer) {
 	for _, st := range sts {
-		if st.State == sql.Changed {
-			fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s) and no alters/ file brings the existing object to it (CREATE ... IF NOT EXISTS does not alter it): alter it by hand if the change matters\n", st.Version, st.AppliedAt)
+		if st.State != sql.Changed {
+			continue
+		}
+		var fix string
+		switch table := strings.TrimSuffix(path.Base(st.Version), ".sql"); {
+		case strings.HasPrefix(st.Version, "views/"):
+			fix = "run `tapline schema apply` to replace the view's query in place (ALTER TABLE ... MODIFY QUERY)"
+		case pendingAlter(sts, table) != "":
+			fix = "run `tapline schema apply`: " + pendingAlter(sts, table) + " brings the table to it"
+		default:
+			fix = "no alters/ file of this tapline brings table " + table + " to it: if a newer tapline applied it, keep using that one (its alters/ bring the table up to date); otherwise ALTER TABLE " + table + " by hand to match `tapline schema print`"
+		}
+		fmt.Fprintf(w, "tapline: warning: %s changed since it was applied (%s): %s\n", st.Version, st.AppliedAt, fix)
+	}
+}
+
+// pendingAlter returns the first pending alters/ migration of sts that
+// alters table, or "".
+func pendingAlter(sts []sql.Status, table string) string {
+	for _, st := range sts {
+		if st.State == sql.Pending && slices.Contains(st.Alters, table) {
+			return st.Version
 		}
 	}
+	return ""
 }
 
 // ApplyRetention brings the TTL of t's tables to r where it differs (see

@@ -71,7 +71,9 @@ func runChild(spec string) int {
 // breakOnPurpose breaks the guarantee when FOLLOW_TEST_BREAK asks, to see
 // the tests fail: "random-ids" gives every publish a fresh message id;
 // "checkpoint-before-ack" writes checkpoints before the acknowledgements;
-// "forget-cuts" does not record the cuts made by age.
+// "forget-cuts" does not record the cuts made by age; "line-cuts" cuts
+// every file's messages at any line end, as if no subject's records could
+// span lines.
 func breakOnPurpose(fl *Follower) {
 	switch os.Getenv("FOLLOW_TEST_BREAK") {
 	case "random-ids":
@@ -80,6 +82,8 @@ func breakOnPurpose(fl *Follower) {
 		fl.beforeAck = true
 	case "forget-cuts":
 		fl.forgetCuts = true
+	case "line-cuts":
+		fl.cfg.RecordSubjects = nil
 	}
 }
 
@@ -89,8 +93,20 @@ func breakOnPurpose(fl *Follower) {
 // written); a last child catches up and stops on SIGTERM with exit 0.
 // Every line is in the stream exactly once: what a killed child published
 // and did not checkpoint, the next one publishes again under the same ids,
-// and the stream drops it.
+// and the stream drops it. In "records" the file's subject frames records
+// that may span lines, and the writer also appends records over two lines
+// in two writes: every message holds whole records only.
 func TestFollowSurvivesSIGKILL(t *testing.T) {
+	for _, records := range []bool{false, true} {
+		name := "lines"
+		if records {
+			name = "records"
+		}
+		t.Run(name, func(t *testing.T) { testSurvivesSIGKILL(t, records) })
+	}
+}
+
+func testSurvivesSIGKILL(t *testing.T, records bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := startBroker(ctx, t)
@@ -104,6 +120,9 @@ func TestFollowSurvivesSIGKILL(t *testing.T) {
 	// rename finds it, by inode, at its checkpoint.
 	cfg := testConfig(dir, app.path+"*")
 	cfg.Checkpoint, cfg.MaxAge = 150*time.Millisecond, 20*time.Millisecond
+	if records {
+		cfg.RecordSubjects = []string{testSubject}
+	}
 	spec, err := json.Marshal(childSpec{URL: b.URL(), Cfg: cfg})
 	require.NoError(t, err)
 	start := func() (*exec.Cmd, *bytes.Buffer) {
@@ -125,6 +144,9 @@ func TestFollowSurvivesSIGKILL(t *testing.T) {
 				require.NoError(t, os.Rename(app.path, app.path+".1"))
 			}
 			app.write(1 + rand.IntN(40))
+			if records && i%3 == 0 {
+				app.writeSplit(time.Duration(rand.IntN(40)) * time.Millisecond)
+			}
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 		}
 	}()
@@ -142,4 +164,7 @@ func TestFollowSurvivesSIGKILL(t *testing.T) {
 	require.NoError(t, c.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, c.Wait(), "the last child stops cleanly: %s", stderr)
 	st.requireExactlyOnce(ctx, want)
+	if records {
+		st.requireWholeRecords()
+	}
 }

@@ -31,6 +31,15 @@ type file struct {
 	skipping bool      // discarding the rest of a line longer than MaxLineBytes
 	seen     bool      // a followed path names this file in the last scan
 	grew     time.Time // when the file last grew
+
+	// records: the subject's format frames records with
+	// decode.NextRecord, so messages end only where a record ends (see
+	// cutRecords). pendStart and pendEnd (file offsets) are the whole lines
+	// read of a record whose end is not written yet, pendEnd 0 when none;
+	// pendSince is when it was first seen.
+	records            bool
+	pendStart, pendEnd int64
+	pendSince          time.Time
 }
 
 // read reads what the file gained and cuts messages of whole lines,
@@ -48,7 +57,11 @@ func (fl *Follower) read(ctx context.Context, f *file) (bool, error) {
 		if n > 0 {
 			grew = true
 			fl.stats.bytesRead.Add(uint64(n))
-			if err := fl.cutLines(ctx, f); err != nil {
+			cut := fl.cutLines
+			if f.records {
+				cut = fl.cutRecords
+			}
+			if err := cut(ctx, f); err != nil {
 				return grew, err
 			}
 		}
@@ -190,11 +203,19 @@ func (fl *Follower) publish(ctx context.Context, f *file) error {
 
 // ageCut publishes the message in hand when its first line is older than
 // MaxAge, or (final) when the file is gone and idle, taking a partial last
-// line with it.
+// line with it. A record whose end is not written yet is not part of the
+// message in hand: it waits, up to RecordWait after it was first seen, and
+// is then published as far as it is written (counted as split).
 func (fl *Follower) ageCut(ctx context.Context, f *file, now time.Time, final bool) error {
 	switch {
 	case final:
 		return fl.cutAt(ctx, f, len(f.buf))
+	case f.pendEnd > f.pubOff+int64(f.scanned) && now.Sub(f.pendSince) >= fl.cfg.RecordWait:
+		fl.stats.split.Add(1)
+		fl.logf("follow: %s: the record at byte %d did not end within %s (--record-wait): published as far as it is written, its rest will be separate records", f.path, f.pendStart, fl.cfg.RecordWait)
+		end := int(f.pendEnd - f.pubOff)
+		f.pendEnd = 0
+		return fl.cutAt(ctx, f, end)
 	case f.scanned > 0 && now.Sub(f.first) >= fl.cfg.MaxAge:
 		return fl.cutAt(ctx, f, f.scanned)
 	}
@@ -215,9 +236,17 @@ func (fl *Follower) cutAt(ctx context.Context, f *file, end int) error {
 			return err
 		}
 	}
-	if end > f.scanned {
-		f.scanned = end
-		f.lines++
-	}
+	f.take(end)
 	return fl.publish(ctx, f)
+}
+
+// take makes buf[:end] the message in hand, when end is past it.
+func (f *file) take(end int) {
+	if end > f.scanned {
+		f.lines += bytes.Count(f.buf[f.scanned:end], []byte{'\n'})
+		if f.buf[end-1] != '\n' {
+			f.lines++ // a partial last line
+		}
+		f.scanned = end
+	}
 }

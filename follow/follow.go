@@ -44,10 +44,17 @@ type Config struct {
 	Subject string
 	// Routes map paths to subjects; the first match wins.
 	Routes []Route
+	// RecordSubjects are the subjects (of Subject and Routes) whose format
+	// frames its records with decode.NextRecord: a JSON record may span
+	// lines (app.SpansLines). The files published to them are cut into
+	// messages only where a record ends; a record whose end is not written
+	// yet is waited for, up to RecordWait. Files of other subjects are cut
+	// at any line end.
+	RecordSubjects []string
 	// StateDir holds one checkpoint per file.
 	StateDir string
 	// MaxLines and MaxBytes bound a message (defaults 500 lines, 256 KiB);
-	// a line longer than MaxBytes is a message of its own.
+	// a line (or a record) longer than MaxBytes is a message of its own.
 	MaxLines, MaxBytes int
 	// MaxLineBytes is the longest line published (default 1,000,000, under
 	// NATS's default 1 MiB payload limit); longer lines are skipped,
@@ -55,6 +62,11 @@ type Config struct {
 	MaxLineBytes int
 	// MaxAge publishes a message whose first line is this old (default 1s).
 	MaxAge time.Duration
+	// RecordWait is how long a record over several lines whose end is not
+	// written yet is waited for (default 5s; files of RecordSubjects
+	// only); then it is published as far as it is written and counted as
+	// split: its rest becomes separate records, which the decoder rejects.
+	RecordWait time.Duration
 	// Poll is how often files are looked at (default 250ms).
 	Poll time.Duration
 	// Checkpoint is how often acknowledgements are awaited and checkpoints
@@ -103,7 +115,7 @@ func (c Config) Validate() error {
 		name string
 		n    int64
 	}{{"max lines", int64(c.MaxLines)}, {"max bytes", int64(c.MaxBytes)}, {"max line bytes", int64(c.MaxLineBytes)}, {"window", int64(c.Window)},
-		{"max age", int64(c.MaxAge)}, {"poll", int64(c.Poll)}, {"checkpoint", int64(c.Checkpoint)}, {"rotate wait", int64(c.RotateWait)}, {"shutdown timeout", int64(c.ShutdownTimeout)}} {
+		{"max age", int64(c.MaxAge)}, {"record wait", int64(c.RecordWait)}, {"poll", int64(c.Poll)}, {"checkpoint", int64(c.Checkpoint)}, {"rotate wait", int64(c.RotateWait)}, {"shutdown timeout", int64(c.ShutdownTimeout)}} {
 		if v.n < 0 {
 			errs = append(errs, fmt.Errorf("follow: %s must not be negative", v.name))
 		}
@@ -128,6 +140,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxLineBytes, 1_000_000)
 	def(&c.Window, 1024)
 	dur(&c.MaxAge, time.Second)
+	dur(&c.RecordWait, 5*time.Second)
 	dur(&c.Poll, 250*time.Millisecond)
 	dur(&c.Checkpoint, time.Second)
 	dur(&c.RotateWait, 5*time.Second)

@@ -20,7 +20,9 @@ import (
 // SOFARPC docs' example, ../ingest/decode/sofarpc/testdata) to an
 // embedded NATS server's memory stream, from a fresh checkpoint each
 // iteration until the stream acknowledged every line, beside reading the
-// same file alone with a bufio line scan. Bytes are the file's. The age
+// same file alone with a bufio line scan. "follow-records" cuts messages
+// where records end (Config.RecordSubjects, decode.NextRecordSoFar), as
+// for the line formats' subjects. Bytes are the file's. The age
 // bound and the checkpoint interval are short, so that the last message
 // and the last acknowledgement do not wait for their defaults (1 s).
 func BenchmarkFollow(b *testing.B) {
@@ -59,15 +61,20 @@ func BenchmarkFollow(b *testing.B) {
 	require.NoError(b, err)
 	pub, err := br.Publisher(1024, nil)
 	require.NoError(b, err)
-	for _, perMsg := range []int{100, 500} {
-		b.Run(fmt.Sprintf("follow/lines-per-message=%d", perMsg), func(b *testing.B) {
+	runs := 0 // every pass starts from a new state directory, across -count too
+	for _, bc := range []struct {
+		name    string
+		perMsg  int
+		records []string
+	}{{"follow", 100, nil}, {"follow", 500, nil}, {"follow-records", 100, []string{testSubject}}, {"follow-records", 500, []string{testSubject}}} {
+		perMsg := bc.perMsg
+		b.Run(fmt.Sprintf("%s/lines-per-message=%d", bc.name, perMsg), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(size)
-			i := 0
 			for b.Loop() {
-				i++
-				cfg := Config{Paths: []string{path}, Subject: testSubject, StateDir: filepath.Join(dir, fmt.Sprintf("state-%d-%d", perMsg, i)),
-					MaxLines: perMsg, MaxBytes: 1 << 20, Poll: 5 * time.Millisecond, Checkpoint: 20 * time.Millisecond, MaxAge: 5 * time.Millisecond}
+				runs++
+				cfg := Config{Paths: []string{path}, Subject: testSubject, StateDir: filepath.Join(dir, fmt.Sprintf("state-%d", runs)),
+					RecordSubjects: bc.records, MaxLines: perMsg, MaxBytes: 1 << 20, Poll: 5 * time.Millisecond, Checkpoint: 20 * time.Millisecond, MaxAge: 5 * time.Millisecond}
 				fl, err := New(cfg, pub)
 				require.NoError(b, err)
 				ctx, cancel := context.WithCancel(ctx)

@@ -2,6 +2,7 @@ package follow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +42,13 @@ type stream struct {
 	mu    sync.Mutex
 	lines []string
 	msgs  int
+	raw   []rawMsg // every message, in stream order
+}
+
+// rawMsg is one message as the stream holds it.
+type rawMsg struct {
+	subject string
+	data    []byte
 }
 
 func openStream(ctx context.Context, t testing.TB, b *ingest.Broker) *stream {
@@ -66,6 +74,7 @@ func (s *stream) read(ctx context.Context) int {
 		require.True(s.t, strings.HasSuffix(data, "\n"), "a message ends with a whole line: %q", data)
 		s.lines = append(s.lines, strings.Split(strings.TrimSuffix(data, "\n"), "\n")...)
 		s.msgs++
+		s.raw = append(s.raw, rawMsg{m.Subject(), []byte(data)})
 		require.NoError(s.t, m.Ack())
 	}
 }
@@ -117,6 +126,33 @@ func (l *logFile) write(n int) {
 	_, err = f.WriteString(sb.String())
 	require.NoError(l.t, err)
 	require.NoError(l.t, f.Close())
+}
+
+// writeSplit appends one JSON record over two lines (a raw newline in a
+// string, as SOFATracer writes SQL) in two writes, pause apart.
+func (l *logFile) writeSplit(pause time.Duration) {
+	l.t.Helper()
+	first := fmt.Sprintf(`{"file":%q,"n":%d,"sql":"SELECT %d`, l.name, l.n, l.n)
+	second := fmt.Sprintf(`  FROM t%d WHERE x = '{'"}`, l.n)
+	l.n++
+	appendFile(l.t, l.path, first+"\n")
+	time.Sleep(pause)
+	appendFile(l.t, l.path, second+"\n")
+	*l.want = append(*l.want, first, second)
+}
+
+// requireWholeRecords checks that every message holds whole records:
+// each record decode.NextRecord frames in it is valid JSON once its raw
+// newlines are read as spaces.
+func (s *stream) requireWholeRecords() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.raw {
+		for _, rec := range records(m.data) {
+			require.True(s.t, json.Valid([]byte(strings.ReplaceAll(rec, "\n", " "))), "a message holds part of a record: %q in %q", rec, m.data)
+		}
+	}
 }
 
 // testConfig is a fast-cycling follower configuration.

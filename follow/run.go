@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 )
@@ -183,7 +184,8 @@ func (fl *Follower) open(path string) error {
 			return err
 		}
 	}
-	fl.files[k] = &file{cp: cp, f: h, path: path, pubOff: cp.Offset, readOff: cp.Offset, seen: true, grew: time.Now()}
+	fl.files[k] = &file{cp: cp, f: h, path: path, pubOff: cp.Offset, readOff: cp.Offset, seen: true, grew: time.Now(),
+		records: slices.Contains(fl.cfg.RecordSubjects, cp.Subject)}
 	return nil
 }
 
@@ -226,7 +228,7 @@ func (fl *Follower) truncated(ctx context.Context, f *file) error {
 	if err := fl.state.write(f.cp); err != nil {
 		return err
 	}
-	f.pubOff, f.readOff, f.buf, f.scanned, f.lines, f.skipping = 0, 0, f.buf[:0], 0, 0, false
+	f.pubOff, f.readOff, f.buf, f.scanned, f.lines, f.skipping, f.pendEnd = 0, 0, f.buf[:0], 0, 0, false, 0
 	return nil
 }
 

@@ -9,8 +9,8 @@ import (
 // counters are the follower's statistics, written by Run and read by
 // Stats from any goroutine.
 type counters struct {
-	lines, bytes, messages, bytesRead, tooLong, truncations atomic.Uint64
-	files, lag                                              atomic.Int64
+	lines, bytes, messages, bytesRead, tooLong, truncations, split atomic.Uint64
+	files, lag                                                     atomic.Int64
 }
 
 // Stats are a follower's counters since it started.
@@ -24,6 +24,10 @@ type Stats struct {
 	TooLong uint64
 	// Truncations counts files found truncated (copytruncate).
 	Truncations uint64
+	// SplitRecords counts records over several lines (files of
+	// Config.RecordSubjects) published in pieces: longer than
+	// MaxLineBytes, or not ended within RecordWait.
+	SplitRecords uint64
 	// Files is the number of files open now.
 	Files int64
 	// LagBytes is, at the last poll, the bytes of the open files past
@@ -35,7 +39,7 @@ type Stats struct {
 func (fl *Follower) Stats() Stats {
 	c := &fl.stats
 	return Stats{Lines: c.lines.Load(), Bytes: c.bytes.Load(), Messages: c.messages.Load(), BytesRead: c.bytesRead.Load(),
-		TooLong: c.tooLong.Load(), Truncations: c.truncations.Load(), Files: c.files.Load(), LagBytes: c.lag.Load()}
+		TooLong: c.tooLong.Load(), Truncations: c.truncations.Load(), SplitRecords: c.split.Load(), Files: c.files.Load(), LagBytes: c.lag.Load()}
 }
 
 var (
@@ -45,6 +49,7 @@ var (
 	descRead        = prometheus.NewDesc("tapline_follow_read_bytes_total", "Bytes read from followed files.", nil, nil)
 	descTooLong     = prometheus.NewDesc("tapline_follow_lines_too_long_total", "Lines skipped as longer than --max-line-bytes.", nil, nil)
 	descTruncations = prometheus.NewDesc("tapline_follow_truncations_total", "Followed files found truncated (copytruncate).", nil, nil)
+	descSplit       = prometheus.NewDesc("tapline_follow_records_split_total", "Records over several lines published in pieces: longer than --max-line-bytes, or not ended within --record-wait.", nil, nil)
 	descFiles       = prometheus.NewDesc("tapline_follow_files", "Files open now.", nil, nil)
 	descLag         = prometheus.NewDesc("tapline_follow_lag_bytes", "Bytes of the open files not yet acknowledged by the stream.", nil, nil)
 )
@@ -57,7 +62,7 @@ type collector Follower
 
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLines, descBytes, descMessages, descRead, descTooLong, descTruncations, descFiles, descLag} {
+	for _, d := range []*prometheus.Desc{descLines, descBytes, descMessages, descRead, descTooLong, descTruncations, descSplit, descFiles, descLag} {
 		ch <- d
 	}
 }
@@ -73,6 +78,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		{descLines, prometheus.CounterValue, float64(s.Lines)}, {descBytes, prometheus.CounterValue, float64(s.Bytes)},
 		{descMessages, prometheus.CounterValue, float64(s.Messages)}, {descRead, prometheus.CounterValue, float64(s.BytesRead)},
 		{descTooLong, prometheus.CounterValue, float64(s.TooLong)}, {descTruncations, prometheus.CounterValue, float64(s.Truncations)},
+		{descSplit, prometheus.CounterValue, float64(s.SplitRecords)},
 		{descFiles, prometheus.GaugeValue, float64(s.Files)}, {descLag, prometheus.GaugeValue, float64(s.LagBytes)},
 	} {
 		ch <- prometheus.MustNewConstMetric(v.d, v.t, v.v)

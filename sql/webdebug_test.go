@@ -46,7 +46,9 @@ func (a *wdAgg) add(ms float64, isErr bool) {
 // the same deduplication token, and checks latency_1m against the
 // generator's truth: one request sample per document that has a duration
 // (Record.Sample) and one query sample per timed query (Record.More), in
-// the minute of the sample event, with the view's service and operation.
+// the minute of the sample event, with the view's service and operation;
+// a document without a duration (!Record.Sample) is a request without a
+// latency (no_latency), with its error, and no sample.
 func TestWebdebugFeedsLatency1m(t *testing.T) {
 	ctx := context.Background()
 	db := embeddedtest.Target(t, 1)
@@ -69,8 +71,13 @@ func TestWebdebugFeedsLatency1m(t *testing.T) {
 		}
 		want[k].add(ms, isErr)
 	}
+	// Per kind, service and operation (the minute of a document without
+	// a duration is its response's, which the generator does not say):
+	// requests without a latency, and errors of every request.
+	type opKey struct{ kind, service, operation string }
+	noLatency, opErrors := map[opKey]int{}, map[opKey]int{}
 	var rec gen.Record
-	valid, samples := 0, 0
+	valid, samples, undurated := 0, 0, 0
 	for i := 0; i < 600; i++ {
 		g.Next(&rec)
 		dec.Decode(rec.Data, decode.Meta{Subject: rec.Subject}, &out)
@@ -78,9 +85,21 @@ func TestWebdebugFeedsLatency1m(t *testing.T) {
 			continue
 		}
 		valid++
+		k := opKey{rec.Kind, rec.Service, rec.Operation}
 		if rec.Sample {
 			add(rec.Kind, rec.Service, rec.Operation, rec.Time, rec.LatencyMs, rec.Error)
 			samples++
+		} else {
+			noLatency[k]++
+			undurated++
+		}
+		if rec.Error {
+			opErrors[k]++
+		}
+		for _, s := range rec.More {
+			if s.Error {
+				opErrors[opKey{s.Kind, s.Service, s.Operation}]++
+			}
 		}
 		for _, s := range rec.More {
 			add(s.Kind, s.Service, s.Operation, s.Time, s.LatencyMs, s.Error)
@@ -112,14 +131,31 @@ func TestWebdebugFeedsLatency1m(t *testing.T) {
 		q("SELECT count() AS n, uniqExact(doc_id) AS docs FROM webdebug_events"), "the replay is deduplicated")
 
 	got := map[wdKey]*wdAgg{}
+	gotNoLatency, gotErrors := map[opKey]int{}, map[opKey]int{}
 	for _, r := range q(`SELECT toString(minute) AS minute, kind, service, operation, sum(requests) AS r, sum(errors) AS e,
-	                            sum(latency_sum_ms) AS s, max(latency_max_ms) AS m,
+	                            sum(no_latency) AS nl, sum(latency_sum_ms) AS s, max(latency_max_ms) AS m,
 	                            quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)[5] AS p999
 	                     FROM latency_1m WHERE source = 'webdebug' GROUP BY minute, kind, service, operation`) {
 		k := wdKey{r["minute"], r["kind"], r["service"], r["operation"]}
-		got[k] = &wdAgg{requests: wdAtoi(t, r["r"]), errors: wdAtoi(t, r["e"]), sumMs: wdAtof(t, r["s"]), maxMs: wdAtof(t, r["m"])}
+		ok := opKey{k.kind, k.service, k.operation}
+		nl, e := wdAtoi(t, r["nl"]), wdAtoi(t, r["e"])
+		if nl > 0 {
+			gotNoLatency[ok] += nl
+		}
+		if e > 0 {
+			gotErrors[ok] += e
+		}
+		if nl == wdAtoi(t, r["r"]) {
+			require.Zero(t, wdAtof(t, r["s"]), "%v: requests without a latency add no sample", k)
+			continue // only requests without a latency in this minute
+		}
+		// Samples only: requests less those without a latency.
+		got[k] = &wdAgg{requests: wdAtoi(t, r["r"]) - nl, sumMs: wdAtof(t, r["s"]), maxMs: wdAtof(t, r["m"])}
 		require.LessOrEqual(t, wdAtof(t, r["p999"]), got[k].maxMs+1e-9, "%v", k)
 	}
+	require.Greater(t, undurated, 3, "the generator makes documents without a duration")
+	require.Equal(t, noLatency, gotNoLatency, "a document without a duration is one request without a latency")
+	require.Equal(t, opErrors, gotErrors, "errors of every request and query")
 	require.Greater(t, samples, 2*valid, "documents add query samples besides the request sample")
 	for k := range got {
 		require.Contains(t, want, k, "in latency_1m but not in the generator's truth")
@@ -128,8 +164,7 @@ func TestWebdebugFeedsLatency1m(t *testing.T) {
 	for k, w := range want {
 		g := got[k]
 		require.NotNil(t, g, "missing in latency_1m: %+v", k)
-		require.Equal(t, w.requests, g.requests, "%+v requests", k)
-		require.Equal(t, w.errors, g.errors, "%+v errors", k)
+		require.Equal(t, w.requests, g.requests, "%+v samples", k)
 		require.InDelta(t, w.sumMs, g.sumMs, 1e-6*math.Max(1, w.sumMs), "%+v latency sum", k)
 		require.Equal(t, w.maxMs, g.maxMs, "%+v latency max", k)
 		kinds[k.kind+" "+k.service] = true
@@ -179,6 +214,61 @@ func TestWebdebugUpstreamExampleInLatency1m(t *testing.T) {
 	for _, bl := range out.Builders {
 		bl.Release()
 	}
+}
+
+// TestWebdebugDocumentWithoutDuration: a document without any duration,
+// for the same request as the docs' example in the same minute, is one
+// more request in latency_1m, counted in no_latency (and as an error: its
+// response is a 503), never a 0 ms sample: the latency sum, max and
+// quantiles stay the example's.
+func TestWebdebugDocumentWithoutDuration(t *testing.T) {
+	ctx := context.Background()
+	db := embeddedtest.Target(t, 1)
+	require.NoError(t, sql.Apply(ctx, db))
+	dec, err := webdebug.New(decode.Options{})
+	require.NoError(t, err)
+	insert := func(payload []byte, token string) {
+		t.Helper()
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		out := decode.Output{}
+		for _, tbl := range dec.Tables() {
+			out.Builders = append(out.Builders, tbl.NewBuilder(mem))
+		}
+		dec.Decode(payload, decode.Meta{}, &out)
+		require.Equal(t, 1, out.Records, "%+v", out.Rejects)
+		for i, tbl := range dec.Tables() {
+			rec := out.Builders[i].NewRecord()
+			embeddedtest.Insert(t, db, tbl, rec, token+"-"+tbl.Name())
+			rec.Release()
+			out.Builders[i].Release()
+		}
+		mem.AssertSize(t, 0)
+	}
+	request := func() map[string]string {
+		t.Helper()
+		b, err := db.Query(ctx, `SELECT sum(requests) AS r, sum(errors) AS e, sum(no_latency) AS nl, sum(latency_sum_ms) AS s,
+		                                max(latency_max_ms) AS m, toString(quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99, 0.999)(latency_quantiles)) AS q
+		                         FROM latency_1m WHERE source = 'webdebug' AND kind = 'request' AND service = 'example.com' AND operation = '/api/hello'`, "JSONEachRow", nil)
+		require.NoError(t, err)
+		rows := wdRows(t, b)
+		require.Len(t, rows, 1)
+		return rows[0]
+	}
+	insert(wdReadFile(t, "../ingest/decode/webdebug/testdata/events-docs.json"), "example")
+	before := request()
+	require.Equal(t, map[string]string{"r": "1", "e": "0", "nl": "0", "s": "140", "m": "140", "q": "[140,140,140,140,140]"}, before)
+
+	insert([]byte(`{"id": "9c1f0e2a-7d4b-4e8a-b1c3-5a6d7e8f9a0b", "version": 1, "events": [
+		{"type": "request", "time": 1547058561500, "payload": {"method": "POST", "uri": "https://example.com/api/hello"},
+		 "nested": [{"type": "log", "time": 1547058561600, "payload": {"message": "upstream timed out"}}]},
+		{"type": "response", "time": 1547058562000, "payload": {"status": 503}}]}`), "no-duration")
+	after := request()
+	require.Equal(t, map[string]string{"r": "2", "e": "1", "nl": "1", "s": "140", "m": "140", "q": before["q"]}, after,
+		"one more request, without a latency: no 0 ms sample")
+	b, err := db.Query(ctx, `SELECT type, sample_kind AS k, duration_ms IS NULL AS d FROM webdebug_events
+	                         WHERE doc_id = '9c1f0e2a-7d4b-4e8a-b1c3-5a6d7e8f9a0b' AND sample_kind != ''`, "JSONEachRow", nil)
+	require.NoError(t, err)
+	require.Equal(t, []map[string]string{{"type": "response", "k": "request", "d": "1"}}, wdRows(t, b), "the response is the request's row")
 }
 
 // wdRows reads JSONEachRow output as rows of text values, whether the

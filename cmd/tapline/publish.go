@@ -73,6 +73,9 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				errs = append(errs, fmt.Errorf("subject %q is for %s documents, not lines: --follow ships lines (publish documents without --follow)", sub, format))
 			default:
 				formats = append(formats, format)
+				if fo.follow && app.SpansLines(format) {
+					fo.records = append(fo.records, sub)
+				}
 			}
 		}
 		if perMsg < 1 {
@@ -207,9 +210,11 @@ type followFlags struct {
 	age        time.Duration
 	poll       time.Duration
 	rotateWait time.Duration
+	recordWait time.Duration
 	shutdown   time.Duration
 	metrics    string
 	routes     []follow.Route
+	records    []string // subjects whose format's records may span lines
 }
 
 func (fo *followFlags) register(fs *flag.FlagSet, s *settings) {
@@ -220,6 +225,7 @@ func (fo *followFlags) register(fs *flag.FlagSet, s *settings) {
 	fs.IntVar(&fo.maxLine, "max-line-bytes", 1_000_000, "with --follow: longer lines are skipped and reported (keep it under the NATS server's max_payload, 1 MiB by default)")
 	fs.DurationVar(&fo.age, "message-age", time.Second, "with --follow: publish a message this long after its first line at the latest")
 	fs.DurationVar(&fo.poll, "poll", 250*time.Millisecond, "with --follow: how often the files are looked at")
+	fs.DurationVar(&fo.recordWait, "record-wait", 5*time.Second, "with --follow: how long a record over several lines (sofarpc, django, g3proxy JSON) whose end is not written yet is waited for before it is published as far as it is written")
 	fs.DurationVar(&fo.rotateWait, "rotate-wait", 5*time.Second, "with --follow: how long a file rotated away (renamed, deleted) is still read after it last grew")
 	fs.DurationVar(&fo.shutdown, "shutdown-timeout", 30*time.Second, "with --follow: on SIGINT/SIGTERM, wait this long for the stream's acknowledgements (what is not acknowledged is published again by the next run; exit code 3)")
 	fs.StringVar(&s.Metrics, "metrics", "", "with --follow: address of /metrics (Prometheus: lines, bytes, messages, files, lag bytes) and /healthz, e.g. 127.0.0.1:9465; empty disables them")
@@ -231,8 +237,8 @@ func (fo *followFlags) config(s *settings, paths []string, subject string, perMs
 	if dir == "" {
 		dir = filepath.Join(s.DataDir, "follow")
 	}
-	return follow.Config{Paths: paths, Subject: subject, Routes: fo.routes, StateDir: dir, MaxLines: perMsg, MaxBytes: fo.maxBytes,
-		MaxLineBytes: fo.maxLine, MaxAge: fo.age, Poll: fo.poll, RotateWait: fo.rotateWait, ShutdownTimeout: fo.shutdown, Log: log}
+	return follow.Config{Paths: paths, Subject: subject, Routes: fo.routes, RecordSubjects: fo.records, StateDir: dir, MaxLines: perMsg, MaxBytes: fo.maxBytes,
+		MaxLineBytes: fo.maxLine, MaxAge: fo.age, RecordWait: fo.recordWait, Poll: fo.poll, RotateWait: fo.rotateWait, ShutdownTimeout: fo.shutdown, Log: log}
 }
 
 // parseFollowMap reads --follow-map: glob=subject,...
@@ -278,7 +284,7 @@ func (fo *followFlags) run(ctx context.Context, pub *ingest.Publisher, cfg follo
 	err = fl.Run(ctx)
 	stop()
 	st := fl.Stats()
-	fmt.Fprintf(stdout, "published %d lines (%d bytes) in %d messages; %d lines too long skipped, %d truncations seen\n", st.Lines, st.Bytes, st.Messages, st.TooLong, st.Truncations)
+	fmt.Fprintf(stdout, "published %d lines (%d bytes) in %d messages; %d lines too long skipped, %d records split, %d truncations seen\n", st.Lines, st.Bytes, st.Messages, st.TooLong, st.SplitRecords, st.Truncations)
 	switch {
 	case errors.Is(err, follow.ErrStopIncomplete):
 		return fmt.Errorf("%w: %w", pipeline.ErrDrainIncomplete, err)

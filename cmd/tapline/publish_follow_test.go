@@ -76,11 +76,26 @@ func TestPublishFollow(t *testing.T) {
 		t.Fatalf("no metrics address: %s %s", &stdout, &stderr)
 	}
 	write("rpc-client-digest.log", 1200, 500)
+	// A record over two lines (SOFATracer's raw newline in SQL) written in
+	// two appends further apart than --message-age: sofarpc's records may
+	// span lines, so the follower holds the first until the record ends.
+	appendTo := func(s string) {
+		f, err := os.OpenFile(filepath.Join(dir, "rpc-client-digest.log"), os.O_APPEND|os.O_WRONLY, 0o644)
+		require.NoError(t, err)
+		_, err = f.WriteString(s)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	appendTo("{\"sql\":\"SELECT 1\n")
+	time.Sleep(300 * time.Millisecond)
+	appendTo("FROM t\"}\n")
+	want = append(want, `{"sql":"SELECT 1`, `FROM t"}`)
 
 	cons, err := b.Consumer(ctx, ingest.ConsumerSpec{Stream: ingest.DefaultSource("sofarpc").Stream, Durable: "check"})
 	require.NoError(t, err)
 	defer cons.Stop()
 	var got []string
+	var whole bool // the two-line record arrived in one message
 	subjects := map[string]int{}
 	require.Eventually(t, func() bool {
 		for {
@@ -89,6 +104,7 @@ func TestPublishFollow(t *testing.T) {
 				return len(got) >= len(want)
 			}
 			require.NoError(t, err)
+			whole = whole || strings.Contains(string(m.Data()), "{\"sql\":\"SELECT 1\nFROM t\"}\n")
 			lines := strings.Split(strings.TrimSuffix(string(m.Data()), "\n"), "\n")
 			got = append(got, lines...)
 			subjects[m.Subject()] += len(lines)
@@ -96,7 +112,8 @@ func TestPublishFollow(t *testing.T) {
 		}
 	}, 60*time.Second, 100*time.Millisecond, "stderr: %s", &stderr)
 	require.ElementsMatch(t, want, got)
-	require.Equal(t, map[string]int{"logs.sofarpc.client.digest": 1700, "logs.sofarpc.other.digest": 300}, subjects)
+	require.Equal(t, map[string]int{"logs.sofarpc.client.digest": 1702, "logs.sofarpc.other.digest": 300}, subjects)
+	require.True(t, whole, "the record over two lines is in one message")
 
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + metrics + "/metrics")

@@ -99,11 +99,32 @@ func (r Record) Reason() string {
 // rejects) and the lines after it are framed again; at the end of the
 // payload everything from it is one cut record.
 func NextRecord(payload []byte, off int) (Record, bool) {
+	return nextRecord(payload, off, false)
+}
+
+// NextRecordSoFar is NextRecord for a payload that is the beginning of a
+// longer stream of lines, such as a log file still being written, for a
+// shipper that must cut the stream into messages only where a record ends
+// (so that NextRecord over each message finds the records it would find
+// over the whole stream). payload should end with a line end: a last line
+// without one is taken as whole.
+//
+// A record whose end depends on what follows payload is returned with Cut
+// CutAtEnd: a JSON value still open at the end of payload (its next line may
+// continue it), including a one-line value that did not close. Every other
+// record is exactly the record NextRecord finds at off in the whole stream,
+// whatever follows payload. ok is false when no record starts in payload.
+func NextRecordSoFar(payload []byte, off int) (Record, bool) {
+	return nextRecord(payload, off, true)
+}
+
+// nextRecord is NextRecord, or with open NextRecordSoFar.
+func nextRecord(payload []byte, off int, open bool) (Record, bool) {
 	start, end, next, ok := NextLine(payload, off)
 	if !ok {
 		return Record{Next: next}, false
 	}
-	if payload[start] != '{' || next >= len(payload) || startsRecord(payload[next:]) {
+	if payload[start] != '{' || (next >= len(payload) && !open) || (next < len(payload) && startsRecord(payload[next:])) {
 		// Not JSON, or the hot path: the next line starts a record (or
 		// there is none), which ends this one at its line end whether its
 		// value closed or not (see jsonRecord), so it needs no scan.
@@ -113,13 +134,14 @@ func NextRecord(payload []byte, off int) (Record, bool) {
 	if next > 0 && payload[next-1] == '\n' {
 		lineEnd = next - 1
 	}
-	return jsonRecord(payload, start, lineEnd, next), true
+	return jsonRecord(payload, start, lineEnd, next, open), true
 }
 
 // jsonRecord follows the JSON value that starts at payload[start] ('{') on
 // the line that ends at lineEnd (its '\n', or len(payload)), whose
-// following line starts at next.
-func jsonRecord(payload []byte, start, lineEnd, next int) Record {
+// following line starts at next. With open, payload is the beginning of a
+// longer stream: a value still open at its end is returned as CutAtEnd.
+func jsonRecord(payload []byte, start, lineEnd, next int, open bool) Record {
 	var st scan
 	i, lines := start, 1
 	var firstInStr bool
@@ -152,6 +174,9 @@ func jsonRecord(payload []byte, start, lineEnd, next int) Record {
 		}
 		switch {
 		case cut == NotCut:
+		case cut == CutAtEnd && open:
+			// The stream may go on: what follows decides.
+			return Record{Start: start, End: trimEnd(payload, start, lineEnd), Next: next, Lines: lines, Cut: CutAtEnd}
 		case lines == 1:
 			// One line that does not close: the decoder says where its
 			// syntax breaks, as it does for any broken line.

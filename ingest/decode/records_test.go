@@ -168,6 +168,103 @@ func FuzzNextRecord(f *testing.F) {
 	})
 }
 
+// soFar frames every whole line of p with NextRecordSoFar, as a shipper
+// does with what a file holds so far: the settled records, and where the
+// unsettled rest starts.
+func soFar(p []byte) (recs []Record, rest int) {
+	p = p[:bytes.LastIndexByte(p, '\n')+1]
+	for off := 0; ; {
+		r, ok := NextRecordSoFar(p, off)
+		if !ok {
+			return recs, off
+		}
+		if r.Cut == CutAtEnd {
+			return recs, off
+		}
+		recs = append(recs, r)
+		off = r.Next
+	}
+}
+
+// requireSettledAgree checks the property a shipper relies on: at every
+// line end k of p, the records NextRecordSoFar settles in p[:k] are the
+// first records NextRecord finds in the whole of p, field for field, and
+// NextRecord over a message that starts where they end finds the rest.
+func requireSettledAgree(t testing.TB, p []byte) {
+	var whole []Record
+	for off := 0; ; {
+		r, ok := NextRecord(p, off)
+		if !ok {
+			break
+		}
+		whole = append(whole, r)
+		off = r.Next
+	}
+	for k := 0; k < len(p); k++ {
+		if p[k] != '\n' {
+			continue
+		}
+		recs, rest := soFar(p[:k+1])
+		require.LessOrEqual(t, len(recs), len(whole), "prefix %q", p[:k+1])
+		if len(recs) > 0 {
+			require.Equal(t, whole[:len(recs)], recs, "prefix %q", p[:k+1])
+		}
+		// Framing again from where the settled records end (the next
+		// message's start) finds the same records with shifted offsets.
+		for i, off := len(recs), 0; i < len(whole); i++ {
+			r, ok := NextRecord(p[rest:], off)
+			require.True(t, ok)
+			require.Equal(t, whole[i].Start-rest, r.Start, "record %d after a cut at %d in %q", i, rest, p)
+			require.Equal(t, whole[i].End-rest, r.End)
+			off = r.Next
+		}
+	}
+}
+
+func TestNextRecordSoFar(t *testing.T) {
+	t.Parallel()
+	// Open values at the end wait; closed ones, non-JSON lines and values
+	// cut by a following record do not.
+	for _, tc := range []struct {
+		p    string
+		recs int // settled
+		rest int // where the unsettled rest starts
+	}{
+		{"{\"a\":1}\n", 1, 8},
+		{"{\"a\":\"x\n", 0, 0},                   // raw newline in a string: may go on
+		{"{\n  \"a\": 1\n", 0, 0},                // pretty-printed, not closed yet
+		{"{\n  \"a\": 1\n}\n", 1, 13},            // closed on its last line
+		{"{\"a\":1}{\"b\":\n", 0, 0},             // a glued value that is open
+		{"plain\n{\"a\n", 1, 6},                  // a non-JSON line is a record
+		{"{\"a\":\"b\"c\"}\n{\"d\":1}\n", 2, 20}, // odd quotes: cut by the next record
+		{"{\n\"a\": 1,\n{\"b\":2}\n", 2, 18},     // not closed, cut by the next record
+		{"\n\n  \n", 0, 0},                       // blank lines: no record
+	} {
+		recs, rest := soFar([]byte(tc.p))
+		require.Len(t, recs, tc.recs, "%q", tc.p)
+		require.Equal(t, tc.rest, rest, "%q", tc.p)
+		requireSettledAgree(t, []byte(tc.p))
+	}
+	for _, name := range []string{"sofarpc/testdata/rpc-client-digest-docs.log"} {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		requireSettledAgree(t, b)
+	}
+}
+
+// FuzzNextRecordSoFar checks requireSettledAgree on any input.
+func FuzzNextRecordSoFar(f *testing.F) {
+	for _, s := range []string{"{\"a\":\"x\ny\"}\n{\"b\":1}\n", "{\n}\n{\n", "}{\"\\\"\n\n", "{\"a\":\"b\"c\"}\nx\n{}\n", "[\n{\"a\":[\n{\n\"b\":1}]}\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if len(p) > 4096 {
+			return // quadratic check
+		}
+		requireSettledAgree(t, p)
+	})
+}
+
 // BenchmarkFraming compares the two framings over the same payload of real
 // one-line records (SOFATracer docs' digest lines), the hot path: what
 // NextRecord costs beyond NextLine is its scan of quotes and braces.

@@ -5,7 +5,7 @@
 -- duration_ms and is_error are the document's request-level latency and
 -- error exactly as defined in tables/webdebug_events.sql (the event with
 -- sample_kind 'request'); duration_ms is NULL when no request or response
--- event had a duration.
+-- event had a duration (the document is then a request without a latency).
 CREATE TABLE IF NOT EXISTS webdebug_documents
 (
     -- Earliest event time; 1970-01-01 when no event has a time.

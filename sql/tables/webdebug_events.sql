@@ -15,12 +15,15 @@
 -- it happened with: WHERE doc_id = ... ORDER BY time_order.
 --
 -- latency, what the cross-source view latency_1m measures (duration_ms of the
--- rows with a sample_kind; events without a duration add no sample):
---   sample_kind 'request': the request as a whole, at most one per document:
---     the document's response event when it has a duration (the scheme's
---     server rule: "use duration field for total request time"), else its
---     request event's duration. Request and response describe the same
---     request, so only one counts. Grouped by the request's host and route.
+-- rows with a sample_kind; a row whose duration_ms is NULL is counted in
+-- requests and no_latency, and adds no sample):
+--   sample_kind 'request': the request as a whole, one per document that has
+--     a request or response event: the document's response event when it
+--     has a duration (the scheme's server rule: "use duration field for total
+--     request time"), else its request event when it has one, else the
+--     response, else the request, without a duration. Request and response
+--     describe the same request, so only one counts. Grouped by the
+--     request's host and route.
 --   sample_kind 'query': every query event with a duration (a database, cache
 --     or service call; legacy drafts wrote these as "request" events with the
 --     duration in the payload). Grouped by target and query shape: the

@@ -938,7 +938,7 @@ ENGINE = Distributed('logs', 'tapline', 'sofarpc_stat_local', cityHash64(service
 -- duration_ms and is_error are the document's request-level latency and
 -- error exactly as defined in tables/webdebug_events.sql (the event with
 -- sample_kind 'request'); duration_ms is NULL when no request or response
--- event had a duration.
+-- event had a duration (the document is then a request without a latency).
 CREATE TABLE IF NOT EXISTS webdebug_documents_local ON CLUSTER `logs`
 (
     -- Earliest event time; 1970-01-01 when no event has a time.
@@ -997,12 +997,15 @@ ENGINE = Distributed('logs', 'tapline', 'webdebug_documents_local', cityHash64(d
 -- it happened with: WHERE doc_id = ... ORDER BY time_order.
 --
 -- latency, what the cross-source view latency_1m measures (duration_ms of the
--- rows with a sample_kind; events without a duration add no sample):
---   sample_kind 'request': the request as a whole, at most one per document:
---     the document's response event when it has a duration (the scheme's
---     server rule: "use duration field for total request time"), else its
---     request event's duration. Request and response describe the same
---     request, so only one counts. Grouped by the request's host and route.
+-- rows with a sample_kind; a row whose duration_ms is NULL is counted in
+-- requests and no_latency, and adds no sample):
+--   sample_kind 'request': the request as a whole, one per document that has
+--     a request or response event: the document's response event when it
+--     has a duration (the scheme's server rule: "use duration field for total
+--     request time"), else its request event when it has one, else the
+--     response, else the request, without a duration. Request and response
+--     describe the same request, so only one counts. Grouped by the
+--     request's host and route.
 --   sample_kind 'query': every query event with a duration (a database, cache
 --     or service call; legacy drafts wrote these as "request" events with the
 --     duration in the payload). Grouped by target and query shape: the
@@ -1529,10 +1532,12 @@ GROUP BY minute, kind, service, operation;
 
 -- views/latency_1m_webdebug_mv.sql
 -- Web debug events into the cross-source latency_1m. Only rows with a
--- sample_kind are samples (tables/webdebug_events.sql defines them); events
--- without a duration have none and add nothing.
---   kind 'request': one sample per document, the response's duration (else the
---     request's): the time the application took to serve the request.
+-- sample_kind count (tables/webdebug_events.sql defines them).
+--   kind 'request': one row per document with a request or response event,
+--     the response's duration (else the request's): the time the application
+--     took to serve the request. A document without either duration is a
+--     request without a latency: counted in requests, errors and no_latency,
+--     never a 0 ms sample.
 --     service = the request's host, 'webdebug' when the document names none
 --     (a relative uri without a Host header); operation = the route shape
 --     (path, ids as {id}), '' when the document has no request uri.
@@ -1542,9 +1547,6 @@ GROUP BY minute, kind, service, operation;
 --     (literals as "?", cut at 120 bytes; a command verb for non-SQL text),
 --     so distinct values follow the statements in the code, not the data.
 -- errors: is_error ("success": false, or a response status >= 500).
--- A sample row without a duration (none today: the decoder gives only
--- events with a duration a sample_kind) would count in requests and
--- no_latency, never as a 0 ms sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_webdebug_mv ON CLUSTER `logs` TO latency_1m_local AS
 SELECT
     toStartOfMinute(time) AS minute,

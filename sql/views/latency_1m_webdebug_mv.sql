@@ -1,8 +1,10 @@
 -- Web debug events into the cross-source latency_1m. Only rows with a
--- sample_kind are samples (tables/webdebug_events.sql defines them); events
--- without a duration have none and add nothing.
---   kind 'request': one sample per document, the response's duration (else the
---     request's): the time the application took to serve the request.
+-- sample_kind count (tables/webdebug_events.sql defines them).
+--   kind 'request': one row per document with a request or response event,
+--     the response's duration (else the request's): the time the application
+--     took to serve the request. A document without either duration is a
+--     request without a latency: counted in requests, errors and no_latency,
+--     never a 0 ms sample.
 --     service = the request's host, 'webdebug' when the document names none
 --     (a relative uri without a Host header); operation = the route shape
 --     (path, ids as {id}), '' when the document has no request uri.
@@ -12,9 +14,6 @@
 --     (literals as "?", cut at 120 bytes; a command verb for non-SQL text),
 --     so distinct values follow the statements in the code, not the data.
 -- errors: is_error ("success": false, or a response status >= 500).
--- A sample row without a duration (none today: the decoder gives only
--- events with a duration a sample_kind) would count in requests and
--- no_latency, never as a 0 ms sample.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_webdebug_mv TO latency_1m AS
 SELECT
     toStartOfMinute(time) AS minute,

@@ -235,7 +235,7 @@ func (c *cols) appendDocument(d *Decoder) {
 	c.dHost.BinaryBuilder.Append(doc.host)
 	c.dRoute.BinaryBuilder.Append(doc.route)
 	c.dURI.BinaryBuilder.Append(doc.uri)
-	if doc.sampleID >= 0 {
+	if doc.sampleID >= 0 && d.evs[doc.sampleID].hasDuration {
 		c.dDuration.Append(d.evs[doc.sampleID].duration)
 	} else {
 		c.dDuration.AppendNull()

@@ -10,11 +10,14 @@ package webdebug
 //     host (from an absolute uri, else its Host header) and route shape are
 //     copied to every row as doc_method, doc_host, doc_route.
 //   - The document's response is its first "response" event.
-//   - Request-level sample (sample_kind "request"), at most one per
-//     document: the response event when it has a duration (the docs' server
-//     rule: "use duration field for total request time"), else the request
-//     event when it has one. Both describe the same request, so only one
-//     counts.
+//   - Request-level sample (sample_kind "request"), one per document that
+//     has a request or a response event: the response event when it has a
+//     duration (the docs' server rule: "use duration field for total
+//     request time"), else the request event when it has one, else the
+//     response, else the request, without a duration: the request is
+//     counted (requests, errors, no_latency in latency_1m), never as a 0 ms
+//     sample. Both describe the same request, so only one counts. A
+//     document with neither (only logs, queries, ...) names no request.
 //   - Query samples (sample_kind "query"): every query event, current or
 //     legacy, with a duration.
 //   - is_error: "success" (or legacy "state") is false, or a response's
@@ -74,14 +77,14 @@ func (d *Decoder) finish() {
 		doc.sampleID = doc.resp
 	case doc.req >= 0 && d.evs[doc.req].hasDuration:
 		doc.sampleID = doc.req
+	case doc.resp >= 0:
+		doc.sampleID = doc.resp
+	default:
+		doc.sampleID = doc.req
 	}
 	doc.outcome = doc.sampleID
 	if doc.sampleID >= 0 {
 		d.evs[doc.sampleID].sample = sampleRequest
-	} else if doc.resp >= 0 {
-		doc.outcome = doc.resp
-	} else {
-		doc.outcome = doc.req
 	}
 	doc.earliest, _ = d.tree.Earliest()
 }

@@ -201,9 +201,18 @@ func TestRequestLevelSample(t *testing.T) {
 			host: "api.example", route: "/orders", method: "POST", samplePos: "0", docDuration: 90.0, docError: true,
 		},
 		{
-			name:   "no duration, no sample; a 5xx response is still the document's error",
+			name:   "no duration: the response is the sample, without a duration; a 5xx response is still the document's error",
 			events: `{"type": "request", "payload": {"uri": "/"}}, {"type": "response", "payload": {"statusCode": 502}}`,
-			route:  "/", docError: true,
+			route:  "/", samplePos: "1", docError: true,
+		},
+		{
+			name:   "no duration and no response: the request is the sample, without a duration",
+			events: `{"type": "log", "duration": 3, "payload": {"message": "m"}}, {"type": "request", "success": false, "payload": {"method": "GET", "uri": "/a"}}`,
+			route:  "/a", method: "GET", samplePos: "1", docError: true,
+		},
+		{
+			name:   "neither request nor response: no request sample",
+			events: `{"type": "log", "duration": 3, "payload": {"message": "m"}}, {"type": "query", "duration": 2, "payload": {"target": "mysql", "query": "SELECT 1"}}`,
 		},
 		{
 			name: "a nested request is the document's request when it is the first",
