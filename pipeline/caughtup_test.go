@@ -12,7 +12,8 @@ import (
 // last batch is not full, with a batch age far longer than the test: the
 // batch in hand closes when the consumer has caught up with the stream, so
 // every record is committed at once. A batch below an eighth of the bounds
-// (a live stream's trickle) still waits for its age.
+// (a trickle), and one read as a live stream delivers it, still wait for
+// their age.
 func TestEndOfBacklogIsCommittedWithoutWaitingForTheAge(t *testing.T) {
 	f := newFixture(t)
 	recs := f.publish(12_000, 250, 0)

@@ -106,12 +106,6 @@ func (c Config) maxBytes() int {
 	return c.MaxBytes
 }
 
-// caughtUpBatch reports whether a batch of rows and bytes is large enough
-// to close as soon as the consumer has caught up (see MaxAge).
-func (c Config) caughtUpBatch(rows, bytes int) bool {
-	return rows >= c.maxRows()/8 || bytes >= c.maxBytes()/8
-}
-
 func (c Config) maxAge() time.Duration {
 	if c.MaxAge <= 0 {
 		return time.Second

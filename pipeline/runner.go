@@ -261,7 +261,8 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 // batches keep closing by age so that inserts stay few); and the batch
 // holds at least an eighth of the bounds.
 func (r *runner) backlogDone(m *ingest.Msg, rows int) bool {
-	return m.Pending == 0 && r.openPending+1 >= uint64(len(r.msgs)) && r.p.cfg.caughtUpBatch(rows, r.bytes)
+	cfg := r.p.cfg
+	return m.Pending == 0 && r.openPending+1 >= uint64(len(r.msgs)) && (rows >= cfg.maxRows()/8 || r.bytes >= cfg.maxBytes()/8)
 }
 
 func (r *runner) rows() int {
