@@ -61,17 +61,23 @@ func startRun(t *testing.T, dir string) *child {
 
 func (c *child) count(t *testing.T, query string) uint64 {
 	t.Helper()
-	resp, err := http.Get("http://" + c.ep.HTTP + "/?query=" + url.QueryEscape(query))
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	n, err := strconv.ParseUint(strings.TrimSpace(c.text(query)), 10, 64)
 	if err != nil {
 		return 0
 	}
 	return n
+}
+
+// text returns what the child's HTTP interface answers to query (its error
+// text when the query fails, "" when the child does not answer).
+func (c *child) text(query string) string {
+	resp, err := http.Get("http://" + c.ep.HTTP + "/?query=" + url.QueryEscape(query))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // TestKilledRunLosesNothingAndCountsOnce publishes generated SOFARPC lines
