@@ -41,9 +41,23 @@ func (b *Broker) Journal(ctx context.Context, bucket string) (*Journal, error) {
 	return b.OpenJournal(ctx, JournalSpec{Bucket: bucket})
 }
 
+// JournalHistory is how many writes of each record the journal bucket
+// keeps. A record is written several times in quick succession (created,
+// cleared, renewed, committed), and a watch that falls behind, or resumes
+// after a reconnect, reads only what the bucket still holds: with one write
+// kept it would skip a record's first write, see the record only after
+// writes that came later than another process's record, and take the older
+// record for the newer one (JournalIndex.Older). With every write of a
+// live record kept, a watch that has processed revision rev has seen every
+// record written before rev. (A record's writes go at once when it is
+// deleted, which only happens to records that were never inserted, or whose
+// messages are all acknowledged.)
+const JournalHistory = jetstream.KeyValueMaxHistory
+
 // OpenJournal opens the journal bucket. A missing bucket is created with
 // spec's settings; an existing one is used as it is (its replicas and
-// limits are the operator's), like the streams.
+// limits are the operator's), like the streams, except that a history
+// below JournalHistory is raised to it (earlier releases kept one write).
 func (b *Broker) OpenJournal(ctx context.Context, spec JournalSpec) (*Journal, error) {
 	if spec.Bucket == "" {
 		spec.Bucket = DefaultJournalBucket
@@ -56,7 +70,7 @@ func (b *Broker) OpenJournal(ctx context.Context, spec JournalSpec) (*Journal, e
 		kv, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      spec.Bucket,
 			Description: "tapline batch journal: sequences, dedup tokens and owners of batches not yet acknowledged",
-			History:     1,
+			History:     JournalHistory,
 			Storage:     jetstream.FileStorage,
 			Replicas:    spec.Replicas,
 		})
@@ -67,7 +81,33 @@ func (b *Broker) OpenJournal(ctx context.Context, spec JournalSpec) (*Journal, e
 	if err != nil {
 		return nil, fmt.Errorf("nats: journal bucket %s: %w", spec.Bucket, err)
 	}
+	if err := b.raiseHistory(ctx, kv); err != nil {
+		return nil, err
+	}
 	return &Journal{kv: kv}, nil
+}
+
+// raiseHistory raises the history of an existing journal bucket to
+// JournalHistory (the bucket's stream keeps that many messages per key).
+func (b *Broker) raiseHistory(ctx context.Context, kv jetstream.KeyValue) error {
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("nats: journal bucket %s: status: %w", kv.Bucket(), err)
+	}
+	if st.History() >= JournalHistory {
+		return nil
+	}
+	s, err := b.js.Stream(ctx, "KV_"+kv.Bucket())
+	if err == nil {
+		cfg := s.CachedInfo().Config
+		cfg.MaxMsgsPerSubject = JournalHistory
+		_, err = b.js.UpdateStream(ctx, cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("nats: journal bucket %s: raise its history from %d to %d writes per record (needed by several processes on one consumer; the NATS user needs the right to update stream KV_%s): %w",
+			kv.Bucket(), st.History(), JournalHistory, kv.Bucket(), err)
+	}
+	return nil
 }
 
 // SeqRange is an inclusive range of stream sequences.
@@ -193,7 +233,9 @@ func (j *Journal) Compact(ctx context.Context) error {
 	return nil
 }
 
-// Size returns how many entries (records and markers) the bucket holds.
+// Size returns how many entries the bucket holds: the writes kept of the
+// records in flight (up to JournalHistory each) and the markers of deleted
+// ones not yet compacted.
 func (j *Journal) Size(ctx context.Context) (uint64, error) {
 	st, err := j.kv.Status(ctx)
 	if err != nil {

@@ -144,7 +144,7 @@ var (
 	descRetries   = prometheus.NewDesc("tapline_retries_total", "Temporary failures retried per source.", []string{"source"}, nil)
 	descLag       = prometheus.NewDesc("tapline_consumer_pending_messages", "Messages of the stream not yet delivered to the durable consumer (lag).", []string{"stream", "durable"}, nil)
 	descAckPend   = prometheus.NewDesc("tapline_consumer_ack_pending_messages", "Messages delivered and not yet acknowledged.", []string{"stream", "durable"}, nil)
-	descJournal   = prometheus.NewDesc("tapline_journal_entries", "Entries in the batch journal (records and markers).", nil, nil)
+	descJournal   = prometheus.NewDesc("tapline_journal_entries", "Entries in the batch journal (the writes kept of records in flight, and markers of deleted ones).", nil, nil)
 )
 
 // Describe sends every descriptor.

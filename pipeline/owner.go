@@ -43,7 +43,7 @@ func (r *runner) parkDelay() time.Duration {
 // even after the record is deleted.
 func (r *runner) watchJournal(ctx context.Context) error {
 	x, err := r.p.journal.Watch(ctx, r.src.Consumer.Stream(), r.src.Consumer.Durable(), func(e ingest.JournalEntry) {
-		if e.Record.Committed {
+		if e.Record.Committed && !(r.p.cfg.missCommits && e.Record.Owner != r.p.owner) {
 			r.mu.Lock()
 			r.committed.add(e.Record.Ranges)
 			r.mu.Unlock()
@@ -200,6 +200,10 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 			r.mu.Unlock()
 			if done {
 				why = "some of its sequences are committed already"
+			} else if acked, err := r.ackedBefore(ctx, b.msgs); err != nil {
+				why = "the consumer's ack floor could not be read (" + err.Error() + "), so an earlier commit of its redelivered messages cannot be ruled out"
+			} else if acked {
+				why = "some of its redelivered messages were acknowledged already (committed in a batch whose journal record is gone)"
 			}
 		}
 	}
@@ -230,6 +234,48 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 	}
 	r.abandon(b, why)
 	return nil, nil
+}
+
+// ackedBefore reports whether a message of msgs that was delivered more
+// than once is acknowledged already: committed in another batch whose
+// journal record was collected before this process's watch saw it
+// committed. The committed set cannot rule that out alone: the bucket keeps
+// one write per record, so a watch that falls behind, or resumes after a
+// reconnect, skips a record's committed write once its deletion replaced
+// it, while a redelivery of one of its messages can sit in this process's
+// buffer. A record is collected only after the consumer's ack floor passed
+// its last sequence, so the floor, read after the batch's own record was
+// seen by the watch, tells. The floor's sequences go into the committed set
+// (every one of them is acknowledged). A message delivered once was never
+// with another process: a batch of those costs no round trip.
+func (r *runner) ackedBefore(ctx context.Context, msgs []*ingest.Msg) (bool, error) {
+	redelivered := false
+	for _, m := range msgs {
+		if m.Delivered > 1 {
+			redelivered = true
+			break
+		}
+	}
+	if !redelivered {
+		return false, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, r.src.Consumer.AckWait()/3)
+	st, err := r.src.Consumer.State(sctx)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	if st.AckFloor > 0 {
+		r.mu.Lock()
+		r.committed.add([]ingest.SeqRange{{First: 1, Last: st.AckFloor}})
+		r.mu.Unlock()
+	}
+	for _, m := range msgs {
+		if m.Seq <= st.AckFloor {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // hold records e as a record this process works on (its lease is renewed).

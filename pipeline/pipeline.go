@@ -90,6 +90,14 @@ type Config struct {
 	// keepJournal, set by tests, keeps journal records after their batches
 	// are fully acknowledged.
 	keepJournal bool
+	// missCommits, set by tests, keeps other processes' committed records
+	// seen by the journal watch out of the committed set: a watch that fell
+	// behind and skipped their committed writes.
+	missCommits bool
+	// holdRedelivered, set by tests, makes the reader hold the first
+	// redelivered message it gets until the journal record that holds it
+	// is gone from the index: a redelivery that sat in the client's buffer.
+	holdRedelivered bool
 }
 
 func (c Config) maxRows() int {

@@ -242,6 +242,10 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 			}
 			continue
 		}
+		if cfg.holdRedelivered && m.Delivered > 1 {
+			cfg.holdRedelivered = false
+			r.holdUntilCollected(ctx, m.Seq)
+		}
 		if r.alreadyHandled(m) {
 			continue
 		}
@@ -251,6 +255,20 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || r.backlogDone(m, rows) {
 			r.sealAndSend(batches, writerFailed)
 		}
+	}
+}
+
+// holdUntilCollected waits until the journal record holding seq has been
+// in the index and gone from it again (Config.holdRedelivered), for at most
+// a minute.
+func (r *runner) holdUntilCollected(ctx context.Context, seq uint64) {
+	seen := false
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+		_, ok := r.index.Find(seq)
+		if seen && !ok {
+			return
+		}
+		seen = seen || ok
 	}
 }
 

@@ -75,6 +75,44 @@ func TestRedeliveryOfABatchInFlightIsLeftToItsOwner(t *testing.T) {
 	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
 }
 
+// TestRedeliveryOfACollectedBatchIsNotInsertedAgain: as in the test above,
+// A's messages are redelivered to B while A's batch inserts, but B's reader
+// gets to the first of them only after A committed the batch and deleted
+// its journal record, and B's journal watch skipped the record's committed
+// write (as a watch that falls behind or resumes after a reconnect does once
+// the record's deletion replaced it in the bucket). Neither B's committed set
+// nor its index knows the batch: only the consumer's ack floor tells B that
+// the redelivered messages were committed. B must leave its batch of them
+// uninserted.
+func TestRedeliveryOfACollectedBatchIsNotInsertedAgain(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(2_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	a := f.openOn("a", slowTarget{f.target, 3 * time.Second}, Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, noInProgress: true})
+	stopA, _ := start(t, a)
+	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := cons.State(context.Background())
+		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
+	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
+	cons.Stop()
+	b := f.openOn("b", slowTarget{f.target, 0}, Config{missCommits: true, holdRedelivered: true})
+	stopB, _ := start(t, b)
+	require.Eventually(t, func() bool { return a.Stats()[0].Batches == 1 }, time.Minute, 50*time.Millisecond, "A commits")
+	require.Eventually(t, func() bool { st := b.Stats()[0]; return st.Abandoned > 0 || st.Batches > 0 }, time.Minute, 50*time.Millisecond,
+		"B batches a redelivery after A's record is gone")
+	time.Sleep(time.Second) // room for a late insert by B to show
+	t.Logf("A %+v", a.Stats()[0])
+	t.Logf("B %+v", b.Stats()[0])
+	require.NoError(t, stopA())
+	require.NoError(t, stopB())
+	require.Zero(t, b.Stats()[0].Batches, "B inserted none of A's messages")
+	require.Positive(t, b.Stats()[0].Abandoned, "B left its batch of them")
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+}
+
 // TestBatchOfADeadOwnerIsAdopted: A journals and inserts its first batch,
 // then dies before marking it committed. B, a live process on the same
 // consumer, parks A's redelivered messages while A's lease runs, then

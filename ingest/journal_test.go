@@ -1,0 +1,54 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+)
+
+// TestJournalKeepsEveryWriteOfALiveRecord: a watch that resumes from an
+// earlier revision (as the index's watch does after a reconnect, and as a
+// watch that fell behind reads the bucket) sees a record's first write,
+// although the record was written twice since: so it learns of the record
+// at its creation, not at a later revision than another process's record.
+// Checked on a fresh bucket and on one an earlier release created with a
+// history of one write, which OpenJournal raises.
+func TestJournalKeepsEveryWriteOfALiveRecord(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Start(ctx, Config{})
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "earlier", History: 1, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+
+	for _, bucket := range []string{"fresh", "earlier"} {
+		j, err := b.Journal(ctx, bucket)
+		require.NoError(t, err)
+		st, err := j.kv.Status(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, JournalHistory, st.History(), bucket)
+
+		created, err := j.Create(ctx, BatchRecord{Stream: "S", Durable: "d", Ranges: []SeqRange{{First: 10, Last: 20}}, Token: "t", Owner: "a/1"})
+		require.NoError(t, err)
+		e, err := j.Swap(ctx, created, func(r *BatchRecord) bool { r.Cleared = true; return true })
+		require.NoError(t, err)
+		_, err = j.Swap(ctx, e, func(r *BatchRecord) bool { r.Committed = true; return true })
+		require.NoError(t, err)
+
+		w, err := j.kv.Watch(ctx, e.Key, jetstream.ResumeFromRevision(created.Revision))
+		require.NoError(t, err)
+		var first jetstream.KeyValueEntry
+		select {
+		case first = <-w.Updates():
+		case <-ctx.Done():
+			t.Fatal("no update")
+		}
+		require.NoError(t, w.Stop())
+		require.NotNil(t, first, bucket)
+		require.Equal(t, created.Revision, first.Revision(), "%s: the resumed watch starts at the record's creation", bucket)
+	}
+}
