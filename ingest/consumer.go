@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,6 +39,7 @@ type Consumer struct {
 	cons   jetstream.Consumer
 	iter   jetstream.MessagesContext
 	spec   ConsumerSpec
+	nc     *nats.Conn // for the acknowledgements of dropped payloads
 }
 
 // Consumer creates or updates the durable consumer and starts pulling.
@@ -72,7 +74,7 @@ func (b *Broker) Consumer(ctx context.Context, spec ConsumerSpec) (*Consumer, er
 	if err != nil {
 		return nil, fmt.Errorf("nats: pull from %s/%s: %w", spec.Stream, spec.Durable, err)
 	}
-	return &Consumer{stream: st, cons: cons, iter: it, spec: spec}, nil
+	return &Consumer{stream: st, cons: cons, iter: it, spec: spec, nc: b.nc}, nil
 }
 
 // Stream returns the stream name.
@@ -86,7 +88,12 @@ func (c *Consumer) AckWait() time.Duration { return c.spec.AckWait }
 
 // Msg is one delivered message.
 type Msg struct {
-	m jetstream.Msg
+	// m is the delivery until DropData; nil after it, when the
+	// acknowledgements go to reply on nc themselves.
+	m       jetstream.Msg
+	nc      *nats.Conn
+	reply   string
+	subject string
 	// Seq is the message's stream sequence.
 	Seq uint64
 	// Delivered counts deliveries of this message (1 the first time).
@@ -104,21 +111,74 @@ type Msg struct {
 	Fetched time.Time
 }
 
-// Data returns the payload. It stays valid until the process drops the Msg.
-func (m *Msg) Data() []byte { return m.m.Data() }
+// Data returns the payload; nil after DropData.
+func (m *Msg) Data() []byte {
+	if m.m == nil {
+		return nil
+	}
+	return m.m.Data()
+}
+
+// DropData lets the payload go (a batch holds the decoded rows, not the
+// bytes, until its commit): Data returns nil afterwards, and Subject, Ack,
+// NakWithDelay and InProgress keep working through the delivery's reply
+// subject. Call it from the goroutine that owns the Msg, before handing the
+// Msg to others.
+func (m *Msg) DropData() {
+	if m.m == nil {
+		return
+	}
+	m.reply, m.subject = m.m.Reply(), m.m.Subject()
+	m.m = nil
+}
 
 // Subject returns the subject the message was published to.
-func (m *Msg) Subject() string { return m.m.Subject() }
+func (m *Msg) Subject() string {
+	if m.m == nil {
+		return m.subject
+	}
+	return m.m.Subject()
+}
+
+// JetStream's acknowledgements, as the client library sends them.
+var (
+	ackAck      = []byte("+ACK")
+	ackProgress = []byte("+WPI")
+)
+
+// ackDropped sends an acknowledgement of a message whose payload was
+// dropped to its reply subject, as jetstream.Msg does.
+func (m *Msg) ackDropped(body []byte) error {
+	if m.reply == "" {
+		return jetstream.ErrMsgNoReply
+	}
+	return m.nc.Publish(m.reply, body)
+}
 
 // Ack acknowledges the message: the server will not deliver it again. Call
 // only once the data it carries is committed.
-func (m *Msg) Ack() error { return m.m.Ack() }
+func (m *Msg) Ack() error {
+	if m.m == nil {
+		return m.ackDropped(ackAck)
+	}
+	return m.m.Ack()
+}
 
 // NakWithDelay asks for redelivery after delay (a sink outage).
-func (m *Msg) NakWithDelay(delay time.Duration) error { return m.m.NakWithDelay(delay) }
+func (m *Msg) NakWithDelay(delay time.Duration) error {
+	if m.m == nil {
+		return m.ackDropped([]byte(fmt.Sprintf("-NAK {\"delay\": %d}", delay.Nanoseconds())))
+	}
+	return m.m.NakWithDelay(delay)
+}
 
 // InProgress resets the server's ack timer for this message.
-func (m *Msg) InProgress() error { return m.m.InProgress() }
+func (m *Msg) InProgress() error {
+	if m.m == nil {
+		return m.ackDropped(ackProgress)
+	}
+	return m.m.InProgress()
+}
 
 // Next returns the next delivered message, waiting at most maxWait; it
 // returns ErrNoMessage when none arrived in time.
@@ -139,7 +199,7 @@ func (c *Consumer) Next(ctx context.Context, maxWait time.Duration) (*Msg, error
 	if err != nil {
 		return nil, fmt.Errorf("nats: message metadata: %w", err)
 	}
-	return &Msg{m: m, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp, Pending: md.NumPending, Fetched: time.Now()}, nil
+	return &Msg{m: m, nc: c.nc, Seq: md.Sequence.Stream, Delivered: md.NumDelivered, Published: md.Timestamp, Pending: md.NumPending, Fetched: time.Now()}, nil
 }
 
 // Stop stops pulling. Messages delivered and not acknowledged are

@@ -305,6 +305,7 @@ func (r *runner) add(ctx context.Context, m *ingest.Msg) error {
 	accepted, rejected := r.out.Records-before, len(r.out.Rejects)-rejBefore
 	r.out.Rejects = r.out.Rejects[:rejBefore] // the batch keeps no reject bytes
 	r.rejects += rejected
+	m.DropData() // the batch holds rows; the payload is in the stream for a replay
 	if len(r.msgs) == 0 {
 		r.opened, r.openPending = time.Now(), m.Pending
 	}
