@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -57,6 +59,8 @@ type settings struct {
 	BatchRows  int
 	BatchBytes int
 	BatchAge   time.Duration
+	// MemoryLimit is the Go heap's soft limit in bytes (applyMemoryLimit).
+	MemoryLimit int64
 	// ShutdownTimeout bounds the drain after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
 	// Metrics is the address of /metrics, /healthz and /readyz.
@@ -133,6 +137,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.Int64Var(&s.MemoryLimit, "memory-limit", 1<<30, "soft limit of the Go heap in bytes (Go's GOMEMLIMIT, which wins when set): the collector works harder near it, so a run that falls behind stays near it instead of growing with the lag; the embedded ClickHouse engine's memory (400-600 MB) is not in it; 0 means no limit")
 		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
@@ -196,6 +201,13 @@ func (s *settings) parse(fs *flag.FlagSet, args []string, validate func() error)
 	if validate != nil {
 		if err := validate(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if fs.Lookup("memory-limit") != nil {
+		if s.MemoryLimit < 0 {
+			errs = append(errs, errors.New("--memory-limit: must be 0 (no limit) or a number of bytes"))
+		} else {
+			applyMemoryLimit(s.MemoryLimit)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -320,4 +332,17 @@ func (s *settings) location() (*time.Location, error) {
 		return nil, fmt.Errorf("--time-zone %q: %w", s.TimeZone, err)
 	}
 	return loc, nil
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit to limit bytes
+// (0: none), unless GOMEMLIMIT is in the environment: the runtime applied
+// that one at start, and it wins.
+func applyMemoryLimit(limit int64) {
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok {
+		return
+	}
+	if limit == 0 {
+		limit = math.MaxInt64
+	}
+	debug.SetMemoryLimit(limit)
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,36 @@ func TestSettingsPrecedence(t *testing.T) {
 	require.Equal(t, 9, s.BatchBytes, "environment beats YAML")
 	require.Equal(t, "UTC", s.TimeZone, "flags beat everything")
 	require.Equal(t, defaultDataDir, s.DataDir, "defaults last")
+}
+
+// TestMemoryLimit: the commands that run a pipeline set the Go heap's soft
+// limit from --memory-limit (1 GiB by default, 0 for none), a GOMEMLIMIT in
+// the environment wins, and a negative limit is a usage error.
+func TestMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(before)
+	t.Setenv("GOMEMLIMIT", "")
+	require.NoError(t, os.Unsetenv("GOMEMLIMIT"))
+	limitAfter := func(args ...string) (int64, error) {
+		var s settings
+		fs := s.newFlags("run", "run", groupData|groupPipeline, &bytes.Buffer{})
+		err := s.parse(fs, args, nil)
+		return debug.SetMemoryLimit(-1), err
+	}
+	got, err := limitAfter()
+	require.NoError(t, err)
+	require.EqualValues(t, 1<<30, got, "the default")
+	got, err = limitAfter("--memory-limit", "0")
+	require.NoError(t, err)
+	require.EqualValues(t, int64(math.MaxInt64), got, "0: no limit")
+	_, err = limitAfter("--memory-limit", "-5")
+	require.ErrorContains(t, err, "--memory-limit")
+
+	debug.SetMemoryLimit(3 << 30)
+	t.Setenv("GOMEMLIMIT", "3GiB")
+	got, err = limitAfter("--memory-limit", "1000")
+	require.NoError(t, err)
+	require.EqualValues(t, 3<<30, got, "GOMEMLIMIT wins")
 }
 
 // TestRunPublishSQL is the user's path on one machine: `tapline run` holds
