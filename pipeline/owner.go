@@ -239,11 +239,11 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 // ackedBefore reports whether a message of msgs that was delivered more
 // than once is acknowledged already: committed in another batch whose
 // journal record was collected before this process's watch saw it
-// committed. The committed set cannot rule that out alone: the bucket keeps
-// one write per record, so a watch that falls behind, or resumes after a
-// reconnect, skips a record's committed write once its deletion replaced
-// it, while a redelivery of one of its messages can sit in this process's
-// buffer. A record is collected only after the consumer's ack floor passed
+// committed. The committed set cannot rule that out alone: deleting a
+// record removes all of its writes from the bucket, so a watch that falls
+// behind, or resumes after a reconnect, never sees the committed write of a
+// record deleted meanwhile, while a redelivery of one of its messages can
+// sit in this process's buffer. A record is collected only after the consumer's ack floor passed
 // its last sequence, so the floor, read after the batch's own record was
 // seen by the watch, tells. The floor's sequences go into the committed set
 // (every one of them is acknowledged). A message delivered once was never
