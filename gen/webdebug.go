@@ -75,7 +75,9 @@ var wdMiddleware = []string{`\App\Http\Middleware\Authenticate`, `\Illuminate\Ro
 // service = the host the document names, else "webdebug", operation = the
 // route template, latency = the response's duration, or the request's
 // when the response has none; error = status 500 / success false); 3% of
-// documents carry no duration and add no request sample. Record.More holds
+// documents carry no duration: Sample is false (no latency sample), though
+// latency_1m counts each as a request without a latency (no_latency).
+// Record.More holds
 // one Sample per query with a duration (kind query, service = target,
 // operation = query shape): a test counts query samples as the sum of
 // len(More) over valid records.
