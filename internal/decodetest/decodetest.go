@@ -232,6 +232,21 @@ func Render(dec decode.Decoder, res *Result, payload []byte) string {
 	return sb.String()
 }
 
+// RenderFile decodes the file at path as one message on subject with a
+// decoder from newDecoder, requires that no record of it was rejected, and
+// returns Render's text of the rows and the number of records decoded: two
+// shapes of the same records compare equal by their texts.
+func RenderFile(t testing.TB, newDecoder func() decode.Decoder, path, subject string) (text string, records int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	dec := newDecoder()
+	res := Decode(t, dec, memory.NewGoAllocator(), Input{Payload: b, Subject: subject})
+	defer res.Release()
+	require.Empty(t, res.Output.Rejects, path)
+	return Render(dec, res, b), res.Output.Records
+}
+
 // ReadInputs reads testdata files matching pattern (e.g. "testdata/*.log")
 // as whole-payload inputs named after the file without its extension.
 func ReadInputs(t testing.TB, pattern, subject string) []Input {

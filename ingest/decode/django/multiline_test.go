@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/internal/decodetest"
@@ -19,13 +18,8 @@ import (
 func TestPrettyPrintedRecordsDecodeLikeLines(t *testing.T) {
 	t.Parallel()
 	decodeFile := func(name string) string {
-		b, err := os.ReadFile("testdata/" + name)
-		require.NoError(t, err)
-		dec := newDecoder()
-		res := decodetest.Decode(t, dec, memory.NewGoAllocator(), decodetest.Input{Payload: b, Subject: subject})
-		defer res.Release()
-		require.Empty(t, res.Output.Rejects, name)
-		return decodetest.Render(dec, res, b)
+		text, _ := decodetest.RenderFile(t, newDecoder, "testdata/"+name, subject)
+		return text
 	}
 	want := decodeFile("readme-json-example.log")
 	require.Contains(t, want, "# records accepted: 8, rejected: 0")

@@ -1,10 +1,8 @@
 package g3proxy
 
 import (
-	"os"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/internal/decodetest"
@@ -17,14 +15,9 @@ import (
 func TestPrettyPrintedRecordsDecodeLikeLines(t *testing.T) {
 	t.Parallel()
 	render := func(name string) string {
-		b, err := os.ReadFile("testdata/" + name)
-		require.NoError(t, err)
-		dec := newDecoder()
-		res := decodetest.Decode(t, dec, memory.NewGoAllocator(), decodetest.Input{Payload: b, Subject: subject})
-		defer res.Release()
-		require.Empty(t, res.Output.Rejects, name)
-		require.Equal(t, 3, res.Output.Records, name)
-		return decodetest.Render(dec, res, b)
+		text, records := decodetest.RenderFile(t, newDecoder, "testdata/"+name, subject)
+		require.Equal(t, 3, records, name)
+		return text
 	}
 	require.Equal(t, render("issue751-tcptproxy.log"), render("issue751-tcptproxy-pretty.log"))
 }
