@@ -14,11 +14,7 @@ import (
 // own age, size limit, duplicate window and an extra subject) is left
 // exactly as it is, and the differences are reported.
 func TestEnsureStreamKeepsTheOperatorsConfiguration(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Start(ctx, Config{})
-	require.NoError(t, err)
-	defer b.Close()
+	ctx, b := embedded(t, time.Minute)
 
 	spec := StreamSpec{Name: "FRESH", Subjects: []string{"fresh.>"}}
 	diff, err := b.EnsureStream(ctx, spec)
@@ -45,4 +41,16 @@ func TestEnsureStreamKeepsTheOperatorsConfiguration(t *testing.T) {
 	require.Equal(t, time.Hour, got.MaxAge, "kept")
 	require.Equal(t, int64(1<<20), got.MaxBytes, "kept")
 	require.Equal(t, time.Minute, got.Duplicates, "kept")
+}
+
+// embedded starts an embedded NATS server and broker for the test, closed
+// when the test ends, and returns it with a context that ends after limit.
+func embedded(t *testing.T, limit time.Duration) (context.Context, *Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	b, err := Start(ctx, Config{})
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	return ctx, b
 }

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -12,12 +11,8 @@ import (
 // keeps its subject, is kept in progress past its ack wait, is redelivered
 // after a nak with a delay (and not before), and its ack reaches the server.
 func TestDroppedPayloadStillAcknowledges(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Start(ctx, Config{})
-	require.NoError(t, err)
-	defer b.Close()
-	_, err = b.EnsureStream(ctx, StreamSpec{Name: "DROP", Subjects: []string{"drop.>"}})
+	ctx, b := embedded(t, time.Minute)
+	_, err := b.EnsureStream(ctx, StreamSpec{Name: "DROP", Subjects: []string{"drop.>"}})
 	require.NoError(t, err)
 	pub, err := b.Publisher(0, nil)
 	require.NoError(t, err)

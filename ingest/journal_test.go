@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -17,12 +16,8 @@ import (
 // Checked on a fresh bucket and on one an earlier release created with a
 // history of one write, which OpenJournal raises.
 func TestJournalKeepsEveryWriteOfALiveRecord(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Start(ctx, Config{})
-	require.NoError(t, err)
-	defer b.Close()
-	_, err = b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "earlier", History: 1, Storage: jetstream.FileStorage})
+	ctx, b := embedded(t, time.Minute)
+	_, err := b.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "earlier", History: 1, Storage: jetstream.FileStorage})
 	require.NoError(t, err)
 
 	for _, bucket := range []string{"fresh", "earlier"} {

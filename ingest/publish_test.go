@@ -17,12 +17,8 @@ import (
 // with the same message id instead of failing with "stalled with too many
 // outstanding async published messages"; every message is stored once.
 func TestPublishAsyncRidesOutStalls(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b, err := Start(ctx, Config{})
-	require.NoError(t, err)
-	defer b.Close()
-	_, err = b.EnsureStream(ctx, StreamSpec{Name: "STALL", Subjects: []string{"stall.>"}})
+	ctx, b := embedded(t, 2*time.Minute)
+	_, err := b.EnsureStream(ctx, StreamSpec{Name: "STALL", Subjects: []string{"stall.>"}})
 	require.NoError(t, err)
 
 	pub, err := b.Publisher(1, nil)
@@ -55,11 +51,7 @@ func TestPublishAsyncRidesOutStalls(t *testing.T) {
 // TestPublishAsyncGivesUpWithoutStream: a subject no stream captures
 // fails at Flush with the count and cause, and onErr hears of it.
 func TestPublishAsyncGivesUpWithoutStream(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := Start(ctx, Config{})
-	require.NoError(t, err)
-	defer b.Close()
+	ctx, b := embedded(t, time.Minute)
 	var heard atomic.Int32
 	pub, err := b.Publisher(0, func(string, error) { heard.Add(1) })
 	require.NoError(t, err)

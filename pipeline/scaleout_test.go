@@ -42,6 +42,26 @@ func start(t *testing.T, p *Pipeline) (stop func() error, errc chan error) {
 	}, errc
 }
 
+// stalledOwner publishes 2,000 SOFARPC lines in messages of 100 and starts
+// process A on them: one batch of every message, inserted for three ack
+// waits (3 s) with its messages not kept in progress, so the server
+// redelivers them to any other process meanwhile. It returns once A holds
+// every message, with A's stop and the digests the lines must become.
+func (f *fixture) stalledOwner() (a *Pipeline, stopA func() error, digests int) {
+	recs := f.publish(2_000, 100, 0)
+	digests, _ = countValid(recs, true)
+	a = f.openOn("a", slowTarget{f.target, 3 * time.Second}, Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, noInProgress: true})
+	stopA, _ = start(f.t, a)
+	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
+	require.NoError(f.t, err)
+	require.Eventually(f.t, func() bool {
+		st, err := cons.State(context.Background())
+		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
+	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
+	cons.Stop()
+	return a, stopA, digests
+}
+
 // TestRedeliveryOfABatchInFlightIsLeftToItsOwner: A's messages are not
 // kept in progress (as when A stalls), so while A's one batch inserts for
 // three ack waits the server redelivers them all to B on the same consumer.
@@ -50,17 +70,7 @@ func start(t *testing.T, p *Pipeline) (stop func() error, errc chan error) {
 // its own; once A commits, B acknowledges the redeliveries without work.
 func TestRedeliveryOfABatchInFlightIsLeftToItsOwner(t *testing.T) {
 	f := newFixture(t)
-	recs := f.publish(2_000, 100, 0)
-	digests, _ := countValid(recs, true)
-	a := f.openOn("a", slowTarget{f.target, 3 * time.Second}, Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, noInProgress: true})
-	stopA, _ := start(t, a)
-	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		st, err := cons.State(context.Background())
-		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
-	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
-	cons.Stop()
+	a, stopA, digests := f.stalledOwner()
 	b := f.openOn("b", slowTarget{f.target, 0}, Config{})
 	stopB, _ := start(t, b)
 	require.Eventually(t, func() bool { return a.Stats()[0].Batches == 1 }, time.Minute, 50*time.Millisecond, "A commits")
@@ -86,17 +96,7 @@ func TestRedeliveryOfABatchInFlightIsLeftToItsOwner(t *testing.T) {
 // uninserted.
 func TestRedeliveryOfACollectedBatchIsNotInsertedAgain(t *testing.T) {
 	f := newFixture(t)
-	recs := f.publish(2_000, 100, 0)
-	digests, _ := countValid(recs, true)
-	a := f.openOn("a", slowTarget{f.target, 3 * time.Second}, Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, noInProgress: true})
-	stopA, _ := start(t, a)
-	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		st, err := cons.State(context.Background())
-		return err == nil && st.Pending == 0 && st.AckPending > 0 && a.Stats()[0].Messages == uint64(st.AckPending)
-	}, 30*time.Second, 10*time.Millisecond, "A holds every message")
-	cons.Stop()
+	a, stopA, digests := f.stalledOwner()
 	b := f.openOn("b", slowTarget{f.target, 0}, Config{missCommits: true, holdRedelivered: true})
 	stopB, _ := start(t, b)
 	require.Eventually(t, func() bool { return a.Stats()[0].Batches == 1 }, time.Minute, 50*time.Millisecond, "A commits")
