@@ -17,6 +17,15 @@ import (
 // before the runner compacts the journal.
 const compactEvery = 64
 
+// ackSettle is how long a committed journal record is kept after its
+// commit, even when the ack floor has passed it. The server acknowledges in
+// memory and writes a consumer's acks to disk about ten times a second,
+// while the deletion of a record is written within milliseconds: a server
+// killed in between (the embedded one dies with tapline on SIGKILL) comes
+// back with the record gone and its messages not acknowledged, and they
+// would be inserted again under a new token.
+const ackSettle = time.Second
+
 // errCrashed is returned by the writer when the test hook simulates a crash.
 var errCrashed = errors.New("simulated crash between insert and ack")
 
@@ -199,7 +208,7 @@ func (r *runner) retry(ctx context.Context, what string, msgs []*ingest.Msg, op 
 
 // collect deletes the journal records of committed batches whose messages
 // are all acknowledged (the consumer's ack floor passed their last
-// sequence): no redelivery of them can come any more (and a redelivery
+// sequence, and ackSettle passed since the commit): no redelivery of them can come any more (and a redelivery
 // already buffered is recognised by the committed set). A process deletes
 // its own records, and those of other owners that were not cleaned up for
 // two leases (their owner died after committing).
@@ -209,7 +218,7 @@ func (r *runner) collect(ctx context.Context) {
 	}
 	var candidates []ingest.JournalEntry
 	for _, e := range r.index.Entries() {
-		if e.Record.Committed && (e.Record.Owner == r.p.owner || time.Since(e.Stored) > 2*r.lease()) {
+		if e.Record.Committed && time.Since(e.Stored) > ackSettle && (e.Record.Owner == r.p.owner || time.Since(e.Stored) > 2*r.lease()) {
 			candidates = append(candidates, e)
 		}
 	}
