@@ -143,6 +143,14 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock}
 	e.args = []string{"clickhouse", "--path=" + filepath.Join(dataDir, "clickhouse")}
+	if mt := cfg.mergeTree(); len(mt) > 0 {
+		path, err := writeServerConfig(dataDir, mt)
+		if err != nil {
+			_ = lock.Close()
+			return nil, err
+		}
+		e.args = append(e.args, "--config-file="+path)
+	}
 	for _, k := range sortedKeys(cfg.Settings) {
 		e.args = append(e.args, "--"+k+"="+cfg.Settings[k])
 	}
@@ -264,6 +272,32 @@ func (p *Pool) closeFileDatabase(ctx context.Context) error {
 
 // lockDir takes an exclusive, non-blocking flock on dataDir/tapline.lock. The
 // lock is released when the returned file is closed or the process exits.
+// ServerConfigFile is the engine's server configuration file in the data
+// directory. Open writes it at every start from Config.MergeTree, so
+// edits to it do not last.
+const ServerConfigFile = "clickhouse-config.xml"
+
+// writeServerConfig writes the engine's server configuration, a
+// <merge_tree> section with mergeTree, to dataDir/ServerConfigFile and
+// returns its path. Names and values were checked by Config.Validate.
+func writeServerConfig(dataDir string, mergeTree map[string]string) (string, error) {
+	var b strings.Builder
+	b.WriteString("<!-- Written by tapline at every start of the embedded engine (sink/embedded Config.MergeTree); edits do not last. -->\n<clickhouse>\n    <merge_tree>\n")
+	for _, k := range sortedKeys(mergeTree) {
+		fmt.Fprintf(&b, "        <%s>%s</%s>\n", k, mergeTree[k], k)
+	}
+	b.WriteString("    </merge_tree>\n</clickhouse>\n")
+	path := filepath.Join(dataDir, ServerConfigFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("embedded engine: write its configuration: %w (is the data directory %s writable?)", err, dataDir)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("embedded engine: write its configuration: %w", err)
+	}
+	return path, nil
+}
+
 func lockDir(dataDir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dataDir, "tapline.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

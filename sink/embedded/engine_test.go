@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -201,4 +202,35 @@ func TestInsertWithWritesAsItGoes(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	require.NotZero(t, ee.Code, ee.Message)
 	require.Equal(t, "1000", query(t, e.Pool, "SELECT count() FROM w"), "failed inserts commit nothing")
+}
+
+// TestMergeTreeSettingsReachTheEngine: the engine runs with
+// DefaultMergeTree unless Config.MergeTree says otherwise, an empty map
+// leaves ClickHouse's own defaults, and a table's own SETTINGS still win.
+func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
+	ctx := context.Background()
+	base := func(cfg Config) string {
+		t.Helper()
+		cfg.DataDir = t.TempDir()
+		e, err := Open(ctx, cfg)
+		require.NoError(t, err)
+		defer e.Close()
+		require.FileExists(t, filepath.Join(cfg.DataDir, ServerConfigFile))
+		require.NoError(t, e.Exec(ctx, "CREATE TABLE own (k UInt8) ENGINE = MergeTree ORDER BY k SETTINGS merge_selector_base = 3", nil))
+		require.Contains(t, query(t, e.Pool, "SHOW CREATE TABLE own"), "merge_selector_base = 3", "a table's own setting wins")
+		return query(t, e.Pool, "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'")
+	}
+	require.Equal(t, DefaultMergeTree()["merge_selector_base"]+"\t1", base(Config{}), "the default reaches the engine")
+	require.Equal(t, "7\t1", base(Config{MergeTree: map[string]string{"merge_selector_base": "7", "parts_to_delay_insert": "500"}}))
+
+	dir := t.TempDir()
+	e, err := Open(ctx, Config{DataDir: dir, MergeTree: map[string]string{}})
+	require.NoError(t, err)
+	require.Equal(t, "5\t0", query(t, e.Pool, "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'"), "an empty map leaves ClickHouse's default")
+	require.NoFileExists(t, filepath.Join(dir, ServerConfigFile))
+	e.Close()
+
+	err = Config{DataDir: "x", MergeTree: map[string]string{"a><b": "1", "ok": "</merge_tree>"}}.Validate()
+	require.ErrorContains(t, err, `"a><b" is not a ClickHouse setting name`)
+	require.ErrorContains(t, err, "may not hold <, > or &")
 }
