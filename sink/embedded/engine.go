@@ -270,8 +270,6 @@ func (p *Pool) closeFileDatabase(ctx context.Context) error {
 	return nil
 }
 
-// lockDir takes an exclusive, non-blocking flock on dataDir/tapline.lock. The
-// lock is released when the returned file is closed or the process exits.
 // ServerConfigFile is the engine's server configuration file in the data
 // directory. Open writes it at every start from Config.MergeTree, so
 // edits to it do not last.
@@ -298,6 +296,8 @@ func writeServerConfig(dataDir string, mergeTree map[string]string) (string, err
 	return path, nil
 }
 
+// lockDir takes an exclusive, non-blocking flock on dataDir/tapline.lock. The
+// lock is released when the returned file is closed or the process exits.
 func lockDir(dataDir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dataDir, "tapline.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

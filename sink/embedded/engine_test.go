@@ -206,7 +206,7 @@ func TestInsertWithWritesAsItGoes(t *testing.T) {
 
 // TestMergeTreeSettingsReachTheEngine: the engine runs with
 // DefaultMergeTree unless Config.MergeTree says otherwise, an empty map
-// leaves ClickHouse's own defaults, and a table's own SETTINGS still win.
+// leaves ClickHouse's own defaults, and a table keeps its own SETTINGS.
 func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
 	ctx := context.Background()
 	base := func(cfg Config) string {
@@ -217,7 +217,7 @@ func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
 		defer e.Close()
 		require.FileExists(t, filepath.Join(cfg.DataDir, ServerConfigFile))
 		require.NoError(t, e.Exec(ctx, "CREATE TABLE own (k UInt8) ENGINE = MergeTree ORDER BY k SETTINGS merge_selector_base = 3", nil))
-		require.Contains(t, query(t, e.Pool, "SHOW CREATE TABLE own"), "merge_selector_base = 3", "a table's own setting wins")
+		require.Contains(t, query(t, e.Pool, "SHOW CREATE TABLE own"), "merge_selector_base = 3", "a table keeps its own setting")
 		return query(t, e.Pool, "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'")
 	}
 	require.Equal(t, DefaultMergeTree()["merge_selector_base"]+"\t1", base(Config{}), "the default reaches the engine")
