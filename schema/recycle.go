@@ -13,6 +13,11 @@ import (
 // counted: they are what the batches in hand need.
 const DefaultRecycleLimit = 192 << 20
 
+// RecycleFloor is what a Recycler may keep however few bytes are in use
+// (see Recycler: it keeps no more than it has handed out and not got back,
+// or this much, within its limit).
+const RecycleFloor = 16 << 20
+
 // minClass is the smallest size class (64 bytes, Arrow's alignment).
 const minClass = 6
 
@@ -28,10 +33,17 @@ const minClass = 6
 //
 // Buffers are kept in power-of-two size classes (a buffer's capacity is its
 // size rounded up to the next power of two, at least 64 bytes; Go places
-// such objects at 64-byte aligned addresses, as Arrow wants), at most
-// Limit bytes in all; a buffer freed beyond that is left to the garbage
-// collector. The memory returned by Allocate is not zeroed: Arrow's
-// builders zero what they grow into themselves.
+// such objects at 64-byte aligned addresses, as Arrow wants). It keeps no
+// more bytes than are in use (handed out and not freed yet), or
+// RecycleFloor when fewer are, and never more than its limit; a buffer
+// freed beyond that is left to the garbage collector, and when the bytes in
+// use shrink, the largest kept buffers are let go until the bound holds. So
+// what it keeps follows the batches in hand: a drain of large batches keeps
+// about a batch's buffers, a live pipeline of small batches little. (A
+// fixed 192 MiB filled up within minutes at 20k records/s and stayed in the
+// Go heap, where the collector, near its soft limit, ran ever more often.)
+// The memory returned by Allocate is not zeroed: Arrow's builders zero what
+// they grow into themselves.
 //
 // A Recycler is safe for concurrent use. Its contract is Arrow's: a buffer
 // passed to Free is never used again by its previous holder, so every
@@ -41,6 +53,7 @@ type Recycler struct {
 	mu    sync.Mutex
 	free  [64][][]byte
 	held  int
+	inUse int
 	limit int
 	stats RecycleStats
 }
@@ -50,8 +63,9 @@ type RecycleStats struct {
 	// Allocations is how many buffers were asked for; Reused how many of
 	// them were buffers given back earlier.
 	Allocations, Reused uint64
-	// Held is the bytes of buffers kept for reuse now.
-	Held int
+	// Held is the bytes of buffers kept for reuse now; InUse the bytes of
+	// buffers handed out and not freed.
+	Held, InUse int
 }
 
 var _ memory.Allocator = (*Recycler)(nil)
@@ -78,6 +92,7 @@ func (r *Recycler) Allocate(size int) []byte {
 	c := class(size)
 	r.mu.Lock()
 	r.stats.Allocations++
+	r.inUse += 1 << c
 	if n := len(r.free[c]); n > 0 {
 		b := r.free[c][n-1]
 		r.free[c][n-1] = nil
@@ -103,8 +118,10 @@ func (r *Recycler) Reallocate(size int, b []byte) []byte {
 	return nb
 }
 
-// Free keeps b for reuse (or leaves it to the garbage collector when the
-// Recycler holds its limit, or b did not come from a Recycler).
+// Free keeps b for reuse, or leaves it to the garbage collector when
+// keeping it would exceed the bound (see Recycler) or b did not come from a
+// Recycler; then it lets go of the largest kept buffers while the Recycler
+// keeps more than the bytes still in use allow.
 func (r *Recycler) Free(b []byte) {
 	c := cap(b)
 	if c < 1<<minClass || c&(c-1) != 0 {
@@ -112,11 +129,25 @@ func (r *Recycler) Free(b []byte) {
 	}
 	k := bits.Len(uint(c)) - 1
 	r.mu.Lock()
-	if r.held+c <= r.limit {
+	defer r.mu.Unlock()
+	r.inUse = max(r.inUse-c, 0)
+	bound := r.bound()
+	if r.held+c <= bound {
 		r.free[k] = append(r.free[k], b[:0])
 		r.held += c
 	}
-	r.mu.Unlock()
+	for i := len(r.free) - 1; i >= minClass && r.held > bound; i-- {
+		for n := len(r.free[i]); n > 0 && r.held > bound; n-- {
+			r.held -= cap(r.free[i][n-1])
+			r.free[i][n-1] = nil
+			r.free[i] = r.free[i][:n-1]
+		}
+	}
+}
+
+// bound is the most the Recycler may keep now. r.mu is held.
+func (r *Recycler) bound() int {
+	return min(r.limit, max(r.inUse, RecycleFloor))
 }
 
 // Stats returns the counts so far.
@@ -124,6 +155,6 @@ func (r *Recycler) Stats() RecycleStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.stats
-	s.Held = r.held
+	s.Held, s.InUse = r.held, r.inUse
 	return s
 }

@@ -39,6 +39,40 @@ func TestRecyclerKeepsAtMostItsLimit(t *testing.T) {
 	require.Equal(t, 4096, r.Stats().Held)
 }
 
+// TestRecyclerKeepsWhatIsInUse: what a Recycler keeps follows the bytes in
+// use. With two batches of buffers in hand, freeing one keeps it all (the
+// next batch needs as much); freeing the other too lets go of everything
+// above RecycleFloor, the largest buffers first.
+func TestRecyclerKeepsWhatIsInUse(t *testing.T) {
+	r := schema.NewRecycler(1 << 30)
+	batch := func() [][]byte {
+		var bs [][]byte
+		for i := 0; i < 40; i++ {
+			bs = append(bs, r.Allocate(1<<20))
+		}
+		bs = append(bs, r.Allocate(4<<20))
+		return bs
+	}
+	a, b := batch(), batch()
+	require.Equal(t, 2*44<<20, r.Stats().InUse)
+	for _, x := range a {
+		r.Free(x)
+	}
+	require.Equal(t, 44<<20, r.Stats().Held, "one batch freed while another is in use: all of it kept")
+	require.Equal(t, 44<<20, r.Stats().InUse)
+	for _, x := range b {
+		r.Free(x)
+	}
+	s := r.Stats()
+	require.Zero(t, s.InUse)
+	require.LessOrEqual(t, s.Held, schema.RecycleFloor, "nothing in use: no more than the floor kept")
+	require.Greater(t, s.Held, schema.RecycleFloor/2, "the floor's worth of buffers stays for the next batch")
+	r.Allocate(4 << 20)
+	require.Equal(t, uint64(0), r.Stats().Reused, "the largest buffers went first: no 4 MiB buffer was kept")
+	r.Allocate(1 << 20)
+	require.Equal(t, uint64(1), r.Stats().Reused, "1 MiB buffers were kept")
+}
+
 func TestRecyclerReallocateKeepsTheBytes(t *testing.T) {
 	r := schema.NewRecycler(0)
 	a := r.Allocate(100)
