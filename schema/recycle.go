@@ -40,8 +40,8 @@ const minClass = 6
 // use shrink, the largest kept buffers are let go until the bound holds. So
 // what it keeps follows the batches in hand: a drain of large batches keeps
 // about a batch's buffers, a live pipeline of small batches little. (A
-// fixed 192 MiB filled up within minutes at 20k records/s and stayed in the
-// Go heap, where the collector, near its soft limit, ran ever more often.)
+// fixed 192 MiB filled up with idle buffers within minutes at 20k
+// records/s, and they stayed in the Go heap.)
 // The memory returned by Allocate is not zeroed: Arrow's builders zero what
 // they grow into themselves.
 //
@@ -118,10 +118,10 @@ func (r *Recycler) Reallocate(size int, b []byte) []byte {
 	return nb
 }
 
-// Free keeps b for reuse, or leaves it to the garbage collector when
-// keeping it would exceed the bound (see Recycler) or b did not come from a
-// Recycler; then it lets go of the largest kept buffers while the Recycler
-// keeps more than the bytes still in use allow.
+// Free keeps b for reuse unless keeping it would exceed the bound (see
+// Recycler) or b did not come from a Recycler; such a b is left to the
+// garbage collector. Either way, while the Recycler keeps more than the
+// bytes still in use allow, it lets go of its largest kept buffers.
 func (r *Recycler) Free(b []byte) {
 	c := cap(b)
 	if c < 1<<minClass || c&(c-1) != 0 {
