@@ -45,11 +45,14 @@ type Config struct {
 	// connection runs one statement at a time.
 	Connections int
 	// Settings are ClickHouse query-level settings applied to every
-	// connection, e.g. {"max_threads": "2"}.
+	// connection, e.g. {"max_threads": "2"}. Names are letters, digits
+	// and _ (Validate refuses others).
 	Settings map[string]string
 	// MergeTree are MergeTree table settings the engine gives every table
 	// that does not set them itself (a server config's <merge_tree>
-	// section). nil means DefaultMergeTree(); an empty map sets none.
+	// section, written to DataDir/ServerConfigFile). nil means
+	// DefaultMergeTree(); an empty map sets none and removes a
+	// ServerConfigFile an earlier start wrote.
 	MergeTree map[string]string
 }
 
@@ -90,8 +93,8 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("embedded engine: connections = %d: must be 0 (default 4) or more", c.Connections))
 	}
 	for k := range c.Settings {
-		if k == "" || k[0] == '-' {
-			errs = append(errs, fmt.Errorf("embedded engine: setting name %q is not a ClickHouse setting name", k))
+		if !settingName.MatchString(k) {
+			errs = append(errs, fmt.Errorf("embedded engine: setting name %q is not a ClickHouse setting name (letters, digits and _)", k))
 		}
 	}
 	for k, v := range c.MergeTree {

@@ -150,6 +150,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 		e.args = append(e.args, "--config-file="+path)
+	} else if err := os.Remove(filepath.Join(dataDir, ServerConfigFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		_ = lock.Close()
+		return nil, fmt.Errorf("embedded engine: remove the configuration an earlier start wrote: %w (remove %s by hand)", err, filepath.Join(dataDir, ServerConfigFile))
 	}
 	for _, k := range sortedKeys(cfg.Settings) {
 		e.args = append(e.args, "--"+k+"="+cfg.Settings[k])
@@ -271,8 +274,9 @@ func (p *Pool) closeFileDatabase(ctx context.Context) error {
 }
 
 // ServerConfigFile is the engine's server configuration file in the data
-// directory. Open writes it at every start from Config.MergeTree, so
-// edits to it do not last.
+// directory. Open writes it at every start from Config.MergeTree, or
+// removes it when Config.MergeTree is an empty map, so edits to it do not
+// last.
 const ServerConfigFile = "clickhouse-config.xml"
 
 // writeServerConfig writes the engine's server configuration, a

@@ -153,9 +153,10 @@ func TestDataDirLockedForOtherProcesses(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Config{Connections: -1, Settings: map[string]string{"-x": "1"}}.Validate()
+	err := Config{Connections: -1, Settings: map[string]string{"-x": "1", "a=b": "1", "max_threads": "2"}}.Validate()
 	require.Error(t, err)
-	for _, want := range []string{"data directory is empty", "connections = -1", `"-x"`} {
+	require.NotContains(t, err.Error(), "max_threads", "a setting's name is letters, digits and _")
+	for _, want := range []string{"data directory is empty", "connections = -1", `"-x"`, `"a=b"`} {
 		require.Contains(t, err.Error(), want)
 	}
 	_, err = Config{DataDir: "x", Library: "/nonexistent/libchdb.so"}.ResolveLibrary()
@@ -223,11 +224,17 @@ func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
 	require.Equal(t, DefaultMergeTree()["merge_selector_base"]+"\t1", base(Config{}), "the default reaches the engine")
 	require.Equal(t, "7\t1", base(Config{MergeTree: map[string]string{"merge_selector_base": "7", "parts_to_delay_insert": "500"}}))
 
+	// An empty map in a data directory an earlier start wrote the file in:
+	// the file goes, so that what is on disk is what the engine runs with.
 	dir := t.TempDir()
-	e, err := Open(ctx, Config{DataDir: dir, MergeTree: map[string]string{}})
+	e, err := Open(ctx, Config{DataDir: dir})
+	require.NoError(t, err)
+	e.Close()
+	require.FileExists(t, filepath.Join(dir, ServerConfigFile))
+	e, err = Open(ctx, Config{DataDir: dir, MergeTree: map[string]string{}})
 	require.NoError(t, err)
 	require.Equal(t, "5\t0", query(t, e.Pool, "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'"), "an empty map leaves ClickHouse's default")
-	require.NoFileExists(t, filepath.Join(dir, ServerConfigFile))
+	require.NoFileExists(t, filepath.Join(dir, ServerConfigFile), "the file an earlier start wrote is removed")
 	e.Close()
 
 	err = Config{DataDir: "x", MergeTree: map[string]string{"a><b": "1", "ok": "</merge_tree>"}}.Validate()
