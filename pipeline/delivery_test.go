@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +118,34 @@ func TestJournalStaysSmall(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, size, uint64(compactEvery+10), "journal entries after %d batches", batches)
 	t.Logf("%d batches, %d journal entries left", batches, size)
+}
+
+// TestCompactionDoesNotHoldUpCommits: the journal's compaction watches the
+// whole shared bucket and lasts as long as others keep writing to it (20 s
+// was seen under load). Here a compaction never finishes: the source must
+// keep committing meanwhile, and no second compaction starts beside it.
+func TestCompactionDoesNotHoldUpCommits(t *testing.T) {
+	f := newFixture(t)
+	first, _ := countValid(f.publish(10_000, 100, 0), false)
+	var started atomic.Int32
+	hang := func(ctx context.Context) error {
+		started.Add(1)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	p, _ := f.pipeline(Config{MaxRows: 100, MaxAge: 50 * time.Millisecond, compact: hang})
+	second := 0
+	require.NoError(t, f.runUntil(p, func() bool {
+		if started.Load() == 0 {
+			return false
+		}
+		if second == 0 { // published only once a compaction hangs
+			second, _ = countValid(f.publish(10_000, 100, 0), false)
+		}
+		return p.Stats()[0].RecordsCommitted >= uint64(first+second)
+	}))
+	require.EqualValues(t, first+second, p.Stats()[0].RecordsCommitted)
+	require.EqualValues(t, 1, started.Load(), "one compaction at a time")
 }
 
 // TestShutdownWhileClickHouseRefusesIsBounded: the table refuses inserts

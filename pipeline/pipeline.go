@@ -94,6 +94,8 @@ type Config struct {
 	// seen by the journal watch out of the committed set: a watch that fell
 	// behind and skipped their committed writes.
 	missCommits bool
+	// compact, set by tests, stands in for the journal's compaction.
+	compact func(context.Context) error
 	// holdRedelivered, set by tests, makes the reader hold the first
 	// redelivered message it gets until the journal record that holds it
 	// is gone from the index: a redelivery that sat in the client's buffer.
@@ -222,6 +224,8 @@ type Pipeline struct {
 	// mem is every runner's Arrow allocator: one Recycler, so that the
 	// buffers kept for reuse are bounded for the process, not per source.
 	mem *schema.Recycler
+	// compaction removes the journal's delete markers for all runners.
+	compaction compaction
 }
 
 // New checks the configuration and prepares one runner per source.
@@ -258,6 +262,13 @@ func New(cfg Config, target sink.Target, journal *ingest.Journal, dlq *ingest.De
 func (p *Pipeline) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	p.compaction.mu.Lock()
+	p.compaction.ctx = runCtx
+	p.compaction.mu.Unlock()
+	defer func() {
+		cancel(nil)
+		p.compaction.wg.Wait()
+	}()
 	var wg sync.WaitGroup
 	errs := make([]error, len(p.runners))
 	for i, r := range p.runners {

@@ -60,10 +60,6 @@ type runner struct {
 	decodeMu  sync.Mutex
 	slowReads int          // reads of journaled messages left to time out (tests)
 	commits   atomic.Int64 // batches taken by the writers (tests' crash point)
-
-	// journal compaction (the lead writer only)
-	deleted   int       // records deleted since the last compaction
-	compacted time.Time // last compaction
 }
 
 // batch is a sealed batch on its way to ClickHouse.

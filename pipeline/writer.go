@@ -14,7 +14,7 @@ import (
 )
 
 // compactEvery is how many deleted journal records leave their markers
-// before the runner compacts the journal.
+// before the pipeline compacts the journal (in the background: compaction).
 const compactEvery = 64
 
 // ackSettle is how long a committed journal record is kept after its
@@ -241,14 +241,8 @@ func (r *runner) collect(ctx context.Context) {
 		}
 		gone++
 	}
-	// Deleting leaves a marker per record: remove them now and then, so
-	// the journal holds O(batches in flight), not O(batches ever).
-	r.deleted += gone
-	if r.deleted >= compactEvery || r.deleted > 0 && time.Since(r.compacted) > time.Minute {
-		if err := r.p.journal.Compact(ctx); err != nil {
-			r.p.log.Warn("journal compaction failed", "source", r.src.Name, "err", err)
-			return
-		}
-		r.deleted, r.compacted = 0, time.Now()
-	}
+	// Deleting leaves a marker per record: they are removed now and then
+	// in the background, so the journal holds O(batches in flight), not
+	// O(batches ever).
+	r.p.collected(gone)
 }
