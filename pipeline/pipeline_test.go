@@ -113,26 +113,32 @@ func (f *fixture) pipeline(cfg Config) (*Pipeline, *ingest.Consumer) {
 	return p, cons
 }
 
-// runUntil runs p until cond holds (checked every 100ms) or 60s pass, then
-// stops it and returns Run's error.
+// runUntil runs p until cond holds (checked every 100ms), then stops it and
+// returns Run's error. If Run ends first, its error is returned; if cond does
+// not hold within 60s, the pipeline is stopped and runUntil returns an error
+// saying so, so a caller's require.NoError fails instead of passing on a
+// condition that never held.
 func (f *fixture) runUntil(p *Pipeline, cond func() bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		select {
 		case err := <-errc:
-			cancel()
 			return err
 		case <-time.After(100 * time.Millisecond):
 		}
 		if cond() {
-			break
+			cancel()
+			return <-errc
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			return fmt.Errorf("the condition did not hold within 60s (Run returned %v once stopped)", <-errc)
 		}
 	}
-	cancel()
-	return <-errc
 }
 
 func (f *fixture) count(query string) uint64 {
