@@ -26,7 +26,7 @@ func TestG3proxyTruthMatchesDecodedRows(t *testing.T) {
 	dec, err := g3proxydec.New(decode.Options{})
 	require.NoError(t, err)
 	tbl := schema.G3proxyTask
-	out := decode.Output{Builders: []*array.RecordBuilder{tbl.NewBuilder(memory.NewGoAllocator())}}
+	out := decode.Output{Builders: []*schema.Builder{tbl.NewBuilder(memory.NewGoAllocator())}}
 	defer out.Builders[0].Release()
 
 	const n = 20000
@@ -132,7 +132,7 @@ func TestG3proxyMalformedRecordsAreRejected(t *testing.T) {
 	g := NewG3proxy(Options{Seed: 9, Malformed: 0.3})
 	dec, err := g3proxydec.New(decode.Options{})
 	require.NoError(t, err)
-	out := decode.Output{Builders: []*array.RecordBuilder{schema.G3proxyTask.NewBuilder(memory.NewGoAllocator())}}
+	out := decode.Output{Builders: []*schema.Builder{schema.G3proxyTask.NewBuilder(memory.NewGoAllocator())}}
 	defer out.Builders[0].Release()
 	var rec Record
 	bad := 0

@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 // replayOne re-inserts a journaled batch that may or may not have reached
@@ -20,7 +20,7 @@ import (
 // holds shortens the batch, and that is logged and counted; any other read
 // failure is retried.
 func (r *runner) replayOne(ctx context.Context, j ingest.BatchRecord, adopted bool) error {
-	out := decode.Output{Builders: make([]*array.RecordBuilder, len(r.tables))}
+	out := decode.Output{Builders: make([]*schema.Builder, len(r.tables))}
 	for i, t := range r.tables {
 		out.Builders[i] = t.NewBuilder(r.mem)
 	}

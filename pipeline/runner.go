@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tapline/tapline/ingest"
@@ -84,7 +83,7 @@ func (b *batch) rows() int {
 
 func newRunner(p *Pipeline, s Source) *runner {
 	r := &runner{p: p, src: s, tables: s.Decoder.Tables(), mem: p.mem, inflight: map[uint64]*ingest.Msg{}, held: map[string]ingest.JournalEntry{}, committed: seqSet{maxRanges: 1 << 16}, slowReads: p.cfg.slowReads}
-	r.out.Builders = make([]*array.RecordBuilder, len(r.tables))
+	r.out.Builders = make([]*schema.Builder, len(r.tables))
 	for i, t := range r.tables {
 		r.out.Builders[i] = t.NewBuilder(r.mem)
 	}
@@ -282,9 +281,7 @@ func (r *runner) backlogDone(m *ingest.Msg, rows int) bool {
 func (r *runner) rows() int {
 	n := 0
 	for _, b := range r.out.Builders {
-		if len(b.Fields()) > 0 {
-			n += b.Field(0).Len()
-		}
+		n += b.Rows()
 	}
 	return n
 }

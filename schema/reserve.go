@@ -9,8 +9,14 @@ import (
 // as rec has, so that filling the next batch of about the same size does not
 // reallocate (and copy) buffers as they grow. rec must have rb's schema.
 // Typical use: rec := rb.NewRecord(); ReserveLike(rb, rec).
-func ReserveLike(rb *array.RecordBuilder, rec arrow.Record) {
+func ReserveLike(rb *Builder, rec arrow.Record) {
 	for i, b := range rb.Fields() {
+		if s := rb.strs[i]; s != nil {
+			if n := rec.Column(i).Len(); n > 0 {
+				s.Reserve(n, len(rec.Column(i).(*array.String).ValueBytes()))
+			}
+			continue
+		}
 		reserveLike(b, rec.Column(i))
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // Column is one column that tapline sends.
@@ -76,12 +74,6 @@ func (t *Table) Index(name string) int {
 		panic(fmt.Sprintf("BUG: table %s has no column %s", t.name, name))
 	}
 	return i
-}
-
-// NewBuilder returns an empty record builder for this table. The caller owns
-// it and must Release it.
-func (t *Table) NewBuilder(mem memory.Allocator) *array.RecordBuilder {
-	return array.NewRecordBuilder(mem, t.arrow)
 }
 
 // String is a String column.

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
@@ -40,7 +39,7 @@ func newDjangoBatcher(t *testing.T, db *embedded.Target) *djangoBatcher {
 	dec, err := django.New(decode.Options{})
 	require.NoError(t, err)
 	b := &djangoBatcher{t: t, db: db, dec: dec}
-	b.out.Builders = []*array.RecordBuilder{schema.DjangoEvents.NewBuilder(memory.NewGoAllocator())}
+	b.out.Builders = []*schema.Builder{schema.DjangoEvents.NewBuilder(memory.NewGoAllocator())}
 	return b
 }
 

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/schema"
 )
 
@@ -44,8 +42,10 @@ type Meta struct {
 
 // Output accumulates the rows and rejects of one or more Decode calls.
 type Output struct {
-	// Builders receive rows, one per table in Decoder.Tables() order.
-	Builders []*array.RecordBuilder
+	// Builders receive rows, one per table in Decoder.Tables() order. A
+	// decoder may append a String column through Builder.Strings instead of
+	// its Arrow field builder (one or the other, per column).
+	Builders []*schema.Builder
 	// Records counts input records whose rows were appended.
 	Records int
 	// Rejects lists the records that could not be decoded.

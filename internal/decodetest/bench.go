@@ -3,8 +3,6 @@ package decodetest
 import (
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/schema"
 )
@@ -20,7 +18,7 @@ func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subje
 	mem := schema.NewRecycler(0)
 	dec := newDecoder()
 	tables := dec.Tables()
-	out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
+	out := decode.Output{Builders: make([]*schema.Builder, len(tables))}
 	for i, t := range tables {
 		out.Builders[i] = t.NewBuilder(mem)
 	}
@@ -29,9 +27,7 @@ func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subje
 	count := func() int {
 		n := 0
 		for _, bl := range out.Builders {
-			if len(bl.Fields()) > 0 {
-				n += bl.Field(0).Len()
-			}
+			n += bl.Rows()
 		}
 		return n
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden files from the decoders' current output")
@@ -66,7 +67,7 @@ func (r *Result) Rows(i int) int {
 func Decode(t testing.TB, dec decode.Decoder, mem memory.Allocator, inputs ...Input) *Result {
 	t.Helper()
 	tables := dec.Tables()
-	out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
+	out := decode.Output{Builders: make([]*schema.Builder, len(tables))}
 	for i, tbl := range tables {
 		out.Builders[i] = tbl.NewBuilder(mem)
 	}
@@ -76,12 +77,12 @@ func Decode(t testing.TB, dec decode.Decoder, mem memory.Allocator, inputs ...In
 	res := &Result{Output: out, Records: make([]arrow.Record, len(tables))}
 	for i, b := range out.Builders {
 		n := -1
-		for j, f := range b.Fields() {
+		for j := range b.Fields() {
 			if n < 0 {
-				n = f.Len()
+				n = b.ColumnLen(j)
 			}
-			require.Equalf(t, n, f.Len(), "table %s: column %s has %d rows, column %s has %d",
-				tables[i].Name(), tables[i].Columns()[0].Name, n, tables[i].Columns()[j].Name, f.Len())
+			require.Equalf(t, n, b.ColumnLen(j), "table %s: column %s has %d rows, column %s has %d",
+				tables[i].Name(), tables[i].Columns()[0].Name, n, tables[i].Columns()[j].Name, b.ColumnLen(j))
 		}
 		rec := b.NewRecord()
 		if rec.NumRows() == 0 {
@@ -132,7 +133,7 @@ func Run(t *testing.T, newDecoder func() decode.Decoder, inputs []Input) {
 			cp := Input{Name: in.Name, Subject: in.Subject, Payload: bytes.Clone(in.Payload)}
 			dec := newDecoder()
 			tables := dec.Tables()
-			out := decode.Output{Builders: make([]*array.RecordBuilder, len(tables))}
+			out := decode.Output{Builders: make([]*schema.Builder, len(tables))}
 			for i, tbl := range tables {
 				out.Builders[i] = tbl.NewBuilder(mem)
 			}
@@ -180,9 +181,9 @@ func Run(t *testing.T, newDecoder func() decode.Decoder, inputs []Input) {
 	})
 }
 
-func scratchBuilders(dec decode.Decoder, mem memory.Allocator) []*array.RecordBuilder {
+func scratchBuilders(dec decode.Decoder, mem memory.Allocator) []*schema.Builder {
 	tables := dec.Tables()
-	bs := make([]*array.RecordBuilder, len(tables))
+	bs := make([]*schema.Builder, len(tables))
 	for i, tbl := range tables {
 		bs[i] = tbl.NewBuilder(mem)
 	}

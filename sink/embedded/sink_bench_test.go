@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +24,7 @@ func digestRecord(tb testing.TB, n int) arrow.Record {
 	dec, err := sofarpc.New(decode.Options{})
 	require.NoError(tb, err)
 	mem := memory.NewGoAllocator()
-	out := decode.Output{Builders: []*array.RecordBuilder{schema.SofarpcDigest.NewBuilder(mem), schema.SofarpcStat.NewBuilder(mem)}}
+	out := decode.Output{Builders: []*schema.Builder{schema.SofarpcDigest.NewBuilder(mem), schema.SofarpcStat.NewBuilder(mem)}}
 	g := gen.NewSofarpc(gen.Options{Seed: 3, Start: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
 	var r gen.Record
 	for out.Builders[0].Field(0).Len() < n {

@@ -11,12 +11,12 @@ import (
 // builder so that appending is free of type assertions and lookups.
 type cols struct {
 	ts                                       *array.TimestampBuilder
-	service, level, logger, event, eventName *array.StringBuilder
-	requestID, correlationID, userID, ip     *array.StringBuilder
-	request, method, path, userAgent         *array.StringBuilder
-	taskID, parentTaskID, taskName           *array.StringBuilder
-	childTaskID, childTaskName, routingKey   *array.StringBuilder
-	reason, errorText, exception, signame    *array.StringBuilder
+	service, level, logger, event, eventName *schema.StringColumn
+	requestID, correlationID, userID, ip     *schema.StringColumn
+	request, method, path, userAgent         *schema.StringColumn
+	taskID, parentTaskID, taskName           *schema.StringColumn
+	childTaskID, childTaskName, routingKey   *schema.StringColumn
+	reason, errorText, exception, signame    *schema.StringColumn
 	isError                                  *array.BooleanBuilder
 	terminated, expired                      *array.BooleanBuilder
 	code                                     *array.Uint16Builder
@@ -26,10 +26,10 @@ type cols struct {
 	extraK, extraV                           *array.StringBuilder
 }
 
-func (c *cols) bind(b *array.RecordBuilder) {
+func (c *cols) bind(b *schema.Builder) {
 	t := schema.DjangoEvents
 	f := func(name string) array.Builder { return b.Field(t.Index(name)) }
-	str := func(name string) *array.StringBuilder { return f(name).(*array.StringBuilder) }
+	str := func(name string) *schema.StringColumn { return b.Strings(t.Index(name)) }
 	c.ts = f("timestamp").(*array.TimestampBuilder)
 	c.service, c.level, c.logger = str("service"), str("level"), str("logger")
 	c.event, c.eventName = str("event"), str("event_name")
@@ -52,43 +52,43 @@ func (c *cols) bind(b *array.RecordBuilder) {
 
 func (c *cols) append(r *record) {
 	c.ts.Append(arrow.Timestamp(r.tsUs))
-	c.service.BinaryBuilder.Append(r.service)
-	c.level.BinaryBuilder.Append(r.level)
-	c.logger.BinaryBuilder.Append(r.logger)
-	c.event.BinaryBuilder.Append(r.event)
-	c.eventName.Append(r.name.String())
+	c.service.Append(r.service)
+	c.level.Append(r.level)
+	c.logger.Append(r.logger)
+	c.event.Append(r.event)
+	c.eventName.AppendString(r.name.String())
 	c.isError.Append(r.isError)
-	c.requestID.BinaryBuilder.Append(r.requestID)
-	c.correlationID.BinaryBuilder.Append(r.correlationID)
-	c.userID.BinaryBuilder.Append(r.userID)
-	c.ip.BinaryBuilder.Append(r.ip)
-	c.request.BinaryBuilder.Append(r.request)
-	c.method.BinaryBuilder.Append(r.method)
-	c.path.BinaryBuilder.Append(r.path)
-	c.userAgent.BinaryBuilder.Append(r.userAgent)
+	c.requestID.Append(r.requestID)
+	c.correlationID.Append(r.correlationID)
+	c.userID.Append(r.userID)
+	c.ip.Append(r.ip)
+	c.request.Append(r.request)
+	c.method.Append(r.method)
+	c.path.Append(r.path)
+	c.userAgent.Append(r.userAgent)
 	if r.code.set {
 		c.code.Append(uint16(r.code.v))
 	} else {
 		c.code.AppendNull()
 	}
-	c.taskID.BinaryBuilder.Append(r.taskID)
-	c.parentTaskID.BinaryBuilder.Append(r.parentTaskID)
-	c.taskName.BinaryBuilder.Append(r.taskName)
-	c.childTaskID.BinaryBuilder.Append(r.childTaskID)
-	c.childTaskName.BinaryBuilder.Append(r.childTaskName)
-	c.routingKey.BinaryBuilder.Append(r.routingKey)
+	c.taskID.Append(r.taskID)
+	c.parentTaskID.Append(r.parentTaskID)
+	c.taskName.Append(r.taskName)
+	c.childTaskID.Append(r.childTaskID)
+	c.childTaskName.Append(r.childTaskName)
+	c.routingKey.Append(r.routingKey)
 	appendInt32(c.priority, r.priority)
 	if r.durationMs.set {
 		c.durationMs.Append(r.durationMs.v)
 	} else {
 		c.durationMs.AppendNull()
 	}
-	c.reason.BinaryBuilder.Append(r.reason)
-	c.errorText.BinaryBuilder.Append(r.errorText)
-	c.exception.BinaryBuilder.Append(r.exception)
+	c.reason.Append(r.reason)
+	c.errorText.Append(r.errorText)
+	c.exception.Append(r.exception)
 	appendBool(c.terminated, r.terminated)
 	appendInt32(c.signum, r.signum)
-	c.signame.BinaryBuilder.Append(r.signame)
+	c.signame.Append(r.signame)
 	appendBool(c.expired, r.expired)
 	c.extra.Append(true)
 	for _, p := range r.extra {

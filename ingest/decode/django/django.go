@@ -46,8 +46,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/jsonscan"
 	"github.com/tapline/tapline/ingest/decode/timeparse"
@@ -66,7 +64,7 @@ type Decoder struct {
 	line  []byte // the record being parsed (for arena decisions)
 	rec   record
 	cols  cols
-	bound *array.RecordBuilder
+	bound *schema.Builder
 }
 
 var _ decode.Decoder = (*Decoder)(nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata file and
@@ -40,7 +41,7 @@ func FuzzDecode(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		dec := newDecoder()
-		out := decode.Output{Builders: []*array.RecordBuilder{dec.Tables()[0].NewBuilder(mem)}}
+		out := decode.Output{Builders: []*schema.Builder{dec.Tables()[0].NewBuilder(mem)}}
 		dec.Decode(payload, decode.Meta{Subject: subject}, &out)
 		lines := 0
 		for off := 0; ; {

@@ -14,14 +14,14 @@ import (
 type cols struct {
 	// envoytap_events
 	ts                      *array.TimestampBuilder
-	envoy, mode, kind, body *array.StringBuilder
-	local, remote           *array.StringBuilder
+	envoy, mode, kind, body *schema.StringColumn
+	local, remote           *schema.StringColumn
 	traceID, seq            *array.Uint64Builder
 	index, bytes            *array.Uint32Builder
 	endStream, truncated    *array.BooleanBuilder
 	// envoytap_connections
-	cEnvoy, cMode                            *array.StringBuilder
-	cLocal, cLocalHost, cRemote, cRemoteHost *array.StringBuilder
+	cEnvoy, cMode                            *schema.StringColumn
+	cLocal, cLocalHost, cRemote, cRemoteHost *schema.StringColumn
 	cTraceID, cBytesRead, cBytesWritten      *array.Uint64Builder
 	cLocalPort, cRemotePort                  *array.Uint16Builder
 	cSampleRate, cDuration                   *array.Float64Builder
@@ -30,10 +30,10 @@ type cols struct {
 	cReadTrunc, cWriteTrunc, cIsError        *array.BooleanBuilder
 }
 
-func (c *cols) bind(events, conns *array.RecordBuilder) {
+func (c *cols) bind(events, conns *schema.Builder) {
 	t := schema.EnvoytapEvents
 	f := func(name string) array.Builder { return events.Field(t.Index(name)) }
-	str := func(name string) *array.StringBuilder { return f(name).(*array.StringBuilder) }
+	str := func(name string) *schema.StringColumn { return events.Strings(t.Index(name)) }
 	c.ts = f("timestamp").(*array.TimestampBuilder)
 	c.envoy, c.mode, c.kind, c.body = str("envoy"), str("mode"), str("kind"), str("body")
 	c.local, c.remote = str("local_address"), str("remote_address")
@@ -43,7 +43,7 @@ func (c *cols) bind(events, conns *array.RecordBuilder) {
 
 	s := schema.EnvoytapConnections
 	g := func(name string) array.Builder { return conns.Field(s.Index(name)) }
-	gstr := func(name string) *array.StringBuilder { return g(name).(*array.StringBuilder) }
+	gstr := func(name string) *schema.StringColumn { return conns.Strings(s.Index(name)) }
 	gbool := func(name string) *array.BooleanBuilder { return g(name).(*array.BooleanBuilder) }
 	c.cEnvoy, c.cMode = gstr("envoy"), gstr("mode")
 	c.cLocal, c.cLocalHost, c.cRemote, c.cRemoteHost = gstr("local_address"), gstr("local_host"), gstr("remote_address"), gstr("remote_host")
@@ -68,35 +68,35 @@ func (c *cols) appendRecord(r *record, envoy string, bodyLimit int) {
 
 func (c *cols) appendEvent(r *record, e *event, envoy string, bodyLimit int) {
 	c.ts.Append(arrow.Timestamp(e.tsNs))
-	c.envoy.Append(envoy)
+	c.envoy.AppendString(envoy)
 	c.traceID.Append(r.traceID)
-	c.mode.Append(r.mode)
+	c.mode.AppendString(r.mode)
 	c.index.Append(e.index)
 	c.seq.Append(e.seq)
-	c.kind.Append(kindNames[e.kind])
+	c.kind.AppendString(kindNames[e.kind])
 	c.bytes.Append(uint32(min(e.size, math.MaxUint32)))
 	c.endStream.Append(e.endStream)
 	c.truncated.Append(e.truncated)
 	n := min(e.size, bodyLimit)
 	if e.asString {
-		c.body.Append(e.bodyString[:n])
+		c.body.AppendString(e.bodyString[:n])
 	} else {
-		c.body.BinaryBuilder.Append(e.bodyBytes[:n])
+		c.body.Append(e.bodyBytes[:n])
 	}
-	c.local.BinaryBuilder.Append(e.local.text)
-	c.remote.BinaryBuilder.Append(e.remote.text)
+	c.local.Append(e.local.text)
+	c.remote.Append(e.remote.text)
 }
 
 func (c *cols) appendConn(r *record, envoy string) {
 	k := &r.conn
-	c.cEnvoy.Append(envoy)
+	c.cEnvoy.AppendString(envoy)
 	c.cTraceID.Append(r.traceID)
-	c.cMode.Append(r.mode)
-	c.cLocal.BinaryBuilder.Append(k.local.text)
-	c.cLocalHost.BinaryBuilder.Append(k.local.host)
+	c.cMode.AppendString(r.mode)
+	c.cLocal.Append(k.local.text)
+	c.cLocalHost.Append(k.local.host)
 	c.cLocalPort.Append(k.local.port)
-	c.cRemote.BinaryBuilder.Append(k.remote.text)
-	c.cRemoteHost.BinaryBuilder.Append(k.remote.host)
+	c.cRemote.Append(k.remote.text)
+	c.cRemoteHost.Append(k.remote.host)
 	c.cRemotePort.Append(k.remote.port)
 	if k.hasSampleRate {
 		c.cSampleRate.Append(k.sampleRate)

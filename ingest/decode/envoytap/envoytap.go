@@ -53,7 +53,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
 	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -80,7 +79,7 @@ type Decoder struct {
 	wrapper   tapv3.TraceWrapper
 	rec       record
 	cols      cols
-	bound     *array.RecordBuilder
+	bound     *schema.Builder
 	jsonOpts  protojson.UnmarshalOptions
 	protoOpts proto.UnmarshalOptions
 }

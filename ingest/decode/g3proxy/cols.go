@@ -48,7 +48,7 @@ var statusCols = [nStatus]string{hRsp: "rsp_status", hOrigin: "origin_status"}
 type cols struct {
 	eventTime, startAt, nextExpire, reportTS, rsyslogTime *array.TimestampBuilder
 
-	str        [nStr]*array.StringBuilder
+	str        [nStr]*schema.StringColumn
 	count      [nCount]*array.Uint64Builder
 	tries      [nTries]*array.Uint32Builder
 	dur        [nDur]*array.Uint64Builder
@@ -56,20 +56,20 @@ type cols struct {
 	pid        *array.Uint32Builder
 	isError    *array.BooleanBuilder
 	reuse      *array.BooleanBuilder
-	syslogHost *array.StringBuilder
+	syslogHost *schema.StringColumn
 	extra      *array.MapBuilder
 	extraK     *array.StringBuilder
 	extraV     *array.StringBuilder
 }
 
-func (c *cols) bind(rb *array.RecordBuilder) {
+func (c *cols) bind(rb *schema.Builder) {
 	t := schema.G3proxyTask
 	f := func(name string) array.Builder { return rb.Field(t.Index(name)) }
 	ts := func(name string) *array.TimestampBuilder { return f(name).(*array.TimestampBuilder) }
 	c.eventTime, c.startAt, c.nextExpire = ts("event_time"), ts("start_at"), ts("next_expire")
 	c.reportTS, c.rsyslogTime = ts("report_ts"), ts("rsyslog_time")
 	for i, n := range strCols {
-		c.str[i] = f(n).(*array.StringBuilder)
+		c.str[i] = rb.Strings(t.Index(n))
 	}
 	for i, n := range countCols {
 		c.count[i] = f(n).(*array.Uint64Builder)
@@ -86,7 +86,7 @@ func (c *cols) bind(rb *array.RecordBuilder) {
 	c.pid = f("pid").(*array.Uint32Builder)
 	c.isError = f("is_error").(*array.BooleanBuilder)
 	c.reuse = f("reuse_connection").(*array.BooleanBuilder)
-	c.syslogHost = f("syslog_host").(*array.StringBuilder)
+	c.syslogHost = rb.Strings(t.Index("syslog_host"))
 	c.extra = f("extra").(*array.MapBuilder)
 	c.extraK = c.extra.KeyBuilder().(*array.StringBuilder)
 	c.extraV = c.extra.ItemBuilder().(*array.StringBuilder)
@@ -117,14 +117,13 @@ func (c *cols) append(rows []task) {
 		if j == sTaskEvent {
 			size += n * len(eventFinished)
 		}
-		b.Reserve(n)
-		reserveData(b.BinaryBuilder, size)
+		b.Reserve(n, size)
 		for i := range rows {
 			v := rows[i].str[j]
 			if j == sTaskEvent {
 				v = rows[i].event()
 			}
-			b.UnsafeAppend(v)
+			b.Append(v)
 		}
 	}
 	for j, b := range c.count {
@@ -171,7 +170,6 @@ func (c *cols) append(rows []task) {
 	c.nextExpire.Reserve(n)
 	c.reportTS.Reserve(n)
 	c.rsyslogTime.Reserve(n)
-	c.syslogHost.Reserve(n)
 	for i := range rows {
 		t := &rows[i]
 		switch t.reuse {
@@ -185,21 +183,12 @@ func (c *cols) append(rows []task) {
 		appendTime(c.nextExpire, t.hasExpire, floorDiv(t.expireNs, 1000))
 		appendTime(c.reportTS, t.hasReport, t.reportS*1000)
 		appendTime(c.rsyslogTime, t.hasRsyslog, floorDiv(t.rsyslogNs, 1000))
-		c.syslogHost.BinaryBuilder.Append(t.syslogHost)
+		c.syslogHost.Append(t.syslogHost)
 		c.extra.Append(true)
 		for _, p := range t.extra {
 			c.extraK.BinaryBuilder.Append(p.k)
 			c.extraV.BinaryBuilder.Append(p.v)
 		}
-	}
-}
-
-// reserveData makes room for n more data bytes, growing geometrically:
-// BinaryBuilder.ReserveData grows to exactly what is asked, which would copy
-// the whole buffer on every Decode call.
-func reserveData(b *array.BinaryBuilder, n int) {
-	if need := b.DataLen() + n; need > b.DataCap() {
-		b.ReserveData(max(need, 2*b.DataCap()) - b.DataLen())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with every testdata line, and
@@ -40,10 +41,10 @@ func FuzzDecode(f *testing.F) {
 			lines++
 			off = r.Next
 		}
-		var recs [2]*array.RecordBuilder
+		var recs [2]*schema.Builder
 		for i := range recs {
 			recs[i] = dec.Tables()[0].NewBuilder(mem)
-			out := decode.Output{Builders: []*array.RecordBuilder{recs[i]}}
+			out := decode.Output{Builders: []*schema.Builder{recs[i]}}
 			dec.Decode(payload, decode.Meta{Subject: subject}, &out)
 			if out.Records+len(out.Rejects) != lines {
 				t.Fatalf("%d records framed but %d records + %d rejects", lines, out.Records, len(out.Rejects))

@@ -28,8 +28,6 @@ import (
 	"fmt"
 	"unsafe"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/jsonscan"
 	"github.com/tapline/tapline/ingest/decode/timeparse"
@@ -48,7 +46,7 @@ type Decoder struct {
 	rows  []task // accepted records not yet appended, then the one being parsed
 	t     *task  // the record being parsed: the slot after the accepted ones
 	cols  cols
-	bound *array.RecordBuilder
+	bound *schema.Builder
 }
 
 var _ decode.Decoder = (*Decoder)(nil)

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 // TestGeneratedMessagesKeepEveryRecord decodes the load generator's
@@ -23,7 +23,7 @@ func TestGeneratedMessagesKeepEveryRecord(t *testing.T) {
 	t.Parallel()
 	g := gen.NewG3proxy(gen.Options{Seed: 11, Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Malformed: 0.05})
 	dec := newDecoder()
-	out := decode.Output{Builders: []*array.RecordBuilder{dec.Tables()[0].NewBuilder(memory.NewGoAllocator())}}
+	out := decode.Output{Builders: []*schema.Builder{dec.Tables()[0].NewBuilder(memory.NewGoAllocator())}}
 	defer out.Builders[0].Release()
 	var r gen.Record
 	var payload bytes.Buffer

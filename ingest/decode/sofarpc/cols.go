@@ -8,14 +8,15 @@ import (
 )
 
 // cols holds the typed builders of both tables, bound once per set of
-// record builders so that appending is free of type assertions.
+// record builders so that appending is free of type assertions; the
+// top-level String columns are the Builders' StringColumns.
 type cols struct {
 	// sofarpc_digest
 	ts                                                        *array.TimestampBuilder
-	side, traceID, spanID, localApp, remoteApp, protocol      *array.StringBuilder
-	service, method, invokeType, routerRecord, thread, result *array.StringBuilder
-	remoteIP, remoteHost, localIP                             *array.StringBuilder
-	requestURL, sql, dbName, dbType, dbURL                    *array.StringBuilder
+	side, traceID, spanID, localApp, remoteApp, protocol      *schema.StringColumn
+	service, method, invokeType, routerRecord, thread, result *schema.StringColumn
+	remoteIP, remoteHost, localIP                             *schema.StringColumn
+	requestURL, sql, dbName, dbType, dbURL                    *schema.StringColumn
 	isError                                                   *array.BooleanBuilder
 	latency                                                   *array.Uint32Builder
 	remotePort, localPort                                     *array.Uint16Builder
@@ -26,7 +27,7 @@ type cols struct {
 	baggage, sysBaggage, extra                                mapCol
 	// sofarpc_stat
 	sTime                                           *array.TimestampBuilder
-	sSide, sLocalApp, sRemoteApp, sService, sMethod *array.StringBuilder
+	sSide, sLocalApp, sRemoteApp, sService, sMethod *schema.StringColumn
 	sCount, sTotal                                  *array.Uint64Builder
 	sSuccess, sLoadTest                             *array.BooleanBuilder
 	sKeyExtra, sExtra                               mapCol
@@ -51,10 +52,10 @@ func (c mapCol) append(pairs []kv) {
 	}
 }
 
-func (c *cols) bind(digest, stat *array.RecordBuilder) {
+func (c *cols) bind(digest, stat *schema.Builder) {
 	t := schema.SofarpcDigest
 	f := func(name string) array.Builder { return digest.Field(t.Index(name)) }
-	str := func(name string) *array.StringBuilder { return f(name).(*array.StringBuilder) }
+	str := func(name string) *schema.StringColumn { return digest.Strings(t.Index(name)) }
 	u32 := func(name string) *array.Uint32Builder { return f(name).(*array.Uint32Builder) }
 	c.ts = f("timestamp").(*array.TimestampBuilder)
 	c.side, c.traceID, c.spanID = str("side"), str("trace_id"), str("span_id")
@@ -76,7 +77,7 @@ func (c *cols) bind(digest, stat *array.RecordBuilder) {
 
 	s := schema.SofarpcStat
 	g := func(name string) array.Builder { return stat.Field(s.Index(name)) }
-	sstr := func(name string) *array.StringBuilder { return g(name).(*array.StringBuilder) }
+	sstr := func(name string) *schema.StringColumn { return stat.Strings(s.Index(name)) }
 	c.sTime = g("time").(*array.TimestampBuilder)
 	c.sSide, c.sLocalApp, c.sRemoteApp = sstr("side"), sstr("local_app"), sstr("remote_app")
 	c.sService, c.sMethod = sstr("service"), sstr("method")
@@ -103,25 +104,25 @@ func appendNum64(b *array.Uint64Builder, n num) {
 
 func (c *cols) appendDigest(d *digest) {
 	c.ts.Append(arrow.Timestamp(d.tsMs))
-	c.side.BinaryBuilder.Append(d.side)
-	c.traceID.BinaryBuilder.Append(d.traceID)
-	c.spanID.BinaryBuilder.Append(d.spanID)
-	c.localApp.BinaryBuilder.Append(d.localApp)
-	c.remoteApp.BinaryBuilder.Append(d.remoteApp)
-	c.protocol.BinaryBuilder.Append(d.protocol)
-	c.service.BinaryBuilder.Append(d.service)
-	c.method.BinaryBuilder.Append(d.method)
-	c.invokeType.BinaryBuilder.Append(d.invokeType)
-	c.routerRecord.BinaryBuilder.Append(d.routerRecord)
-	c.thread.BinaryBuilder.Append(d.thread)
-	c.result.BinaryBuilder.Append(d.resultCode)
+	c.side.Append(d.side)
+	c.traceID.Append(d.traceID)
+	c.spanID.Append(d.spanID)
+	c.localApp.Append(d.localApp)
+	c.remoteApp.Append(d.remoteApp)
+	c.protocol.Append(d.protocol)
+	c.service.Append(d.service)
+	c.method.Append(d.method)
+	c.invokeType.Append(d.invokeType)
+	c.routerRecord.Append(d.routerRecord)
+	c.thread.Append(d.thread)
+	c.result.Append(d.resultCode)
 	c.isError.Append(d.isError())
 	if ms, ok := d.latency(); ok {
 		c.latency.Append(ms)
 	} else {
 		c.latency.AppendNull()
 	}
-	c.remoteIP.BinaryBuilder.Append(d.remoteIP)
+	c.remoteIP.Append(d.remoteIP)
 	// remote.ip ("ip:port" on RPC clients) or, for Dubbo and OpenFeign,
 	// remote.host and remote.port; the explicit keys win.
 	host, port := splitHostPort(d.remoteIP)
@@ -131,19 +132,19 @@ func (c *cols) appendDigest(d *digest) {
 	if d.remotePort.set && d.remotePort.v <= 65535 {
 		port = uint16(d.remotePort.v)
 	}
-	c.remoteHost.BinaryBuilder.Append(host)
+	c.remoteHost.Append(host)
 	c.remotePort.Append(port)
-	c.localIP.BinaryBuilder.Append(d.localIP)
+	c.localIP.Append(d.localIP)
 	if d.localPort.set && d.localPort.v <= 65535 {
 		c.localPort.Append(uint16(d.localPort.v))
 	} else {
 		c.localPort.Append(0)
 	}
-	c.requestURL.BinaryBuilder.Append(d.requestURL)
-	c.sql.BinaryBuilder.Append(d.sql)
-	c.dbName.BinaryBuilder.Append(d.dbName)
-	c.dbType.BinaryBuilder.Append(d.dbType)
-	c.dbURL.BinaryBuilder.Append(d.dbURL)
+	c.requestURL.Append(d.requestURL)
+	c.sql.Append(d.sql)
+	c.dbName.Append(d.dbName)
+	c.dbType.Append(d.dbType)
+	c.dbURL.Append(d.dbURL)
 	appendNum64(c.reqSize, d.reqSize)
 	appendNum64(c.respSize, d.respSize)
 	appendNum32(c.reqSer, d.reqSer)
@@ -165,11 +166,11 @@ func (c *cols) appendDigest(d *digest) {
 
 func (c *cols) appendStat(s *stat) {
 	c.sTime.Append(arrow.Timestamp(s.tsMs))
-	c.sSide.BinaryBuilder.Append(s.side)
-	c.sLocalApp.BinaryBuilder.Append(s.localApp)
-	c.sRemoteApp.BinaryBuilder.Append(s.remoteApp)
-	c.sService.BinaryBuilder.Append(s.service)
-	c.sMethod.BinaryBuilder.Append(s.meth)
+	c.sSide.Append(s.side)
+	c.sLocalApp.Append(s.localApp)
+	c.sRemoteApp.Append(s.remoteApp)
+	c.sService.Append(s.service)
+	c.sMethod.Append(s.meth)
 	c.sCount.Append(s.count.v)
 	c.sTotal.Append(s.totalCost.v)
 	c.sSuccess.Append(s.success)

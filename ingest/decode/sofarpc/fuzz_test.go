@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 )
 
 // FuzzDecode feeds arbitrary payloads, seeded with testdata, and checks the
@@ -26,7 +26,7 @@ func FuzzDecode(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		dec := newDecoder()
-		out := decode.Output{Builders: []*array.RecordBuilder{
+		out := decode.Output{Builders: []*schema.Builder{
 			dec.Tables()[0].NewBuilder(mem), dec.Tables()[1].NewBuilder(mem),
 		}}
 		dec.Decode(payload, decode.Meta{Subject: "logs.sofarpc.client.digest"}, &out)

@@ -25,8 +25,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/jsonscan"
 	"github.com/tapline/tapline/ingest/decode/timeparse"
@@ -45,7 +43,7 @@ type Decoder struct {
 	dg    digest
 	st    stat
 	cols  cols
-	bound *array.RecordBuilder
+	bound *schema.Builder
 }
 
 var _ decode.Decoder = (*Decoder)(nil)

@@ -12,41 +12,41 @@ import (
 type cols struct {
 	// webdebug_events
 	time                                 *array.TimestampBuilder
-	docID, position, parentPosition      *array.StringBuilder
+	docID, position, parentPosition      *schema.StringColumn
 	version                              *array.Uint16Builder
 	depth                                *array.Uint8Builder
 	docOrder, timeOrder, children        *array.Uint32Builder
 	timeInherited, isError               *array.BooleanBuilder
-	typ, sampleKind                      *array.StringBuilder
+	typ, sampleKind                      *schema.StringColumn
 	duration                             *array.Float64Builder
 	success                              *array.BooleanBuilder
 	importance                           *array.Uint8Builder
 	tags, emailTo                        listCol
 	calledFrom, definedIn                locCols
-	payload, message, context            *array.StringBuilder
-	target, query, syntax, shape         *array.StringBuilder
-	method, uri                          *array.StringBuilder
+	payload, message, context            *schema.StringColumn
+	target, query, syntax, shape         *schema.StringColumn
+	method, uri                          *schema.StringColumn
 	status                               *array.Uint16Builder
 	memoryPeak                           *array.Uint64Builder
-	name, group, emailSubject, emailFrom *array.StringBuilder
-	access, control, object, action      *array.StringBuilder
-	docMethod, docHost, docRoute         *array.StringBuilder
+	name, group, emailSubject, emailFrom *schema.StringColumn
+	access, control, object, action      *schema.StringColumn
+	docMethod, docHost, docRoute         *schema.StringColumn
 	extra                                mapCol
 	// webdebug_documents
 	dTime                        *array.TimestampBuilder
-	dID                          *array.StringBuilder
+	dID                          *schema.StringColumn
 	dVersion                     *array.Uint16Builder
 	dEvents, dErrors             *array.Uint32Builder
 	dMaxDepth                    *array.Uint8Builder
 	dSorted, dIsError            *array.BooleanBuilder
-	dMethod, dHost, dRoute, dURI *array.StringBuilder
+	dMethod, dHost, dRoute, dURI *schema.StringColumn
 	dDuration                    *array.Float64Builder
 	dExtra                       mapCol
 }
 
 // locCols are the four columns of a code location.
 type locCols struct {
-	file                   *array.StringBuilder
+	file                   *schema.StringColumn
 	line, posStart, posEnd *array.Uint32Builder
 }
 
@@ -62,10 +62,10 @@ type mapCol struct {
 	k, v *array.StringBuilder
 }
 
-func (c *cols) bind(events, docs *array.RecordBuilder) {
+func (c *cols) bind(events, docs *schema.Builder) {
 	t := schema.WebdebugEvents
 	f := func(name string) array.Builder { return events.Field(t.Index(name)) }
-	str := func(name string) *array.StringBuilder { return f(name).(*array.StringBuilder) }
+	str := func(name string) *schema.StringColumn { return events.Strings(t.Index(name)) }
 	u32 := func(name string) *array.Uint32Builder { return f(name).(*array.Uint32Builder) }
 	boolean := func(name string) *array.BooleanBuilder { return f(name).(*array.BooleanBuilder) }
 	loc := func(prefix string) locCols {
@@ -94,7 +94,7 @@ func (c *cols) bind(events, docs *array.RecordBuilder) {
 
 	s := schema.WebdebugDocuments
 	g := func(name string) array.Builder { return docs.Field(s.Index(name)) }
-	gstr := func(name string) *array.StringBuilder { return g(name).(*array.StringBuilder) }
+	gstr := func(name string) *schema.StringColumn { return docs.Strings(s.Index(name)) }
 	c.dTime = g("time").(*array.TimestampBuilder)
 	c.dID = gstr("doc_id")
 	c.dVersion = g("version").(*array.Uint16Builder)
@@ -132,7 +132,7 @@ func (c mapCol) append(pairs []kv) {
 }
 
 func (l locCols) append(v *location) {
-	l.file.BinaryBuilder.Append(v.file)
+	l.file.Append(v.file)
 	appendOpt32(l.line, v.line)
 	appendOpt32(l.posStart, v.posStart)
 	appendOpt32(l.posEnd, v.posEnd)
@@ -164,16 +164,16 @@ func (c *cols) appendDocument(d *Decoder) {
 		e := &d.evs[i]
 		n := d.tree.Node(i)
 		c.time.Append(arrow.Timestamp(n.Time))
-		c.docID.BinaryBuilder.Append(id)
+		c.docID.Append(id)
 		c.version.Append(version)
-		c.position.BinaryBuilder.Append(d.tree.Path(i))
-		c.parentPosition.BinaryBuilder.Append(d.tree.ParentPath(i))
+		c.position.Append(d.tree.Path(i))
+		c.parentPosition.Append(d.tree.ParentPath(i))
 		c.depth.Append(uint8(n.Depth))
 		c.docOrder.Append(uint32(n.DocOrder))
 		c.timeOrder.Append(uint32(n.TimeOrder))
 		c.children.Append(uint32(n.Children))
 		c.timeInherited.Append(n.TimeInherited)
-		c.typ.BinaryBuilder.Append(e.typ)
+		c.typ.Append(e.typ)
 		if e.hasDuration {
 			c.duration.Append(e.duration)
 		} else {
@@ -181,7 +181,7 @@ func (c *cols) appendDocument(d *Decoder) {
 		}
 		appendBool(c.success, e.success)
 		c.isError.Append(e.isError)
-		c.sampleKind.Append(e.sample)
+		c.sampleKind.AppendString(e.sample)
 		if e.hasImport {
 			c.importance.Append(e.importance)
 		} else {
@@ -190,15 +190,15 @@ func (c *cols) appendDocument(d *Decoder) {
 		c.tags.append(e.tags)
 		c.calledFrom.append(&e.calledFrom)
 		c.definedIn.append(&e.definedIn)
-		c.payload.BinaryBuilder.Append(e.payload)
-		c.message.BinaryBuilder.Append(e.message)
-		c.context.BinaryBuilder.Append(e.context)
-		c.target.BinaryBuilder.Append(e.target)
-		c.query.BinaryBuilder.Append(e.query)
-		c.syntax.BinaryBuilder.Append(e.syntax)
-		c.shape.BinaryBuilder.Append(e.shape)
-		c.method.BinaryBuilder.Append(e.method)
-		c.uri.BinaryBuilder.Append(e.uri)
+		c.payload.Append(e.payload)
+		c.message.Append(e.message)
+		c.context.Append(e.context)
+		c.target.Append(e.target)
+		c.query.Append(e.query)
+		c.syntax.Append(e.syntax)
+		c.shape.Append(e.shape)
+		c.method.Append(e.method)
+		c.uri.Append(e.uri)
 		if e.hasStatus {
 			c.status.Append(e.status)
 		} else {
@@ -209,32 +209,32 @@ func (c *cols) appendDocument(d *Decoder) {
 		} else {
 			c.memoryPeak.AppendNull()
 		}
-		c.name.BinaryBuilder.Append(e.name)
-		c.group.BinaryBuilder.Append(e.group)
-		c.emailSubject.BinaryBuilder.Append(e.emailSubject)
-		c.emailFrom.BinaryBuilder.Append(e.emailFrom)
+		c.name.Append(e.name)
+		c.group.Append(e.group)
+		c.emailSubject.Append(e.emailSubject)
+		c.emailFrom.Append(e.emailFrom)
 		c.emailTo.append(e.emailTo)
-		c.access.BinaryBuilder.Append(e.access)
-		c.control.BinaryBuilder.Append(e.control)
-		c.object.BinaryBuilder.Append(e.object)
-		c.action.BinaryBuilder.Append(e.action)
-		c.docMethod.BinaryBuilder.Append(doc.method)
-		c.docHost.BinaryBuilder.Append(doc.host)
-		c.docRoute.BinaryBuilder.Append(doc.route)
+		c.access.Append(e.access)
+		c.control.Append(e.control)
+		c.object.Append(e.object)
+		c.action.Append(e.action)
+		c.docMethod.Append(doc.method)
+		c.docHost.Append(doc.host)
+		c.docRoute.Append(doc.route)
 		c.extra.append(e.extra)
 	}
 
 	c.dTime.Append(arrow.Timestamp(doc.earliest))
-	c.dID.BinaryBuilder.Append(id)
+	c.dID.Append(id)
 	c.dVersion.Append(version)
 	c.dEvents.Append(uint32(d.tree.Len()))
 	c.dMaxDepth.Append(uint8(d.tree.Deepest()))
 	c.dSorted.Append(d.tree.Sorted())
 	c.dErrors.Append(uint32(doc.errors))
-	c.dMethod.BinaryBuilder.Append(doc.method)
-	c.dHost.BinaryBuilder.Append(doc.host)
-	c.dRoute.BinaryBuilder.Append(doc.route)
-	c.dURI.BinaryBuilder.Append(doc.uri)
+	c.dMethod.Append(doc.method)
+	c.dHost.Append(doc.host)
+	c.dRoute.Append(doc.route)
+	c.dURI.Append(doc.uri)
 	if doc.sampleID >= 0 && d.evs[doc.sampleID].hasDuration {
 		c.dDuration.Append(d.evs[doc.sampleID].duration)
 	} else {

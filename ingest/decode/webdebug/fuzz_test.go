@@ -35,7 +35,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		dec := newDecoder()
 		run := func() (decode.Output, int64, int64, string) {
-			out := decode.Output{Builders: []*array.RecordBuilder{
+			out := decode.Output{Builders: []*schema.Builder{
 				dec.Tables()[0].NewBuilder(mem), dec.Tables()[1].NewBuilder(mem),
 			}}
 			dec.Decode(payload, decode.Meta{Subject: subject}, &out)

@@ -32,8 +32,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/apache/arrow/go/v17/arrow/array"
-
 	"github.com/tapline/tapline/ingest/decode"
 	"github.com/tapline/tapline/ingest/decode/jsonscan"
 	"github.com/tapline/tapline/schema"
@@ -53,7 +51,7 @@ type Decoder struct {
 	evs   []event // per event, indexed by tree id
 	doc   document
 	cols  cols
-	bound *array.RecordBuilder
+	bound *schema.Builder
 }
 
 var _ decode.Decoder = (*Decoder)(nil)
