@@ -59,6 +59,8 @@ type settings struct {
 	BatchRows  int
 	BatchBytes int
 	BatchAge   time.Duration
+	// Inserters is how many batches of one source insert at once.
+	Inserters int
 	// MemoryLimit is the Go heap's soft limit in bytes (applyMemoryLimit).
 	MemoryLimit int64
 	// ShutdownTimeout bounds the drain after SIGINT/SIGTERM.
@@ -137,6 +139,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.IntVar(&s.BatchRows, "batch-rows", 100_000, "close a batch at this many rows")
 		fs.IntVar(&s.BatchBytes, "batch-bytes", 32<<20, "close a batch at this many payload bytes")
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
+		fs.IntVar(&s.Inserters, "inserters", 2, "batches of one source inserted at once, each committed on its own (1 holds the fewest batches in memory; more help a drain only while the engine has idle CPU)")
 		fs.Int64Var(&s.MemoryLimit, "memory-limit", 1<<30, "soft limit of the Go heap in bytes (Go's GOMEMLIMIT, which wins when set): the collector works harder near it, so a run that falls behind stays near it instead of growing with the lag; the embedded ClickHouse engine's memory (400-600 MB) is not in it; 0 means no limit")
 		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
@@ -298,7 +301,7 @@ func (s *settings) httpConfig() chhttp.Config {
 }
 
 func (s *settings) pipelineConfig() pipeline.Config {
-	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, ShutdownTimeout: s.ShutdownTimeout, Instance: s.Instance}
+	return pipeline.Config{MaxRows: s.BatchRows, MaxBytes: s.BatchBytes, MaxAge: s.BatchAge, Inserters: s.Inserters, ShutdownTimeout: s.ShutdownTimeout, Instance: s.Instance}
 }
 
 // selectedSources returns the formats to run, validating the names.

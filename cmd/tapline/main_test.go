@@ -41,7 +41,7 @@ func TestRunReportsEveryConfigProblemAtOnce(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte("batch-age: -5s\nno-such-key: 1\n"), 0o644))
 	t.Setenv("TAPLINE_TIME_ZONE", "Mars/Olympus_Mons")
 	var out, errb bytes.Buffer
-	code := realMain([]string{"run", "--config", cfg, "--batch-rows", "-1", "--sources", "sofarpc,nope", "--nats-cert", "/nonexistent.pem", "--http", "0.0.0.0:8124"}, &out, &errb)
+	code := realMain([]string{"run", "--config", cfg, "--batch-rows", "-1", "--inserters", "17", "--sources", "sofarpc,nope", "--nats-cert", "/nonexistent.pem", "--http", "0.0.0.0:8124"}, &out, &errb)
 	require.Equal(t, exitUsage, code, errb.String())
 	msg := errb.String()
 	for _, want := range []string{
@@ -49,6 +49,7 @@ func TestRunReportsEveryConfigProblemAtOnce(t *testing.T) {
 		`--sources: unknown format "nope"`,
 		`--time-zone "Mars/Olympus_Mons"`,
 		"--batch-rows -1",
+		"--inserters 17 must be between 1 and 16",
 		"--batch-age -5s",
 		"--nats-cert",
 		"--nats-cert and --nats-key go together",
