@@ -333,7 +333,7 @@ func (st *Stack) openNATS(ctx context.Context, specs []ingest.SourceSpec) (_ *in
 			return nil, nil, err
 		}
 		st.Consumers = append(st.Consumers, c)
-		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c, InOrder: InOrder(spec.Name)})
+		sources = append(sources, pipeline.Source{Name: spec.Name, Decoder: dec, Consumer: c})
 	}
 	return journal, sources, nil
 }

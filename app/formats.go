@@ -35,9 +35,3 @@ func Framing(format string) decode.Framing { return Registry().Framing(format) }
 // ends (decode.NextRecordSoFar), not at any line end. Every line format's
 // decoder does (TestLineFormatsFrameRecords).
 func SpansLines(format string) bool { return Framing(format) == decode.Lines }
-
-// InOrder reports whether format's batches must be inserted one at a time,
-// in stream order: django's latency views join a request's (or task's) end
-// to its start inserted in an earlier batch, so two batches inserted at once
-// could miss each other's halves.
-func InOrder(format string) bool { return format == django.Format }

@@ -214,7 +214,8 @@ type Source struct {
 	Consumer *ingest.Consumer
 	// InOrder makes the source insert one batch at a time, in stream
 	// order, whatever Config.Inserters says: for formats whose views join
-	// a batch's rows to rows of earlier batches.
+	// a batch's rows to rows of earlier batches. A decoder that says so
+	// itself (decode.Ordered, as django's does) gets the same without it.
 	InOrder bool
 }
 

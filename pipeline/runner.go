@@ -131,7 +131,7 @@ func (r *runner) run(ctx context.Context) error {
 	wctx, wcancel := drainContext(ctx, r.p.cfg.shutdownTimeout())
 	defer wcancel()
 	n := r.p.cfg.inserters()
-	if r.src.InOrder {
+	if r.src.InOrder || decode.InOrder(r.src.Decoder) {
 		n = 1
 	}
 	werrs := make([]error, n)

@@ -33,6 +33,22 @@ type Decoder interface {
 	Decode(payload []byte, meta Meta, out *Output)
 }
 
+// Ordered is implemented by a decoder whose batches must be inserted one at
+// a time, in stream order: its tables' views join a row to one inserted by
+// an earlier batch (a request's end to its start), so two batches inserted
+// at once could miss each other's halves.
+type Ordered interface {
+	// InsertInOrder reports whether batches must be inserted in order.
+	InsertInOrder() bool
+}
+
+// InOrder reports whether d's batches must be inserted one at a time, in
+// stream order (d implements Ordered and says so).
+func InOrder(d Decoder) bool {
+	o, ok := d.(Ordered)
+	return ok && o.InsertInOrder()
+}
+
 // Meta is what the transport knows about a payload.
 type Meta struct {
 	// Subject is the NATS subject the message was published to. Some

@@ -80,6 +80,11 @@ func New(opts decode.Options) (decode.Decoder, error) {
 }
 
 // Tables returns django_events.
+// InsertInOrder reports true: the latency views join a request's (or a
+// task's) end to its start, which an earlier batch may have inserted (see
+// decode.Ordered).
+func (d *Decoder) InsertInOrder() bool { return true }
+
 func (d *Decoder) Tables() []*schema.Table {
 	return []*schema.Table{schema.DjangoEvents}
 }

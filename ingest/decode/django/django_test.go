@@ -337,3 +337,13 @@ func TestConformance(t *testing.T) {
 func TestGolden(t *testing.T) {
 	decodetest.Golden(t, newDecoder, inputs(t))
 }
+
+// TestBatchesGoInOrder: the latency views join a request's end to its
+// start, so the pipeline must insert this format's batches one at a time
+// (decode.Ordered); a pipeline built without app's help learns it from the
+// decoder.
+func TestBatchesGoInOrder(t *testing.T) {
+	d, err := New(decode.Options{})
+	require.NoError(t, err)
+	require.True(t, decode.InOrder(d))
+}
