@@ -81,6 +81,12 @@ type Config struct {
 	// table with its duration (retries included); it must be cheap and
 	// safe for concurrent use (the metrics' histogram).
 	ObserveInsert func(source, table string, d time.Duration)
+	// ObserveCommit, when set, is called once per committed batch, after
+	// its messages were acknowledged, with the input records it committed
+	// and dead-lettered. With several inserters the calls come in commit
+	// order, possibly at once from different goroutines: it must be safe
+	// for concurrent use.
+	ObserveCommit func(source string, records, deadLettered int)
 
 	// crashAfterInsert, set by tests, makes the writer stop dead after the
 	// n-th batch's inserts (n counted from 1), before it is marked committed

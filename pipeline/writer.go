@@ -141,6 +141,9 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		s.LastCommit = time.Now()
 		s.LastError = ""
 	})
+	if r.p.cfg.ObserveCommit != nil {
+		r.p.cfg.ObserveCommit(r.src.Name, b.records, b.rejects)
+	}
 	return nil
 }
 

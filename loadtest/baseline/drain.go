@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tapline/tapline/ingest"
@@ -88,7 +89,21 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 		c.Stop()
 		return d, err
 	}
-	p, err := pipeline.New(cfg.Pipeline, cfg.Target, journal, cfg.DLQ, []pipeline.Source{{Name: s.Format, Decoder: dec, Consumer: c}})
+	// Every commit, in the order the inserters finish them (two batches
+	// may commit within a poll's interval).
+	var (
+		mu      sync.Mutex
+		commits []commit
+		sum     uint64
+	)
+	pcfg := cfg.Pipeline
+	pcfg.ObserveCommit = func(_ string, records, deadLettered int) {
+		mu.Lock()
+		sum += uint64(records + deadLettered)
+		commits = append(commits, commit{at: time.Now(), records: sum})
+		mu.Unlock()
+	}
+	p, err := pipeline.New(pcfg, cfg.Target, journal, cfg.DLQ, []pipeline.Source{{Name: s.Format, Decoder: dec, Consumer: c}})
 	if err != nil {
 		c.Stop()
 		return d, err
@@ -98,7 +113,6 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 	runErr := make(chan error, 1)
 	go func() { runErr <- p.Run(runCtx) }()
 
-	var commits []commit
 	var last pipeline.Stats
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -116,10 +130,6 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 			return d, fmt.Errorf("baseline: drain %s: %w", s.Format, err)
 		case <-tick.C:
 		}
-		last = p.Stats()[0]
-		if n := len(commits); last.Batches > 0 && (n == 0 || !last.LastCommit.Equal(commits[n-1].at)) {
-			commits = append(commits, commit{at: last.LastCommit, records: last.RecordsCommitted + last.Rejected})
-		}
 		if time.Since(lastState) < 100*time.Millisecond {
 			continue
 		}
@@ -136,6 +146,8 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 	}
 	last = p.Stats()[0]
 	d.Records, d.Rejected, d.Batches = last.RecordsCommitted, last.Rejected, last.Batches
+	mu.Lock()
+	defer mu.Unlock()
 	switch n := len(commits); {
 	case n >= 2:
 		d.Counted, d.Elapsed = commits[n-2].records, commits[n-2].at.Sub(start)
