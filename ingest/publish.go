@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -51,7 +53,8 @@ const (
 	publishAttempts = 5
 	retryForDefault = time.Minute
 	// stallLimit bounds how long PublishAsync waits for room while
-	// maxPending publishes await their acknowledgement.
+	// maxPending publishes await their acknowledgement, or for a broken
+	// connection to come back (connectionLost).
 	stallLimit = time.Minute
 	// ackTimeout is how long an asynchronous publish waits for its
 	// acknowledgement before it is sent again.
@@ -156,7 +159,7 @@ func (p *Publisher) sendAsync(ctx context.Context, m *nats.Msg) error {
 	b := &backoff.ExponentialBackOff{InitialInterval: 10 * time.Millisecond, Multiplier: 2, MaxInterval: time.Second, RandomizationFactor: 0.1}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		_, err := p.js.PublishMsgAsync(m)
-		if err != nil && !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+		if err != nil && !errors.Is(err, jetstream.ErrTooManyStalledMsgs) && !connectionLost(err) {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		return struct{}{}, err
@@ -280,4 +283,14 @@ func (p *Publisher) Flush(ctx context.Context) error {
 		return fmt.Errorf("nats: %d publishes failed after %d attempts and %v each; the last: %w", p.failed, publishAttempts, p.retryFor, p.lastErr)
 	}
 	return nil
+}
+
+// connectionLost reports whether a publish failed because the connection to
+// the server broke under it (the server was killed or restarted, the
+// network dropped): the client reconnects, to another server of a cluster
+// if it has one, and the same message published again (with its message id,
+// which the server deduplicates) is not stored twice.
+func connectionLost(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrReconnectBufExceeded)
 }

@@ -328,6 +328,10 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	var published int
 	natsKilled := false
 	var pending sync.WaitGroup
+	// Cleanups run last first: a test that fails mid-round waits for its
+	// pending restarts before the runs are killed (a kill racing a restart
+	// would read a half-set instance).
+	t.Cleanup(pending.Wait)
 	restartErr := make(chan error, maxRounds)
 	for round := 1; round <= maxRounds; round++ {
 		own, adopted := replays()
