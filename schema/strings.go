@@ -42,26 +42,12 @@ func newStringColumn(mem memory.Allocator, name string) *StringColumn {
 func (s *StringColumn) Len() int { return s.n }
 
 // Append appends v (copied; the caller may reuse it).
-func (s *StringColumn) Append(v []byte) {
-	if s.n+2 > len(s.off) {
-		s.growOffsets(s.n + 2)
-	}
-	end := s.size + len(v)
-	if end > len(s.dat) {
-		s.growData(end)
-	}
-	copy(s.dat[s.size:end], v)
-	s.size = end
-	s.n++
-	s.off[s.n] = int32(end)
-	if s.bits != nil {
-		s.growBits(s.n)
-		bitutil.SetBit(s.bits, s.n-1)
-	}
-}
+func (s *StringColumn) Append(v []byte) { appendValue(s, v) }
 
 // AppendString appends v.
-func (s *StringColumn) AppendString(v string) {
+func (s *StringColumn) AppendString(v string) { appendValue(s, v) }
+
+func appendValue[T []byte | string](s *StringColumn, v T) {
 	if s.n+2 > len(s.off) {
 		s.growOffsets(s.n + 2)
 	}

@@ -114,9 +114,8 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 	go func() { runErr <- p.Run(runCtx) }()
 
 	var last pipeline.Stats
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(100 * time.Millisecond) // the consumer's state, asked of the server
 	defer tick.Stop()
-	lastState := time.Time{}
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -130,10 +129,6 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 			return d, fmt.Errorf("baseline: drain %s: %w", s.Format, err)
 		case <-tick.C:
 		}
-		if time.Since(lastState) < 100*time.Millisecond {
-			continue
-		}
-		lastState = time.Now()
 		st, err := c.State(ctx)
 		if err != nil {
 			continue // asked again next tick
