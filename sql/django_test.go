@@ -298,4 +298,26 @@ func TestDjangoLatencyMatchesGeneratorTruth(t *testing.T) {
 	for k := range want {
 		require.True(t, got[k], "generator sample %s missing from latency_1m", k)
 	}
+
+	// Starts that waited for an end in a later batch were stored and, once
+	// it came, closed: what stays open is exactly the requests that never
+	// ended, so the pairing's lookups do not grow with every request seen.
+	open := queryRows(t, db, `SELECT sum(sign) AS open, countIf(sign = -1) AS closed FROM django_open_requests`, nil)[0]
+	notEnded := queryRows(t, db, `SELECT count() AS n FROM (
+		SELECT request_id FROM django_events WHERE request_id != '' GROUP BY request_id
+		HAVING countIf(event_name = 'request_started') > 0
+			AND countIf(event_name IN ('request_finished', 'request_failed', 'request_cancelled')) = 0)`, nil)[0]
+	require.Positive(t, num(t, open["closed"]), "no request spanned two batches: the test does not exercise the lookup")
+	require.Equal(t, num(t, notEnded["n"]), num(t, open["open"]), "starts left open in django_open_requests against requests that never ended")
+
+	// The same for tasks: named in one batch, ended in a later one.
+	open = queryRows(t, db, `SELECT sum(sign) AS open, countIf(sign = -1) AS closed FROM django_open_tasks`, nil)[0]
+	notEnded = queryRows(t, db, `SELECT count() AS n FROM (
+		SELECT tid FROM (
+			SELECT task_id AS tid, 1 AS named, 0 AS ended FROM django_events WHERE event_name = 'task_started' AND task_id != '' AND task_name != ''
+			UNION ALL SELECT child_task_id, 1, 0 FROM django_events WHERE event_name = 'task_enqueued' AND child_task_id != '' AND child_task_name != ''
+			UNION ALL SELECT task_id, 0, 1 FROM django_events WHERE event_name IN ('task_succeeded', 'task_failed', 'task_revoked', 'task_rejected', 'task_not_found') AND task_id != '')
+		GROUP BY tid HAVING max(named) = 1 AND max(ended) = 0)`, nil)[0]
+	require.Positive(t, num(t, open["closed"]), "no task spanned two batches: the test does not exercise the lookup")
+	require.Equal(t, num(t, notEnded["n"]), num(t, open["open"]), "tasks left open in django_open_tasks against tasks that never ended")
 }

@@ -81,13 +81,17 @@ func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
 	onCluster := " ON CLUSTER " + sink.QuoteIdent(opts.Cluster)
 	var sb strings.Builder
 	var orderBy string
-	hasWindow := false
+	hasWindow, isNull := false, false
 	for i := 0; i < len(toks); i++ {
 		tk := toks[i]
 		switch {
 		case i == at:
 			sb.WriteString(local + onCluster)
 			continue
+		case tk.Is("ENGINE") && nullEngineAt(toks, i):
+			// A Null table stores nothing: each shard's views feed their
+			// own, so it is local only, neither Replicated nor Distributed.
+			isNull = true
 		case tk.Is("ENGINE") && engineAt(toks, i) >= 0:
 			e := engineAt(toks, i)
 			kind := engineRE.FindStringSubmatch(toks[e].Text)[1]
@@ -116,6 +120,9 @@ func renderClusterTable(st Statement, opts RenderOptions) ([]string, error) {
 		sb.WriteString(tk.Text)
 	}
 	localSQL := strings.TrimSpace(sb.String())
+	if isNull {
+		return []string{localSQL}, nil
+	}
 	if !hasWindow {
 		localSQL += "\nSETTINGS replicated_deduplication_window = 10000"
 	}
@@ -226,6 +233,16 @@ func engineAt(toks []sqllex.Token, i int) int {
 		return -1
 	}
 	return n
+}
+
+// nullEngineAt reports whether toks[i] (ENGINE) starts "ENGINE = Null".
+func nullEngineAt(toks []sqllex.Token, i int) bool {
+	eq := nextNonSpace(toks, i)
+	if eq < 0 || toks[eq].Text != "=" {
+		return false
+	}
+	n := nextNonSpace(toks, eq)
+	return n >= 0 && toks[n].Kind == sqllex.Word && toks[n].Text == "Null"
 }
 
 func nextNonSpace(toks []sqllex.Token, i int) int {

@@ -78,7 +78,10 @@ func TestRenderClusterShape(t *testing.T) {
 			require.Contains(t, st, "ON CLUSTER `logs`", m.Version)
 			require.NotContains(t, st, "non_replicated_deduplication_window", m.Version)
 		}
-		if strings.HasPrefix(m.Version, "tables/") {
+		if strings.HasPrefix(m.Version, "tables/") && strings.Contains(m.Statements[0], "ENGINE = Null") {
+			require.Len(t, m.Statements, 1, m.Version, "a Null table stores nothing: local only")
+			require.Contains(t, m.Statements[0], sql.LocalSuffix+" ON CLUSTER", m.Version)
+		} else if strings.HasPrefix(m.Version, "tables/") {
 			require.Len(t, m.Statements, 2, m.Version)
 			require.Contains(t, m.Statements[0], "ENGINE = Replicated", m.Version)
 			require.Contains(t, m.Statements[0], "'/clickhouse/tables/{shard}/db1/", m.Version)

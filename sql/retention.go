@@ -77,6 +77,8 @@ var retained = map[string]struct {
 	column string
 }{
 	"django_events":               {raw, "ingested_at"},
+	"django_open_requests":        {raw, "ingested_at"},
+	"django_open_tasks":           {raw, "ingested_at"},
 	"django_requests":             {raw, "updated_at"},
 	"django_tasks":                {raw, "updated_at"},
 	"envoytap_connection_summary": {raw, "updated_at"},

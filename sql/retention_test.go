@@ -26,8 +26,13 @@ func TestEveryTableHasRetention(t *testing.T) {
 		if !strings.HasPrefix(st.Name, "tables/") {
 			continue
 		}
-		n++
 		name := strings.TrimSuffix(strings.TrimPrefix(st.Name, "tables/"), ".sql")
+		if strings.Contains(st.SQL, "ENGINE = Null") {
+			_, ok := cols[name]
+			require.False(t, ok, "%s stores nothing: it needs no retention", st.Name)
+			continue
+		}
+		n++
 		col, ok := cols[name]
 		require.True(t, ok, "%s has no retention: add it to sql/retention.go", st.Name)
 		switch {

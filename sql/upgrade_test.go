@@ -55,12 +55,20 @@ func TestReleasedChecksumsStable(t *testing.T) {
 		"tables/sofarpc_latency_1m.sql", "views/latency_1m_sofarpc_mv.sql", "views/sofarpc_latency_1m_mv.sql"})
 }
 
-// seed inserts one row stamped now into every retained table (every
-// Date or DateTime column now, the others their defaults; views copy some
-// into aggregates) and returns the row count per table.
+// seed inserts one row stamped now into every retained table db has
+// (every Date or DateTime column now, the others their defaults; views copy
+// some into aggregates) and returns the row count per table.
 func seed(ctx context.Context, t *testing.T, db sql.DB) map[string]string {
 	t.Helper()
+	var tables []string
 	for table := range sql.RetainedTables() {
+		out, err := db.Query(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {t:String}", "TabSeparated", map[string]string{"t": table})
+		require.NoError(t, err)
+		if strings.TrimSpace(string(out)) == "1" {
+			tables = append(tables, table)
+		}
+	}
+	for _, table := range tables {
 		out, err := db.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} AND type LIKE '%Date%' AND type NOT LIKE 'AggregateFunction%'", "TabSeparatedRaw", map[string]string{"t": table})
 		require.NoError(t, err)
 		cols := strings.Fields(string(out))
@@ -68,17 +76,17 @@ func seed(ctx context.Context, t *testing.T, db sql.DB) map[string]string {
 		nows := strings.TrimSuffix(strings.Repeat("now(), ", len(cols)), ", ")
 		require.NoError(t, db.Exec(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") SELECT "+nows), table)
 	}
-	n := counts(ctx, t, db)
+	n := counts(ctx, t, db, tables)
 	for table, c := range n {
 		require.NotEqual(t, "0", c, table)
 	}
 	return n
 }
 
-func counts(ctx context.Context, t *testing.T, db sql.DB) map[string]string {
+func counts(ctx context.Context, t *testing.T, db sql.DB, tables []string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for table := range sql.RetainedTables() {
+	for _, table := range tables {
 		n, err := db.Query(ctx, "SELECT count() FROM "+table, "TabSeparated", nil)
 		require.NoError(t, err)
 		out[table] = strings.TrimSpace(string(n))
@@ -148,7 +156,11 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 	upgrade(fresh)
 
 	require.Equal(t, shape(ctx, t, fresh), shape(ctx, t, old), "an upgraded database must have a fresh install's shape")
-	require.Equal(t, before, counts(ctx, t, old), "rows survive the upgrade")
+	seeded := make([]string, 0, len(before))
+	for table := range before {
+		seeded = append(seeded, table)
+	}
+	require.Equal(t, before, counts(ctx, t, old, seeded), "rows survive the upgrade")
 	out, err := old.Query(ctx, "SELECT instance, adopted FROM pipeline_batches", "TabSeparated", nil)
 	require.NoError(t, err)
 	require.Equal(t, "\tfalse\n", string(out), "rows committed before the alter read '' and false")

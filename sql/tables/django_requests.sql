@@ -8,9 +8,10 @@
 -- request_finished as two lines and no duration. Decoders are stateless per
 -- message (JetStream redelivers, batches replay), so the pair is joined
 -- here, keyed by request_id, and a request's latency (tables/
--- django_events.sql) is ended_at - started_at. views/
--- latency_1m_django_requests_mv.sql also reads it to find the start of a
--- request that ends in a later batch than it started.
+-- django_events.sql) is ended_at - started_at. latency_1m finds the start
+-- of a request that ends in a later batch in django_open_requests instead,
+-- which holds only the starts still waiting for their end (this table
+-- holds every request, and a lookup of a batch's random ids reads all of it).
 --
 -- request_id is the X-Request-ID header when the client sent one, so it can
 -- repeat (a proxy retrying with the same id). started_at and ended_at are

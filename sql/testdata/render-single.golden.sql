@@ -113,6 +113,106 @@ SETTINGS non_replicated_deduplication_window = 10000,
     -- which read single columns faster.
     min_bytes_for_wide_part = 134217728;
 
+-- tables/django_open_requests.sql
+-- Requests that started in one inserted batch and had not ended in it: the
+-- starts views/django_request_ends_mv.sql looks up when their end arrives
+-- in a later batch. Kept small on purpose: latency_1m used to find such a
+-- start in django_requests, which holds every request ever seen, sorted by
+-- request_id; a batch's ids are random, so every django insert read the
+-- whole table (473k rows, 23 MB, per insert after six minutes of `tapline
+-- loadtest --rate 23000`; django's inserts took 118 ms in the first minute
+-- and 267 ms in the sixth, and the cost grows with the table for as long as
+-- tapline runs).
+--
+-- A row with sign 1 is written by views/django_open_requests_mv.sql for a
+-- request_started whose request does not end in the same batch; a row with
+-- sign -1 by views/django_open_requests_close_mv.sql when the end came and
+-- found that start here. Merges collapse the two (CollapsingMergeTree), so
+-- the table holds the requests in flight at batch boundaries, the pairs not
+-- merged yet, and starts that never got an end (their app died, or the end
+-- line was malformed), which expire with the raw retention (ingested_at).
+-- Reading it without FINAL may return a start whose -1 is in another part:
+-- only an end of the same request_id could pair with it, as it would have
+-- with django_requests.
+CREATE TABLE IF NOT EXISTS django_open_requests
+(
+    request_id String CODEC(ZSTD(1)),
+    -- request_started's timestamp and path (without the query string).
+    started_at DateTime64(6, 'UTC'),
+    path String CODEC(ZSTD(1)),
+    sign Int8,
+    -- When the row was committed; filled by ClickHouse. Retention expires
+    -- starts that never ended by it.
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1))
+)
+ENGINE = CollapsingMergeTree(sign)
+ORDER BY request_id
+-- The views' inserts are deduplicated with their source inserts
+-- (deduplicate_blocks_in_dependent_materialized_views): that needs a window here too.
+SETTINGS non_replicated_deduplication_window = 10000;
+
+-- tables/django_open_tasks.sql
+-- Celery tasks named in one inserted batch (task_started, or the
+-- task_enqueued line of the task that enqueued it) that had not ended in
+-- it: the names views/django_task_ends_mv.sql looks up when the task's
+-- outcome arrives in a later batch. Kept small for the same reason as
+-- tables/django_open_requests.sql: django_tasks holds every task, sorted by
+-- task_id, and a lookup of a batch's random ids read all of it on every
+-- django insert.
+--
+-- A row with sign 1 is written by views/django_open_tasks_mv.sql the first
+-- time a task is named without its outcome in the same batch (a task named
+-- again while open adds nothing); a row with sign -1 by
+-- views/django_open_tasks_close_mv.sql when its outcome came (succeeded,
+-- failed, revoked, rejected, not found). Merges collapse the two
+-- (CollapsingMergeTree), so the table holds the tasks running at batch
+-- boundaries, the pairs not merged yet, and tasks whose outcome never came
+-- (a lost worker, a malformed line), which expire with the raw retention
+-- (ingested_at).
+CREATE TABLE IF NOT EXISTS django_open_tasks
+(
+    task_id String CODEC(ZSTD(1)),
+    name LowCardinality(String),
+    sign Int8,
+    -- When the row was committed; filled by ClickHouse. Retention expires
+    -- tasks that never ended by it.
+    ingested_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(Delta, ZSTD(1))
+)
+ENGINE = CollapsingMergeTree(sign)
+ORDER BY task_id
+-- The views' inserts are deduplicated with their source inserts
+-- (deduplicate_blocks_in_dependent_materialized_views): that needs a window here too.
+SETTINGS non_replicated_deduplication_window = 10000;
+
+-- tables/django_request_ends.sql
+-- One row per request end (request_finished, request_failed,
+-- request_cancelled) of an inserted batch, paired with its start by
+-- views/django_request_ends_mv.sql. Null engine: it stores nothing; the
+-- views on it receive each batch's rows:
+--   - views/latency_1m_django_requests_mv.sql aggregates them into latency_1m;
+--   - views/django_open_requests_close_mv.sql closes the starts they took
+--     from django_open_requests.
+-- Both run after the pairing has read django_open_requests, because they
+-- are fed by it: a start cannot be closed (and merged away) before the end
+-- that needs it has found it. (The pairing and the storing of new starts
+-- are separate views because ClickHouse feeds only the first SELECT of a
+-- view's top-level UNION ALL with the inserted batch.)
+CREATE TABLE IF NOT EXISTS django_request_ends
+(
+    request_id String,
+    ended_at DateTime64(6, 'UTC'),
+    -- django_events.service of the end ('' when the logs do not say).
+    svc LowCardinality(String),
+    -- The end's path, else the start's: latency_1m's operation.
+    operation String,
+    is_error Bool,
+    -- The start paired with the end; NULL when none was found (no sample).
+    started_at Nullable(DateTime64(6, 'UTC')),
+    -- The start came from django_open_requests (an earlier batch).
+    start_in_table Bool
+)
+ENGINE = Null;
+
 -- tables/django_requests.sql
 -- One request per request_id, assembled from its django_events lines by
 -- views/django_requests_mv.sql: where it went, who sent it, when it started
@@ -124,9 +224,10 @@ SETTINGS non_replicated_deduplication_window = 10000,
 -- request_finished as two lines and no duration. Decoders are stateless per
 -- message (JetStream redelivers, batches replay), so the pair is joined
 -- here, keyed by request_id, and a request's latency (tables/
--- django_events.sql) is ended_at - started_at. views/
--- latency_1m_django_requests_mv.sql also reads it to find the start of a
--- request that ends in a later batch than it started.
+-- django_events.sql) is ended_at - started_at. latency_1m finds the start
+-- of a request that ends in a later batch in django_open_requests instead,
+-- which holds only the starts still waiting for their end (this table
+-- holds every request, and a lookup of a batch's random ids reads all of it).
 --
 -- request_id is the X-Request-ID header when the client sent one, so it can
 -- repeat (a proxy retrying with the same id). started_at and ended_at are
@@ -175,6 +276,35 @@ ORDER BY request_id
 -- The view's insert is deduplicated with the source insert
 -- (deduplicate_blocks_in_dependent_materialized_views): that needs a window here too.
 SETTINGS non_replicated_deduplication_window = 10000;
+
+-- tables/django_task_ends.sql
+-- One row per task outcome (task_succeeded, task_failed, task_revoked,
+-- task_rejected, task_not_found) of an inserted batch, named by
+-- views/django_task_ends_mv.sql. Null engine: it stores
+-- nothing; the views on it receive each batch's rows:
+--   - views/latency_1m_django_tasks_mv.sql aggregates them into latency_1m;
+--   - views/django_open_tasks_close_mv.sql closes the tasks they found in
+--     django_open_tasks.
+-- Both run after the naming has read django_open_tasks, because they are
+-- fed by it.
+CREATE TABLE IF NOT EXISTS django_task_ends
+(
+    task_id String,
+    ended_at DateTime64(6, 'UTC'),
+    -- django_events.service of the outcome ('' when the logs do not say).
+    svc LowCardinality(String),
+    -- The outcome line's own task_name, else the name found: latency_1m's operation.
+    operation LowCardinality(String),
+    is_error Bool,
+    -- duration_ms of the outcome line; NULL: no sample.
+    ms Nullable(Float64),
+    -- The task is open in django_open_tasks (named in an earlier batch).
+    open_in_table Bool,
+    -- task_succeeded or task_failed: latency_1m counts it. The others only
+    -- close the task (the task never ran, or was stopped).
+    counted Bool
+)
+ENGINE = Null;
 
 -- tables/django_tasks.sql
 -- One Celery task per task_id, assembled from its django_events lines by
@@ -1100,6 +1230,121 @@ ALTER TABLE latency_1m ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFuncti
 
 ALTER TABLE sofarpc_latency_1m ADD COLUMN IF NOT EXISTS no_latency SimpleAggregateFunction(sum, UInt64) AFTER errors;
 
+-- views/django_open_requests_close_mv.sql
+-- Closes the starts django_request_ends_mv took from django_open_requests:
+-- a row with sign -1 per such end, which merges collapse with the start's
+-- row (tables/django_open_requests.sql). It is fed by django_request_ends,
+-- so it runs only after the pairing has read the table.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_open_requests_close_mv TO django_open_requests AS
+SELECT request_id, assumeNotNull(started_at) AS started_at, '' AS path, toInt8(-1) AS sign
+FROM django_request_ends
+WHERE start_in_table;
+
+-- views/django_open_requests_mv.sql
+-- Starts of requests that do not end in the inserted batch, for
+-- views/django_request_ends_mv.sql to find when their end comes in a later
+-- batch (tables/django_open_requests.sql). Every django_events below is the
+-- inserted batch only. A start whose end is in the same batch is paired
+-- within the batch and never stored.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_open_requests_mv TO django_open_requests AS
+SELECT request_id, timestamp AS started_at, path, toInt8(1) AS sign
+FROM django_events
+WHERE event_name = 'request_started' AND request_id != ''
+    AND request_id NOT IN (
+        SELECT request_id FROM django_events
+        WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
+    );
+
+-- views/django_open_tasks_close_mv.sql
+-- Closes the tasks django_task_ends_mv found open in django_open_tasks: a
+-- row with sign -1 per such outcome, which merges collapse with the task's
+-- row (tables/django_open_tasks.sql). It is fed by django_task_ends, so it
+-- runs only after the naming has read the table.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_open_tasks_close_mv TO django_open_tasks AS
+SELECT task_id, '' AS name, toInt8(-1) AS sign
+FROM django_task_ends
+WHERE open_in_table;
+
+-- views/django_open_tasks_mv.sql
+-- Tasks named in the inserted batch whose outcome (any, including
+-- task_revoked, task_rejected, task_not_found) is not in it, for
+-- views/django_task_ends_mv.sql to name the outcome when it comes in a
+-- later batch (tables/django_open_tasks.sql). Every django_events below is
+-- the inserted batch only; django_open_tasks is small. A task already open
+-- there (enqueued in one batch, started in the next) is not added again, so
+-- one row with sign -1 closes it.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_open_tasks_mv TO django_open_tasks AS
+SELECT tid AS task_id, max(nm) AS name, toInt8(1) AS sign
+FROM
+(
+    SELECT task_id AS tid, task_name AS nm FROM django_events
+    WHERE event_name = 'task_started' AND task_id != '' AND task_name != ''
+    UNION ALL
+    SELECT child_task_id AS tid, child_task_name AS nm FROM django_events
+    WHERE event_name = 'task_enqueued' AND child_task_id != '' AND child_task_name != ''
+)
+WHERE tid NOT IN (
+        SELECT task_id FROM django_events
+        WHERE event_name IN ('task_succeeded', 'task_failed', 'task_revoked', 'task_rejected', 'task_not_found') AND task_id != ''
+    )
+    AND tid NOT IN (SELECT task_id FROM django_open_tasks WHERE sign = 1)
+GROUP BY tid;
+
+-- views/django_request_ends_mv.sql
+-- Pairs each request end of the inserted batch with its start, into the
+-- Null table django_request_ends (whose views aggregate latency_1m and
+-- close the starts taken from django_open_requests).
+--
+-- How the start is found, incrementally: each end is paired with the latest
+-- request_started of the same request_id at or before it (ASOF JOIN), taken
+-- from this batch or, when the request started in an earlier batch, from
+-- django_open_requests, which holds only the starts still waiting for their
+-- end. Every reference to django_events below is the inserted batch only
+-- (that is how ClickHouse runs a materialized view). A start that is both in
+-- the batch and in the table pairs the same way.
+--
+-- Limitations, by design:
+--   - an end whose request_started never reached ClickHouse before it (the
+--     app does not log request_started at its level, or the start arrived
+--     in a later batch than the end, which JetStream's in-order delivery
+--     makes rare) is a request (and an error when it is one) without a
+--     latency: no_latency, no sample; its operation is the end's path.
+--     queries/django_request_latency.sql reads pairs whatever their
+--     arrival order.
+--   - an end whose start was stored before django_open_requests existed
+--     (requests in flight while tapline was upgraded to it) has no latency.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_request_ends_mv TO django_request_ends AS
+SELECT
+    f.rid AS request_id,
+    f.end_ts AS ended_at,
+    f.svc AS svc,
+    if(f.end_path != '', f.end_path, s.start_path) AS operation,
+    f.end_error AS is_error,
+    -- Unmatched ends get the right side's defaults (matched 0), or NULLs
+    -- under join_use_nulls.
+    if(ifNull(s.matched, 0) = 1, toNullable(s.start_ts), NULL) AS started_at,
+    ifNull(s.in_table, 0) = 1 AS start_in_table
+FROM
+(
+    SELECT request_id AS rid, timestamp AS end_ts, service AS svc, path AS end_path, is_error AS end_error
+    FROM django_events
+    WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
+) AS f
+ASOF LEFT JOIN
+(
+    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path, toUInt8(1) AS matched, toUInt8(0) AS in_table
+    FROM django_events
+    WHERE event_name = 'request_started' AND request_id != ''
+    UNION ALL
+    SELECT request_id AS rid, started_at AS start_ts, path AS start_path, toUInt8(1) AS matched, toUInt8(1) AS in_table
+    FROM django_open_requests
+    WHERE sign = 1 AND request_id IN (
+        SELECT request_id FROM django_events
+        WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
+    )
+) AS s
+ON f.rid = s.rid AND f.end_ts >= s.start_ts;
+
 -- views/django_requests_mv.sql
 -- Feeds django_requests from every insert into django_events: one row per
 -- request_id of the batch, folded with earlier rows of the same request by
@@ -1133,6 +1378,65 @@ SELECT
 FROM django_events AS e
 WHERE e.request_id != ''
 GROUP BY e.request_id;
+
+-- views/django_task_ends_mv.sql
+-- Names each task outcome (task_succeeded, task_failed; and task_revoked,
+-- task_rejected, task_not_found, which only close the task) of the inserted
+-- batch, into the Null table django_task_ends (whose views aggregate
+-- latency_1m and close the tasks found in django_open_tasks).
+--
+-- Those lines carry the task_id but not the task's name, which is on its
+-- task_started ("task") and on the line that enqueued it
+-- (child_task_name). The name is taken from the line itself when a
+-- signal receiver bound one (task_name), else from those lines in this
+-- batch, else from django_open_tasks for the batch's task ids (named in an
+-- earlier batch and not ended yet). Every reference to django_events below
+-- is the inserted batch only (that is how ClickHouse runs a materialized
+-- view).
+--
+-- Limitations, by design:
+--   - a task whose name was never logged before its outcome reached
+--     ClickHouse (task_started in a later batch) has an empty operation.
+--   - a task named before django_open_tasks existed (running while tapline
+--     was upgraded to it) has an empty operation unless its outcome line
+--     names it.
+CREATE MATERIALIZED VIEW IF NOT EXISTS django_task_ends_mv TO django_task_ends AS
+SELECT
+    f.tid AS task_id,
+    f.end_ts AS ended_at,
+    f.svc AS svc,
+    if(f.own_name != '', f.own_name, n.found_name) AS operation,
+    f.end_error AS is_error,
+    f.ms AS ms,
+    ifNull(n.in_table, 0) = 1 AS open_in_table,
+    f.event_name IN ('task_succeeded', 'task_failed') AS counted
+FROM
+(
+    SELECT task_id AS tid, timestamp AS end_ts, service AS svc, task_name AS own_name,
+           is_error AS end_error, duration_ms AS ms, event_name
+    FROM django_events
+    WHERE event_name IN ('task_succeeded', 'task_failed', 'task_revoked', 'task_rejected', 'task_not_found') AND task_id != ''
+) AS f
+LEFT JOIN
+(
+    SELECT tid, max(nm) AS found_name, max(from_table) AS in_table
+    FROM
+    (
+        SELECT task_id AS tid, task_name AS nm, toUInt8(0) AS from_table FROM django_events
+        WHERE event_name = 'task_started' AND task_id != '' AND task_name != ''
+        UNION ALL
+        SELECT child_task_id AS tid, child_task_name AS nm, toUInt8(0) AS from_table FROM django_events
+        WHERE event_name = 'task_enqueued' AND child_task_id != '' AND child_task_name != ''
+        UNION ALL
+        SELECT task_id AS tid, name AS nm, toUInt8(1) AS from_table FROM django_open_tasks
+        WHERE sign = 1 AND task_id IN (
+            SELECT task_id FROM django_events
+            WHERE event_name IN ('task_succeeded', 'task_failed', 'task_revoked', 'task_rejected', 'task_not_found') AND task_id != ''
+        )
+    )
+    GROUP BY tid
+) AS n
+ON f.tid = n.tid;
 
 -- views/django_tasks_mv.sql
 -- Feeds django_tasks from every insert into django_events: one row per task
@@ -1249,63 +1553,28 @@ GROUP BY minute, server_type, server_name, task_type, reason, stage, rsp_status;
 -- cancelled request is a sample but not an error: the time until the client
 -- gave up is the wait it saw, and leaving it out would hide slow endpoints.
 --
--- How the start is found, incrementally: each end in the inserted batch is
--- paired with the latest request_started of the same request_id at or
--- before it (ASOF JOIN), taken from this batch or, when the request started
--- in an earlier batch, from django_requests. Every reference to
--- django_events below is the inserted batch only (that is how ClickHouse
--- runs a materialized view); django_requests is read for the batch's ids
--- only (its primary key). The result does not depend on whether
--- django_requests_mv has already folded this batch in: a start seen twice
--- pairs the same way.
+-- Each end comes paired with its start (or none) from
+-- views/django_request_ends_mv.sql, through the Null table
+-- django_request_ends; see there how the start is found and when it is not.
 --
--- Limitations, by design:
---   - an end whose request_started never reached ClickHouse before it (the
---     app does not log request_started at its level, or the start arrived
---     in a later batch than the end, which JetStream's in-order delivery
---     makes rare) is a request (and an error when it is one) without a
---     latency: no_latency, no sample; its operation is the end's path.
---     queries/django_request_latency.sql reads pairs whatever their
---     arrival order.
---   - paths with ids (/orders/1812/) are distinct operations: Django's log
---     lines do not name the URL pattern.
---   - the end of the response stream (StreamingHttpResponse) is not the
---     latency; see django_requests.streaming_ended_at.
+-- Limitation, by design: paths with ids (/orders/1812/) are distinct
+-- operations: Django's log lines do not name the URL pattern. The end of the
+-- response stream (StreamingHttpResponse) is not the latency; see
+-- django_requests.streaming_ended_at.
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_django_requests_mv TO latency_1m AS
 SELECT
-    toStartOfMinute(f.end_ts) AS minute,
+    toStartOfMinute(ended_at) AS minute,
     'django' AS source,
     'request' AS kind,
-    if(f.svc = '', 'django', f.svc) AS service,
-    if(f.end_path != '', f.end_path, s.start_path) AS operation,
+    if(svc = '', 'django', svc) AS service,
+    operation,
     count() AS requests,
-    countIf(f.end_error) AS errors,
-    -- Unmatched ends get the right side's defaults (matched 0), or NULLs
-    -- under join_use_nulls.
-    countIf(ifNull(s.matched, 0) = 0) AS no_latency,
-    sumIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_sum_ms,
-    maxIf(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_max_ms,
-    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', s.start_ts, f.end_ts) / 1000, ifNull(s.matched, 0) = 1) AS latency_quantiles
-FROM
-(
-    SELECT request_id AS rid, timestamp AS end_ts, service AS svc, path AS end_path, is_error AS end_error
-    FROM django_events
-    WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
-) AS f
-ASOF LEFT JOIN
-(
-    SELECT request_id AS rid, timestamp AS start_ts, path AS start_path, toUInt8(1) AS matched
-    FROM django_events
-    WHERE event_name = 'request_started' AND request_id != ''
-    UNION ALL
-    SELECT request_id AS rid, assumeNotNull(started_at) AS start_ts, path AS start_path, toUInt8(1) AS matched
-    FROM django_requests
-    WHERE request_id IN (
-        SELECT request_id FROM django_events
-        WHERE event_name IN ('request_finished', 'request_failed', 'request_cancelled') AND request_id != ''
-    ) AND started_at IS NOT NULL
-) AS s
-ON f.rid = s.rid AND f.end_ts >= s.start_ts
+    countIf(is_error) AS errors,
+    countIf(started_at IS NULL) AS no_latency,
+    sumIf(dateDiff('microsecond', assumeNotNull(started_at), ended_at) / 1000, started_at IS NOT NULL) AS latency_sum_ms,
+    maxIf(dateDiff('microsecond', assumeNotNull(started_at), ended_at) / 1000, started_at IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(dateDiff('microsecond', assumeNotNull(started_at), ended_at) / 1000, started_at IS NOT NULL) AS latency_quantiles
+FROM django_request_ends
 GROUP BY minute, service, operation;
 
 -- views/latency_1m_django_tasks_mv.sql
@@ -1316,13 +1585,8 @@ GROUP BY minute, service, operation;
 -- defined in tables/django_events.sql (task_failed is an error,
 -- task_succeeded is not).
 --
--- Those lines carry the task_id but not the task's name, which is on its
--- task_started ("task") and on the line that enqueued it
--- (child_task_name). The name is taken from the line itself when a
--- signal receiver bound one (task_name), else from those lines in this
--- batch, else from django_tasks for the batch's task ids (an earlier
--- batch). Every reference to django_events below is the inserted batch only
--- (that is how ClickHouse runs a materialized view).
+-- Each outcome comes named from views/django_task_ends_mv.sql, through the
+-- Null table django_task_ends; see there how the name is found.
 --
 -- Limitations, by design:
 --   - task outcomes of tasks that never ran or were stopped add nothing
@@ -1332,47 +1596,22 @@ GROUP BY minute, service, operation;
 --     died (WorkerLostError: its timer is lost, upstream PR #1043) is a
 --     request and an error without a latency (no_latency).
 --   - a task whose name was never logged before its outcome reached
---     ClickHouse (task_started in a later batch) has an empty operation.
+--     ClickHouse has an empty operation (views/django_task_ends_mv.sql).
 CREATE MATERIALIZED VIEW IF NOT EXISTS latency_1m_django_tasks_mv TO latency_1m AS
 SELECT
-    toStartOfMinute(f.end_ts) AS minute,
+    toStartOfMinute(ended_at) AS minute,
     'django' AS source,
     'task' AS kind,
-    if(f.svc = '', 'django', f.svc) AS service,
-    if(f.own_name != '', f.own_name, n.found_name) AS operation,
+    if(svc = '', 'django', svc) AS service,
+    operation,
     count() AS requests,
-    countIf(f.end_error) AS errors,
-    countIf(f.ms IS NULL) AS no_latency,
-    sumIf(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_sum_ms,
-    maxIf(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_max_ms,
-    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(f.ms), f.ms IS NOT NULL) AS latency_quantiles
-FROM
-(
-    SELECT task_id AS tid, timestamp AS end_ts, service AS svc, task_name AS own_name,
-           is_error AS end_error, duration_ms AS ms
-    FROM django_events
-    WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != ''
-) AS f
-LEFT JOIN
-(
-    SELECT tid, max(nm) AS found_name
-    FROM
-    (
-        SELECT task_id AS tid, task_name AS nm FROM django_events
-        WHERE event_name = 'task_started' AND task_id != '' AND task_name != ''
-        UNION ALL
-        SELECT child_task_id AS tid, child_task_name AS nm FROM django_events
-        WHERE event_name = 'task_enqueued' AND child_task_id != '' AND child_task_name != ''
-        UNION ALL
-        SELECT task_id AS tid, name AS nm FROM django_tasks
-        WHERE task_id IN (
-            SELECT task_id FROM django_events
-            WHERE event_name IN ('task_succeeded', 'task_failed') AND task_id != ''
-        ) AND name != ''
-    )
-    GROUP BY tid
-) AS n
-ON f.tid = n.tid
+    countIf(is_error) AS errors,
+    countIf(ms IS NULL) AS no_latency,
+    sumIf(assumeNotNull(ms), ms IS NOT NULL) AS latency_sum_ms,
+    maxIf(assumeNotNull(ms), ms IS NOT NULL) AS latency_max_ms,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99, 0.999)(assumeNotNull(ms), ms IS NOT NULL) AS latency_quantiles
+FROM django_task_ends
+WHERE counted
 GROUP BY minute, service, operation;
 
 -- views/latency_1m_envoytap_mv.sql

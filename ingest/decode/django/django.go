@@ -35,7 +35,8 @@
 // Request latency needs request_started and request_finished, which arrive
 // as separate lines, often in separate messages. A decoder is stateless
 // across payloads, so the pairing happens in ClickHouse: see
-// sql/tables/django_requests.sql and sql/views/latency_1m_django_requests_mv.sql.
+// sql/tables/django_requests.sql, sql/tables/django_open_requests.sql and
+// sql/views/django_request_ends_mv.sql.
 package django
 
 import (
