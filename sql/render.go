@@ -224,25 +224,30 @@ func createdName(toks []sqllex.Token, kind string) (string, int) {
 // engineAt returns the index of the *MergeTree engine name in "ENGINE =
 // <name>" starting at toks[i], or -1.
 func engineAt(toks []sqllex.Token, i int) int {
-	eq := nextNonSpace(toks, i)
-	if eq < 0 || toks[eq].Text != "=" {
-		return -1
+	if n := engineWord(toks, i); n >= 0 && engineRE.MatchString(toks[n].Text) {
+		return n
 	}
-	n := nextNonSpace(toks, eq)
-	if n < 0 || toks[n].Kind != sqllex.Word || !engineRE.MatchString(toks[n].Text) {
-		return -1
-	}
-	return n
+	return -1
 }
 
 // nullEngineAt reports whether toks[i] (ENGINE) starts "ENGINE = Null".
 func nullEngineAt(toks []sqllex.Token, i int) bool {
+	n := engineWord(toks, i)
+	return n >= 0 && toks[n].Text == "Null"
+}
+
+// engineWord returns the index of the engine's name in "ENGINE = <name>"
+// starting at toks[i], or -1.
+func engineWord(toks []sqllex.Token, i int) int {
 	eq := nextNonSpace(toks, i)
 	if eq < 0 || toks[eq].Text != "=" {
-		return false
+		return -1
 	}
 	n := nextNonSpace(toks, eq)
-	return n >= 0 && toks[n].Kind == sqllex.Word && toks[n].Text == "Null"
+	if n < 0 || toks[n].Kind != sqllex.Word {
+		return -1
+	}
+	return n
 }
 
 func nextNonSpace(toks []sqllex.Token, i int) int {
