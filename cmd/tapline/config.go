@@ -63,6 +63,8 @@ type settings struct {
 	Inserters int
 	// MemoryLimit is the Go heap's soft limit in bytes (applyMemoryLimit).
 	MemoryLimit int64
+	// GCPercent is the Go collector's target percentage (applyGCPercent).
+	GCPercent int
 	// ShutdownTimeout bounds the drain after SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration
 	// Metrics is the address of /metrics, /healthz and /readyz.
@@ -141,6 +143,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
 		fs.IntVar(&s.Inserters, "inserters", 2, "batches of one source inserted at once, each committed on its own (1 holds the fewest batches in memory; more help a drain only while the engine has idle CPU)")
 		fs.Int64Var(&s.MemoryLimit, "memory-limit", 1<<30, "soft limit of the Go heap in bytes (Go's GOMEMLIMIT, which wins when set): the collector works harder near it, so a run that falls behind stays near it instead of growing with the lag; the embedded ClickHouse engine's memory (400-600 MB) is not in it; 0 means no limit")
+		fs.IntVar(&s.GCPercent, "gc-percent", 50, "Go collector's target (Go's GOGC, which wins when set): the heap grows to this percentage above what is live before a collection; lower holds less memory for more collector work (Go's default is 100; the README's loadtest section measures 50 against it); -1 turns the collector off below --memory-limit")
 		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")
@@ -211,6 +214,13 @@ func (s *settings) parse(fs *flag.FlagSet, args []string, validate func() error)
 			errs = append(errs, errors.New("--memory-limit: must be 0 (no limit) or a number of bytes"))
 		} else {
 			applyMemoryLimit(s.MemoryLimit)
+		}
+	}
+	if fs.Lookup("gc-percent") != nil {
+		if s.GCPercent < -1 {
+			errs = append(errs, errors.New("--gc-percent: must be -1 (off) or a percentage of at least 0"))
+		} else {
+			applyGCPercent(s.GCPercent)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -335,6 +345,16 @@ func (s *settings) location() (*time.Location, error) {
 		return nil, fmt.Errorf("--time-zone %q: %w", s.TimeZone, err)
 	}
 	return loc, nil
+}
+
+// applyGCPercent sets the Go collector's target percentage to percent (-1:
+// off), unless GOGC is in the environment: the runtime applied that one at
+// start, and it wins.
+func applyGCPercent(percent int) {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		return
+	}
+	debug.SetGCPercent(percent)
 }
 
 // applyMemoryLimit sets the Go runtime's soft memory limit to limit bytes

@@ -103,6 +103,36 @@ func TestMemoryLimit(t *testing.T) {
 	require.EqualValues(t, 3<<30, got, "GOMEMLIMIT wins")
 }
 
+// TestGCPercent: the commands that run a pipeline set the Go collector's
+// target from --gc-percent (50 by default, -1 for off), a GOGC in the
+// environment wins, and anything below -1 is a usage error.
+func TestGCPercent(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	t.Setenv("GOGC", "")
+	require.NoError(t, os.Unsetenv("GOGC"))
+	percentAfter := func(args ...string) (int, error) {
+		debug.SetGCPercent(100)
+		var s settings
+		fs := s.newFlags("run", "run", groupData|groupPipeline, &bytes.Buffer{})
+		err := s.parse(fs, args, nil)
+		return debug.SetGCPercent(100), err
+	}
+	got, err := percentAfter()
+	require.NoError(t, err)
+	require.Equal(t, 50, got, "the default")
+	got, err = percentAfter("--gc-percent", "-1")
+	require.NoError(t, err)
+	require.Equal(t, -1, got, "-1: off")
+	_, err = percentAfter("--gc-percent", "-5")
+	require.ErrorContains(t, err, "--gc-percent")
+
+	t.Setenv("GOGC", "200")
+	got, err = percentAfter("--gc-percent", "30")
+	require.NoError(t, err)
+	require.Equal(t, 100, got, "GOGC wins: the setting is left as it was")
+}
+
 // TestRunPublishSQL is the user's path on one machine: `tapline run` holds
 // the data directory; `tapline publish` reaches its embedded NATS and
 // `tapline sql` its engine through the endpoint it announces; SIGINT
