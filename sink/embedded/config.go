@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // settingName is what a ClickHouse setting's name looks like.
@@ -54,6 +55,63 @@ type Config struct {
 	// DefaultMergeTree(); an empty map sets none and removes a
 	// ServerConfigFile an earlier start wrote.
 	MergeTree map[string]string
+	// Server are server-level settings (the top level of a ClickHouse
+	// server config), written with MergeTree to DataDir/ServerConfigFile.
+	// nil means DefaultServer(); an empty map sets none. The engine's
+	// background pools grow but never shrink within a process: a later
+	// Open in the same process asking for smaller pools keeps the larger
+	// ones.
+	Server map[string]string
+	// MemoryPurge is how often the engine hands memory its allocator has
+	// freed, but still holds resident, back to the operating system
+	// (SYSTEM JEMALLOC PURGE). 0 means DefaultMemoryPurge; a negative
+	// value leaves it to the allocator, which returns freed pages over
+	// about five seconds.
+	MemoryPurge time.Duration
+}
+
+// DefaultMemoryPurge is how often the engine returns freed memory unless
+// Config.MemoryPurge says otherwise. On the live loadtest the engine's
+// allocator held 100-330 MB more resident than it had allocated, for up to
+// five seconds after each burst of merges; purging every second keeps the
+// difference to a few tens of MB (README, "The engine's memory peak").
+const DefaultMemoryPurge = time.Second
+
+// DefaultServer returns the server settings the embedded engine runs with
+// unless Config.Server says otherwise:
+//
+//   - background_pool_size 2 and
+//     background_merges_mutations_concurrency_ratio 1: at most two merges
+//     at once. chDB's default is four merge threads and twice as many
+//     merges interleaved. Every source inserts into each of its tables
+//     about once a second, so the tables reach their next merge at about
+//     the same moment, and each merge of twenty small parts holds 60-140 MB:
+//     four at once made the engine's share of the loadtest's memory peak,
+//     and on two cores more merges at once only share the same CPU.
+func DefaultServer() map[string]string {
+	return map[string]string{
+		"background_pool_size":                          "2",
+		"background_merges_mutations_concurrency_ratio": "1",
+	}
+}
+
+// server returns the server settings to run with.
+func (c Config) server() map[string]string {
+	if c.Server == nil {
+		return DefaultServer()
+	}
+	return c.Server
+}
+
+// memoryPurge returns the purge interval to run with; 0 means none.
+func (c Config) memoryPurge() time.Duration {
+	switch {
+	case c.MemoryPurge == 0:
+		return DefaultMemoryPurge
+	case c.MemoryPurge < 0:
+		return 0
+	}
+	return c.MemoryPurge
 }
 
 // DefaultMergeTree returns the MergeTree settings the embedded engine runs
@@ -97,12 +155,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("embedded engine: setting name %q is not a ClickHouse setting name (letters, digits and _)", k))
 		}
 	}
-	for k, v := range c.MergeTree {
-		if !settingName.MatchString(k) {
-			errs = append(errs, fmt.Errorf("embedded engine: MergeTree setting name %q is not a ClickHouse setting name (letters, digits and _)", k))
-		}
-		if strings.ContainsAny(v, "<>&\x00") {
-			errs = append(errs, fmt.Errorf("embedded engine: MergeTree setting %s = %q: the value may not hold <, > or &", k, v))
+	for _, kind := range []struct {
+		name string
+		m    map[string]string
+	}{{"MergeTree", c.MergeTree}, {"server", c.Server}} {
+		for _, k := range sortedKeys(kind.m) {
+			if !settingName.MatchString(k) {
+				errs = append(errs, fmt.Errorf("embedded engine: %s setting name %q is not a ClickHouse setting name (letters, digits and _)", kind.name, k))
+			}
+			if v := kind.m[k]; strings.ContainsAny(v, "<>&\x00") {
+				errs = append(errs, fmt.Errorf("embedded engine: %s setting %s = %q: the value may not hold <, > or &", kind.name, k, v))
+			}
 		}
 	}
 	return errors.Join(errs...)

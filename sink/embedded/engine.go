@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tapline/tapline/sink"
 )
@@ -80,6 +81,9 @@ type Engine struct {
 	pools   []*Pool
 	closed  bool
 	control *Pool // one connection for KILL QUERY, opened on first use
+
+	stopPurge context.CancelFunc // ends the purge goroutine; nil without one
+	purging   sync.WaitGroup
 }
 
 // Pool is a set of engine connections whose current database is one
@@ -143,8 +147,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock}
 	e.args = []string{"clickhouse", "--path=" + filepath.Join(dataDir, "clickhouse")}
-	if mt := cfg.mergeTree(); len(mt) > 0 {
-		path, err := writeServerConfig(dataDir, mt)
+	if mt, srv := cfg.mergeTree(), cfg.server(); len(mt) > 0 || len(srv) > 0 {
+		path, err := writeServerConfig(dataDir, srv, mt)
 		if err != nil {
 			_ = lock.Close()
 			return nil, err
@@ -170,7 +174,30 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.Pool = p
 	e.version = e.lib.version()
 	process.open = true
+	if every := cfg.memoryPurge(); every > 0 {
+		pctx, stop := context.WithCancel(context.Background())
+		e.stopPurge = stop
+		e.purging.Add(1)
+		go e.purge(pctx, every)
+	}
 	return e, nil
+}
+
+// purge returns the allocator's freed pages to the operating system every
+// interval until ctx ends (Config.MemoryPurge). A failed purge is retried
+// at the next tick: it costs memory, never data.
+func (e *Engine) purge(ctx context.Context, every time.Duration) {
+	defer e.purging.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = e.Pool.Exec(ctx, "SYSTEM JEMALLOC PURGE", nil)
+		}
+	}
 }
 
 // PoolOptions configure the connections of a pool opened with NewPoolWith.
@@ -274,21 +301,29 @@ func (p *Pool) closeFileDatabase(ctx context.Context) error {
 }
 
 // ServerConfigFile is the engine's server configuration file in the data
-// directory. Open writes it at every start from Config.MergeTree, or
-// removes it when Config.MergeTree is an empty map, so edits to it do not
-// last.
+// directory. Open writes it at every start from Config.Server and
+// Config.MergeTree, or removes it when both are empty maps, so edits to it
+// do not last.
 const ServerConfigFile = "clickhouse-config.xml"
 
-// writeServerConfig writes the engine's server configuration, a
-// <merge_tree> section with mergeTree, to dataDir/ServerConfigFile and
-// returns its path. Names and values were checked by Config.Validate.
-func writeServerConfig(dataDir string, mergeTree map[string]string) (string, error) {
+// writeServerConfig writes the engine's server configuration, the server
+// settings and a <merge_tree> section with mergeTree, to
+// dataDir/ServerConfigFile and returns its path. Names and values were
+// checked by Config.Validate.
+func writeServerConfig(dataDir string, server, mergeTree map[string]string) (string, error) {
 	var b strings.Builder
-	b.WriteString("<!-- Written by tapline at every start of the embedded engine (sink/embedded Config.MergeTree); edits do not last. -->\n<clickhouse>\n    <merge_tree>\n")
-	for _, k := range sortedKeys(mergeTree) {
-		fmt.Fprintf(&b, "        <%s>%s</%s>\n", k, mergeTree[k], k)
+	b.WriteString("<!-- Written by tapline at every start of the embedded engine (sink/embedded Config.Server and Config.MergeTree); edits do not last. -->\n<clickhouse>\n")
+	for _, k := range sortedKeys(server) {
+		fmt.Fprintf(&b, "    <%s>%s</%s>\n", k, server[k], k)
 	}
-	b.WriteString("    </merge_tree>\n</clickhouse>\n")
+	if len(mergeTree) > 0 {
+		b.WriteString("    <merge_tree>\n")
+		for _, k := range sortedKeys(mergeTree) {
+			fmt.Fprintf(&b, "        <%s>%s</%s>\n", k, mergeTree[k], k)
+		}
+		b.WriteString("    </merge_tree>\n")
+	}
+	b.WriteString("</clickhouse>\n")
 	path := filepath.Join(dataDir, ServerConfigFile)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
@@ -568,6 +603,10 @@ func (e *Engine) Close() error {
 	e.closed = true
 	pools := e.pools
 	e.mu.Unlock()
+	if e.stopPurge != nil {
+		e.stopPurge()
+		e.purging.Wait()
+	}
 	for _, p := range pools {
 		p.close()
 	}

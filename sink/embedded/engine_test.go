@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -224,14 +225,14 @@ func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
 	require.Equal(t, DefaultMergeTree()["merge_selector_base"]+"\t1", base(Config{}), "the default reaches the engine")
 	require.Equal(t, "7\t1", base(Config{MergeTree: map[string]string{"merge_selector_base": "7", "parts_to_delay_insert": "500"}}))
 
-	// An empty map in a data directory an earlier start wrote the file in:
+	// Empty maps in a data directory an earlier start wrote the file in:
 	// the file goes, so that what is on disk is what the engine runs with.
 	dir := t.TempDir()
 	e, err := Open(ctx, Config{DataDir: dir})
 	require.NoError(t, err)
 	e.Close()
 	require.FileExists(t, filepath.Join(dir, ServerConfigFile))
-	e, err = Open(ctx, Config{DataDir: dir, MergeTree: map[string]string{}})
+	e, err = Open(ctx, Config{DataDir: dir, MergeTree: map[string]string{}, Server: map[string]string{}})
 	require.NoError(t, err)
 	require.Equal(t, "5\t0", query(t, e.Pool, "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'"), "an empty map leaves ClickHouse's default")
 	require.NoFileExists(t, filepath.Join(dir, ServerConfigFile), "the file an earlier start wrote is removed")
@@ -240,4 +241,81 @@ func TestMergeTreeSettingsReachTheEngine(t *testing.T) {
 	err = Config{DataDir: "x", MergeTree: map[string]string{"a><b": "1", "ok": "</merge_tree>"}}.Validate()
 	require.ErrorContains(t, err, `"a><b" is not a ClickHouse setting name`)
 	require.ErrorContains(t, err, "may not hold <, > or &")
+}
+
+// TestServerSettingsReachTheEngine: the engine runs with DefaultServer
+// (at most two merges at once) unless Config.Server says otherwise, and
+// Validate refuses names and values that would break the file. The merge
+// pool can only grow within a process, so each engine is counted in a
+// child process of its own.
+func TestServerSettingsReachTheEngine(t *testing.T) {
+	if mode := os.Getenv("TAPLINE_TEST_MERGE_POOL"); mode != "" {
+		cfg := Config{DataDir: os.Getenv("TAPLINE_TEST_OPEN_DIR")}
+		if mode == "none" {
+			cfg.Server = map[string]string{}
+		}
+		e, err := Open(context.Background(), cfg)
+		require.NoError(t, err)
+		require.NoError(t, e.Exec(context.Background(), "CREATE TABLE pooled (k UInt8) ENGINE = MergeTree ORDER BY k", nil))
+		fmt.Printf("pool=%s\n", query(t, e.Pool, "SELECT value FROM system.metrics WHERE metric = 'BackgroundMergesAndMutationsPoolSize'"))
+		fmt.Printf("settings=%q\n", query(t, e.Pool, "SELECT name, value, changed FROM system.server_settings WHERE name IN ('background_pool_size', 'background_merges_mutations_concurrency_ratio') ORDER BY name"))
+		require.NoError(t, e.Close())
+		return
+	}
+	child := func(mode string) string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServerSettingsReachTheEngine$", "-test.v")
+		cmd.Env = append(os.Environ(), "TAPLINE_TEST_MERGE_POOL="+mode, "TAPLINE_TEST_OPEN_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return string(out)
+	}
+	def := child("default")
+	require.Contains(t, def, "pool=2\n", "two merge threads run")
+	require.Contains(t, def, `settings="background_merges_mutations_concurrency_ratio\t1\t1\nbackground_pool_size\t2\t1"`, "the defaults reach the engine")
+	none := child("none")
+	require.NotContains(t, none, "pool=2\n", "without DefaultServer chDB runs its own pool size (the control half of this test)")
+	require.Contains(t, none, "pool=", none)
+
+	err := Config{DataDir: "x", Server: map[string]string{"a b": "1", "ok": "<x>"}}.Validate()
+	require.ErrorContains(t, err, `server setting name "a b" is not a ClickHouse setting name`)
+	require.ErrorContains(t, err, "server setting ok = \"<x>\": the value may not hold <, > or &")
+}
+
+// TestFreedMemoryGoesBackToTheSystem: memory a query allocated and freed
+// stays resident in the engine's allocator for seconds unless the engine
+// purges it (Config.MemoryPurge). The first half shows the allocator
+// keeping it, so the second half can fail.
+func TestFreedMemoryGoesBackToTheSystem(t *testing.T) {
+	ctx := context.Background()
+	// held is what the allocator holds resident beyond what is allocated.
+	held := func(e *Engine) int64 {
+		var alloc, resident int64
+		s := query(t, e.Pool, "SELECT extract(s, 'Allocated: (\\\\d+)'), extract(s, 'resident: (\\\\d+)') FROM (SELECT arrayStringConcat(groupArray(*), ' ') AS s FROM system.jemalloc_stats)")
+		_, err := fmt.Sscan(s, &alloc, &resident)
+		require.NoError(t, err, s)
+		return resident - alloc
+	}
+	const big = "SELECT sum(length(a)) FROM (SELECT number % 1000 AS k, groupArray(toString(number)) AS a FROM numbers(5000000) GROUP BY k)"
+	const mib = 1 << 20
+	for _, purge := range []bool{false, true} {
+		every := time.Duration(-1)
+		if purge {
+			every = 100 * time.Millisecond
+		}
+		e, err := Open(ctx, Config{DataDir: t.TempDir(), Connections: 2, MemoryPurge: every})
+		require.NoError(t, err)
+		require.Equal(t, "5000000", query(t, e.Pool, big))
+		var h int64
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if h = held(e); h < 64*mib {
+				break
+			}
+		}
+		require.NoError(t, e.Close())
+		if purge {
+			require.Less(t, h, int64(64*mib), "purged every 100ms, the freed memory is returned")
+		} else {
+			require.Greater(t, h, int64(128*mib), "without purging the allocator keeps what the query freed (the control half of this test; JE_MALLOC_CONF with a short dirty_decay_ms in the environment breaks it)")
+		}
+	}
 }
