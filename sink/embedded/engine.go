@@ -313,14 +313,15 @@ const ServerConfigFile = "clickhouse-config.xml"
 func writeServerConfig(dataDir string, server, mergeTree map[string]string) (string, error) {
 	var b strings.Builder
 	b.WriteString("<!-- Written by tapline at every start of the embedded engine (sink/embedded Config.Server and Config.MergeTree); edits do not last. -->\n<clickhouse>\n")
-	for _, k := range sortedKeys(server) {
-		fmt.Fprintf(&b, "    <%s>%s</%s>\n", k, server[k], k)
+	settings := func(indent string, m map[string]string) {
+		for _, k := range sortedKeys(m) {
+			fmt.Fprintf(&b, "%s<%s>%s</%s>\n", indent, k, m[k], k)
+		}
 	}
+	settings("    ", server)
 	if len(mergeTree) > 0 {
 		b.WriteString("    <merge_tree>\n")
-		for _, k := range sortedKeys(mergeTree) {
-			fmt.Fprintf(&b, "        <%s>%s</%s>\n", k, mergeTree[k], k)
-		}
+		settings("        ", mergeTree)
 		b.WriteString("    </merge_tree>\n")
 	}
 	b.WriteString("</clickhouse>\n")
