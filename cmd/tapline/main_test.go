@@ -74,7 +74,7 @@ func TestSettingsPrecedence(t *testing.T) {
 }
 
 // TestMemoryLimit: the commands that run a pipeline set the Go heap's soft
-// limit from --memory-limit (1 GiB by default, 0 for none), a GOMEMLIMIT in
+// limit from --memory-limit (896 MiB by default, 0 for none), a GOMEMLIMIT in
 // the environment wins, and a negative limit is a usage error.
 func TestMemoryLimit(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
@@ -89,7 +89,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	got, err := limitAfter()
 	require.NoError(t, err)
-	require.EqualValues(t, 1<<30, got, "the default")
+	require.EqualValues(t, 896<<20, got, "the default")
 	got, err = limitAfter("--memory-limit", "0")
 	require.NoError(t, err)
 	require.EqualValues(t, int64(math.MaxInt64), got, "0: no limit")
