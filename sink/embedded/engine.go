@@ -178,15 +178,17 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		pctx, stop := context.WithCancel(context.Background())
 		e.stopPurge = stop
 		e.purging.Add(1)
-		go e.purge(pctx, every)
+		go e.purge(pctx, every, cfg.memoryPurgeAbove())
 	}
 	return e, nil
 }
 
 // purge returns the allocator's freed pages to the operating system every
-// interval until ctx ends (Config.MemoryPurge). A failed purge is retried
-// at the next tick: it costs memory, never data.
-func (e *Engine) purge(ctx context.Context, every time.Duration) {
+// interval until ctx ends (Config.MemoryPurge), at the ticks when the
+// process's resident memory is above `above` bytes (all of them when above
+// is 0, or when the resident memory cannot be read). A failed purge is
+// retried at the next tick: it costs memory, never data.
+func (e *Engine) purge(ctx context.Context, every time.Duration, above int64) {
 	defer e.purging.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -195,9 +197,32 @@ func (e *Engine) purge(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if above > 0 {
+				if rss, err := residentBytes(); err == nil && rss <= above {
+					continue
+				}
+			}
 			_ = e.Pool.Exec(ctx, "SYSTEM JEMALLOC PURGE", nil)
 		}
 	}
+}
+
+// residentBytes returns the process's resident memory from
+// /proc/self/statm (its second field, in pages).
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("read /proc/self/statm: %q has no resident field", b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+	}
+	return pages * int64(os.Getpagesize()), nil
 }
 
 // PoolOptions configure the connections of a pool opened with NewPoolWith.

@@ -297,10 +297,11 @@ func TestFreedMemoryGoesBackToTheSystem(t *testing.T) {
 	}
 	const big = "SELECT sum(length(a)) FROM (SELECT number % 1000 AS k, groupArray(toString(number)) AS a FROM numbers(5000000) GROUP BY k)"
 	const mib = 1 << 20
-	// heldAfter runs the query on an engine purging every `every` and
-	// returns what is held once it drops under 64 MiB, or after 2 s.
-	heldAfter := func(every time.Duration) int64 {
-		e, err := Open(ctx, Config{DataDir: t.TempDir(), Connections: 2, MemoryPurge: every})
+	// heldAfter runs the query on an engine purging every `every` above
+	// `above` resident bytes and returns what is held once it drops under
+	// 64 MiB, or after 2 s.
+	heldAfter := func(every time.Duration, above int64) int64 {
+		e, err := Open(ctx, Config{DataDir: t.TempDir(), Connections: 2, MemoryPurge: every, MemoryPurgeAbove: above})
 		require.NoError(t, err)
 		defer e.Close()
 		require.Equal(t, "5000000", query(t, e.Pool, big))
@@ -312,6 +313,11 @@ func TestFreedMemoryGoesBackToTheSystem(t *testing.T) {
 		}
 		return h
 	}
-	require.Greater(t, heldAfter(-1), int64(128*mib), "without purging the allocator keeps what the query freed (the control half of this test; JE_MALLOC_CONF with a short dirty_decay_ms in the environment breaks it)")
-	require.Less(t, heldAfter(100*time.Millisecond), int64(64*mib), "purged every 100ms, the freed memory is returned")
+	require.Greater(t, heldAfter(-1, 0), int64(128*mib), "without purging the allocator keeps what the query freed (the control half of this test; JE_MALLOC_CONF with a short dirty_decay_ms in the environment breaks it)")
+	require.Less(t, heldAfter(100*time.Millisecond, -1), int64(64*mib), "purged every 100ms, the freed memory is returned")
+	rss, err := residentBytes()
+	require.NoError(t, err)
+	require.Greater(t, rss, int64(64*mib), "this process's resident memory, from /proc/self/statm, includes the engine's")
+	require.Less(t, heldAfter(100*time.Millisecond, rss/2), int64(64*mib), "purged every 100ms while above half of this process's resident memory, the freed memory is returned")
+	require.Greater(t, heldAfter(100*time.Millisecond, 1<<40), int64(128*mib), "purged only above 1 TiB of resident memory, which this process never reaches, the allocator keeps what the query freed")
 }
