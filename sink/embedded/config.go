@@ -124,25 +124,25 @@ func (c Config) server() map[string]string {
 
 // memoryPurge returns the purge interval to run with; 0 means none.
 func (c Config) memoryPurge() time.Duration {
-	switch {
-	case c.MemoryPurge == 0:
-		return DefaultMemoryPurge
-	case c.MemoryPurge < 0:
-		return 0
-	}
-	return c.MemoryPurge
+	return zeroMeansDefault(c.MemoryPurge, DefaultMemoryPurge)
 }
 
 // memoryPurgeAbove returns the resident memory above which the purge runs;
 // 0 means at every tick.
 func (c Config) memoryPurgeAbove() int64 {
+	return zeroMeansDefault(c.MemoryPurgeAbove, DefaultMemoryPurgeAbove)
+}
+
+// zeroMeansDefault reads a setting where 0 asks for the default def and a
+// negative value turns the setting off: it returns def, 0 or v.
+func zeroMeansDefault[T ~int64](v, def T) T {
 	switch {
-	case c.MemoryPurgeAbove == 0:
-		return DefaultMemoryPurgeAbove
-	case c.MemoryPurgeAbove < 0:
+	case v == 0:
+		return def
+	case v < 0:
 		return 0
 	}
-	return c.MemoryPurgeAbove
+	return v
 }
 
 // DefaultMergeTree returns the MergeTree settings the embedded engine runs
