@@ -5,9 +5,10 @@
 // {wrapper,transport,common}.proto, docs/root/operations/traffic_tapping.rst;
 // field reference: docs/formats/envoy-tap-transport-socket.md.
 //
-// Two encodings, both decoded with the generated types of
-// github.com/envoyproxy/go-control-plane (protojson and proto.Unmarshal), not
-// with a hand-written parser:
+// Two encodings, both decoded into the generated types of
+// github.com/envoyproxy/go-control-plane (proto.Unmarshal; for JSON a
+// hand-written reader of the shape Envoy writes, jsonread.go, with protojson
+// for every document it does not know):
 //
 //   - JSON (sink formats JSON_BODY_AS_BYTES, JSON_BODY_AS_STRING): one or more
 //     whole documents, pretty-printed or compact, concatenated with no
@@ -76,6 +77,7 @@ const (
 type Decoder struct {
 	bodyLimit int
 	sc        jsonscan.Scanner
+	jr        jsonReader
 	wrapper   tapv3.TraceWrapper
 	rec       record
 	cols      cols
@@ -189,6 +191,11 @@ func (d *Decoder) decodeJSON(payload []byte, envoy string, out *decode.Output) {
 		}
 		end := start + len(raw)
 		doc := payload[start:end]
+		if d.jr.read(doc, &d.wrapper) {
+			d.emit(payload, start, end, envoy, out)
+			off = end
+			continue
+		}
 		if err := d.jsonOpts.Unmarshal(doc, &d.wrapper); err != nil {
 			if !utf8.Valid(doc) {
 				out.Rejectf(payload, start, end, "document is not valid UTF-8 (%s): a JSON_BODY_AS_STRING sink cannot carry binary bodies; configure the tap sink with JSON_BODY_AS_BYTES or PROTO_BINARY_LENGTH_DELIMITED", protoError(err))

@@ -1,0 +1,634 @@
+package envoytap
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tapv3 "github.com/envoyproxy/go-control-plane/envoy/data/tap/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/tapline/tapline/ingest/decode/jsonscan"
+)
+
+// jsonReader fills a TraceWrapper from a JSON document in the shape Envoy's
+// tap sinks write (socket traces, socket addresses, base64 or string bodies,
+// proto or JSON field names), without protojson's reflection: protojson took
+// four fifths of the JSON path's time (112-185k rows/s against 0.8-1M for
+// the same traces in protobuf).
+//
+// It is a fast path, not a second definition of the format: for anything
+// outside that shape (an unknown or duplicate member, null, a second member
+// of a oneof, an escape other than \" \\ \/ \b \f \n \r \t, invalid UTF-8, a
+// number that is not plain digits, base64 protojson would read differently,
+// an HTTP trace, a pipe address) read returns false and the caller decodes
+// the document with protojson, which decides. Where read returns true, the
+// message equals what protojson.Unmarshal (DiscardUnknown) makes of the same
+// document: TestJSONReaderMatchesProtojson and FuzzJSONReaderMatchesProtojson
+// hold it to that.
+type jsonReader struct {
+	sc    jsonscan.Scanner
+	arena []byte // decoded as_bytes bodies of the current document
+	esc   []byte // scratch for unescaping a string
+}
+
+// read fills w from doc, one whole JSON document, and reports whether it
+// could. w is reset first; after false its content is unspecified. Byte
+// slices in w point into the reader's arena, valid until the next read.
+func (r *jsonReader) read(doc []byte, w *tapv3.TraceWrapper) bool {
+	w.Reset()
+	r.sc.Reset(doc)
+	r.arena = r.arena[:0]
+	return r.wrapper(w) && r.sc.Err() == nil && r.sc.AtEnd()
+}
+
+// object opens an object value; false for any other value (null included).
+func (r *jsonReader) object() bool {
+	return r.sc.Peek() == jsonscan.Object && r.sc.EnterObject()
+}
+
+// once marks bit in seen and reports whether it was clear: protojson rejects a
+// member given twice and a oneof with two members set.
+func once(seen *uint16, bit uint16) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+func (r *jsonReader) wrapper(w *tapv3.TraceWrapper) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const trace, rate = 1, 2
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "socket_buffered_trace", "socketBufferedTrace":
+			t := &tapv3.SocketBufferedTrace{}
+			if !once(&seen, trace) || !r.buffered(t) {
+				return false
+			}
+			w.Trace = &tapv3.TraceWrapper_SocketBufferedTrace{SocketBufferedTrace: t}
+		case "socket_streamed_trace_segment", "socketStreamedTraceSegment":
+			t := &tapv3.SocketStreamedTraceSegment{}
+			if !once(&seen, trace) || !r.segment(t) {
+				return false
+			}
+			w.Trace = &tapv3.TraceWrapper_SocketStreamedTraceSegment{SocketStreamedTraceSegment: t}
+		case "configured_sample_rate", "configuredSampleRate":
+			p := &typev3.FractionalPercent{}
+			if !once(&seen, rate) || !r.percent(p) {
+				return false
+			}
+			w.ConfiguredSampleRate = p
+		default:
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) buffered(t *tapv3.SocketBufferedTrace) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const id, conn, events, readTrunc, writeTrunc = 1, 2, 4, 8, 16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "trace_id", "traceId":
+			t.TraceId, ok = r.uint(64)
+			ok = ok && once(&seen, id)
+		case "connection":
+			t.Connection = &tapv3.Connection{}
+			ok = once(&seen, conn) && r.connection(t.Connection)
+		case "events":
+			ok = once(&seen, events)
+			t.Events, ok = r.events(t.Events[:0], ok)
+		case "read_truncated", "readTruncated":
+			t.ReadTruncated, ok = r.bool()
+			ok = ok && once(&seen, readTrunc)
+		case "write_truncated", "writeTruncated":
+			t.WriteTruncated, ok = r.bool()
+			ok = ok && once(&seen, writeTrunc)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) segment(t *tapv3.SocketStreamedTraceSegment) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const id, piece = 1, 2
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "trace_id", "traceId":
+			t.TraceId, ok = r.uint(64)
+			ok = ok && once(&seen, id)
+		case "connection":
+			c := &tapv3.Connection{}
+			ok = once(&seen, piece) && r.connection(c)
+			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Connection{Connection: c}
+		case "event":
+			e := &tapv3.SocketEvent{}
+			ok = once(&seen, piece) && r.event(e)
+			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Event{Event: e}
+		case "events":
+			evs := &tapv3.SocketEvents{}
+			ok = once(&seen, piece) && r.socketEvents(evs)
+			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Events{Events: evs}
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) socketEvents(evs *tapv3.SocketEvents) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		if string(k) != "events" {
+			return false
+		}
+		if evs.Events, ok = r.events(evs.Events[:0], once(&seen, 1)); !ok {
+			return false
+		}
+	}
+}
+
+// events reads an array of events onto dst; ok false reads nothing.
+func (r *jsonReader) events(dst []*tapv3.SocketEvent, ok bool) ([]*tapv3.SocketEvent, bool) {
+	if !ok || r.sc.Peek() != jsonscan.Array || !r.sc.EnterArray() {
+		return dst, false
+	}
+	for r.sc.Elem() {
+		e := &tapv3.SocketEvent{}
+		if !r.event(e) {
+			return dst, false
+		}
+		dst = append(dst, e)
+	}
+	return dst, r.sc.Err() == nil
+}
+
+func (r *jsonReader) event(e *tapv3.SocketEvent) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const ts, selector, conn, seq = 1, 2, 4, 8
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "timestamp":
+			e.Timestamp, ok = r.timestamp()
+			ok = ok && once(&seen, ts)
+		case "read":
+			rd := &tapv3.SocketEvent_Read{}
+			ok = once(&seen, selector) && r.dataOnly(&rd.Data)
+			e.EventSelector = &tapv3.SocketEvent_Read_{Read: rd}
+		case "write":
+			wr := &tapv3.SocketEvent_Write{}
+			ok = once(&seen, selector) && r.write(wr)
+			e.EventSelector = &tapv3.SocketEvent_Write_{Write: wr}
+		case "closed":
+			ok = once(&seen, selector) && r.empty()
+			e.EventSelector = &tapv3.SocketEvent_Closed_{Closed: &tapv3.SocketEvent_Closed{}}
+		case "connection":
+			e.Connection = &tapv3.Connection{}
+			ok = once(&seen, conn) && r.connection(e.Connection)
+		case "seq_num", "seqNum":
+			e.SeqNum, ok = r.uint(64)
+			ok = ok && once(&seen, seq)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// dataOnly reads a read event: an object whose only member is data.
+func (r *jsonReader) dataOnly(data **tapv3.Body) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		if string(k) != "data" || !once(&seen, 1) {
+			return false
+		}
+		*data = &tapv3.Body{}
+		if !r.body(*data) {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) write(w *tapv3.SocketEvent_Write) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "data":
+			w.Data = &tapv3.Body{}
+			ok = once(&seen, 1) && r.body(w.Data)
+		case "end_stream", "endStream":
+			w.EndStream, ok = r.bool()
+			ok = ok && once(&seen, 2)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// empty reads an object without members (the closed event).
+func (r *jsonReader) empty() bool {
+	if !r.object() {
+		return false
+	}
+	_, ok := r.sc.Key()
+	return !ok && r.sc.Err() == nil
+}
+
+func (r *jsonReader) body(b *tapv3.Body) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const bodyType, truncated = 1, 2
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "as_bytes", "asBytes":
+			var v []byte
+			v, ok = r.base64()
+			ok = ok && once(&seen, bodyType)
+			b.BodyType = &tapv3.Body_AsBytes{AsBytes: v}
+		case "as_string", "asString":
+			var v string
+			v, ok = r.str()
+			ok = ok && once(&seen, bodyType)
+			b.BodyType = &tapv3.Body_AsString{AsString: v}
+		case "truncated":
+			b.Truncated, ok = r.bool()
+			ok = ok && once(&seen, truncated)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) connection(c *tapv3.Connection) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "local_address", "localAddress":
+			c.LocalAddress = &corev3.Address{}
+			ok = once(&seen, 1) && r.address(c.LocalAddress)
+		case "remote_address", "remoteAddress":
+			c.RemoteAddress = &corev3.Address{}
+			ok = once(&seen, 2) && r.address(c.RemoteAddress)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// address reads an Address holding a socket_address; pipes and internal
+// addresses go to protojson.
+func (r *jsonReader) address(a *corev3.Address) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		if (string(k) != "socket_address" && string(k) != "socketAddress") || !once(&seen, 1) {
+			return false
+		}
+		sa := &corev3.SocketAddress{}
+		if !r.socketAddress(sa) {
+			return false
+		}
+		a.Address = &corev3.Address_SocketAddress{SocketAddress: sa}
+	}
+}
+
+func (r *jsonReader) socketAddress(sa *corev3.SocketAddress) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	const protocol, address, port, resolver, v4compat, netns = 1, 2, 4, 8, 16, 32
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "protocol":
+			var v string
+			v, ok = r.str()
+			switch v {
+			case "TCP":
+				sa.Protocol = corev3.SocketAddress_TCP
+			case "UDP":
+				sa.Protocol = corev3.SocketAddress_UDP
+			default:
+				ok = false
+			}
+			ok = ok && once(&seen, protocol)
+		case "address":
+			sa.Address, ok = r.str()
+			ok = ok && once(&seen, address)
+		case "port_value", "portValue":
+			var v uint64
+			v, ok = r.uint(32)
+			ok = ok && once(&seen, port)
+			sa.PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: uint32(v)}
+		case "named_port", "namedPort":
+			var v string
+			v, ok = r.str()
+			ok = ok && once(&seen, port)
+			sa.PortSpecifier = &corev3.SocketAddress_NamedPort{NamedPort: v}
+		case "resolver_name", "resolverName":
+			sa.ResolverName, ok = r.str()
+			ok = ok && once(&seen, resolver)
+		case "ipv4_compat", "ipv4Compat":
+			sa.Ipv4Compat, ok = r.bool()
+			ok = ok && once(&seen, v4compat)
+		case "network_namespace_filepath", "networkNamespaceFilepath":
+			sa.NetworkNamespaceFilepath, ok = r.str()
+			ok = ok && once(&seen, netns)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) percent(p *typev3.FractionalPercent) bool {
+	if !r.object() {
+		return false
+	}
+	var seen uint16
+	for {
+		k, ok := r.sc.Key()
+		if !ok {
+			return r.sc.Err() == nil
+		}
+		switch string(k) {
+		case "numerator":
+			var v uint64
+			v, ok = r.uint(32)
+			p.Numerator = uint32(v)
+			ok = ok && once(&seen, 1)
+		case "denominator":
+			var v string
+			v, ok = r.str()
+			d, known := typev3.FractionalPercent_DenominatorType_value[v]
+			p.Denominator = typev3.FractionalPercent_DenominatorType(d)
+			ok = ok && known && once(&seen, 2)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+	}
+}
+
+// bool reads true or false; anything else (protojson takes no "true") is
+// refused.
+func (r *jsonReader) bool() (bool, bool) {
+	if r.sc.Peek() != jsonscan.Bool {
+		return false, false
+	}
+	return r.sc.Bool()
+}
+
+// uint reads an unsigned integer of bits bits written as plain decimal
+// digits, bare or quoted (protojson writes 64-bit integers quoted). Signs,
+// fractions, exponents, leading zeros and spaces go to protojson.
+func (r *jsonReader) uint(bits int) (uint64, bool) {
+	var b []byte
+	ok := false
+	switch r.sc.Peek() {
+	case jsonscan.Number:
+		b, ok = r.sc.Num()
+	case jsonscan.String:
+		var esc bool
+		b, esc, ok = r.raw()
+		ok = ok && !esc
+	}
+	if !ok || len(b) == 0 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(unsafe.String(unsafe.SliceData(b), len(b)), 10, bits)
+	return v, err == nil
+}
+
+// raw reads a string value and returns its bytes between the quotes, and
+// whether they hold a backslash. Raw control characters (which jsonscan
+// keeps and protojson refuses) and invalid UTF-8 are refused.
+func (r *jsonReader) raw() (b []byte, escaped, ok bool) {
+	if r.sc.Peek() != jsonscan.String {
+		return nil, false, false
+	}
+	text, ok := r.sc.Skip()
+	if !ok || len(text) < 2 {
+		return nil, false, false
+	}
+	b = text[1 : len(text)-1]
+	high := false
+	for _, c := range b {
+		switch {
+		case c < 0x20:
+			return nil, false, false
+		case c == '\\':
+			escaped = true
+		case c >= utf8.RuneSelf:
+			high = true
+		}
+	}
+	if high && !utf8.Valid(b) {
+		return nil, false, false
+	}
+	return b, escaped, true
+}
+
+// str reads a string value. Of the escapes it takes the two-character ones;
+// \u escapes (surrogates are where JSON readers differ) go to protojson.
+func (r *jsonReader) str() (string, bool) {
+	b, escaped, ok := r.raw()
+	if !ok {
+		return "", false
+	}
+	if !escaped {
+		return string(b), true
+	}
+	out := r.esc[:0]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(b) {
+			return "", false
+		}
+		switch b[i] {
+		case '"', '\\', '/':
+			out = append(out, b[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default:
+			return "", false
+		}
+	}
+	r.esc = out
+	return string(out), true
+}
+
+// base64 reads a bytes value: standard base64 with padding, as Envoy writes
+// it, decoded into the arena. URL-safe or unpadded text (which protojson also
+// takes) goes to protojson.
+func (r *jsonReader) base64() ([]byte, bool) {
+	b, escaped, ok := r.raw()
+	if !ok || escaped || len(b)%4 != 0 || bytes.ContainsAny(b, "-_\r\n") {
+		return nil, false
+	}
+	if len(b) == 0 {
+		return []byte{}, true // as protojson: set, and empty
+	}
+	start := len(r.arena)
+	need := base64.StdEncoding.DecodedLen(len(b))
+	if cap(r.arena)-start < need {
+		grown := make([]byte, start, 2*cap(r.arena)+need)
+		copy(grown, r.arena)
+		r.arena = grown
+	}
+	n, err := base64.StdEncoding.Decode(r.arena[start:start+need], b)
+	if err != nil {
+		return nil, false
+	}
+	r.arena = r.arena[:start+n]
+	return r.arena[start : start+n : start+n], true
+}
+
+// Timestamp bounds protojson enforces (0001-01-01 to 9999-12-31).
+const (
+	minTimestampSeconds = -62135596800
+	maxTimestampSeconds = 253402300799
+)
+
+// timestamp reads an RFC 3339 timestamp exactly as protojson does: parsed
+// with time.RFC3339Nano, within years 1 to 9999, at most nine fractional
+// digits.
+func (r *jsonReader) timestamp() (*timestamppb.Timestamp, bool) {
+	s, ok := r.str()
+	if !ok {
+		return nil, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil, false
+	}
+	secs := t.Unix()
+	if secs < minTimestampSeconds || secs > maxTimestampSeconds {
+		return nil, false
+	}
+	i := strings.LastIndexByte(s, '.')
+	j := strings.LastIndexAny(s, "Z-+")
+	if i >= 0 && j >= i && j-i > len(".999999999") {
+		return nil, false
+	}
+	return &timestamppb.Timestamp{Seconds: secs, Nanos: int32(t.Nanosecond())}, true
+}
