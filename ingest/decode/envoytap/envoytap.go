@@ -170,8 +170,10 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// decodeJSON splits payload into documents with the JSON scanner (which
-// finds where a document ends without building it) and decodes each.
+// decodeJSON reads payload's documents one after another: with the JSON
+// reader (jsonread.go) where it can, else delimited with the JSON scanner
+// (which finds where a document ends without building it) and decoded with
+// protojson.
 func (d *Decoder) decodeJSON(payload []byte, envoy string, out *decode.Output) {
 	for off := skipSpace(payload, 0); off < len(payload); off = skipSpace(payload, off) {
 		start := off
@@ -179,6 +181,11 @@ func (d *Decoder) decodeJSON(payload []byte, envoy string, out *decode.Output) {
 			end := resync(payload, start)
 			out.Rejectf(payload, start, end, "not a JSON document: expected '{' at byte %d; skipped to the next document start", start)
 			off = end
+			continue
+		}
+		if n, ok := d.jr.next(payload[start:], &d.wrapper); ok {
+			d.emit(payload, start, start+n, envoy, out)
+			off = start + n
 			continue
 		}
 		d.sc.Reset(payload[start:])
@@ -191,11 +198,6 @@ func (d *Decoder) decodeJSON(payload []byte, envoy string, out *decode.Output) {
 		}
 		end := start + len(raw)
 		doc := payload[start:end]
-		if d.jr.read(doc, &d.wrapper) {
-			d.emit(payload, start, end, envoy, out)
-			off = end
-			continue
-		}
 		if err := d.jsonOpts.Unmarshal(doc, &d.wrapper); err != nil {
 			if !utf8.Valid(doc) {
 				out.Rejectf(payload, start, end, "document is not valid UTF-8 (%s): a JSON_BODY_AS_STRING sink cannot carry binary bodies; configure the tap sink with JSON_BODY_AS_BYTES or PROTO_BINARY_LENGTH_DELIMITED", protoError(err))

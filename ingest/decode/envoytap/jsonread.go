@@ -38,14 +38,25 @@ type jsonReader struct {
 	esc   []byte // scratch for unescaping a string
 }
 
-// read fills w from doc, one whole JSON document, and reports whether it
-// could. w is reset first; after false its content is unspecified. Byte
-// slices in w point into the reader's arena, valid until the next read.
-func (r *jsonReader) read(doc []byte, w *tapv3.TraceWrapper) bool {
+// next fills w from the JSON document at the start of data (which may go
+// on with further documents) and returns the document's length, or false
+// when it cannot read it. w is reset first; after false its content is
+// unspecified. Byte slices in w point into the reader's arena, valid until
+// the next call.
+func (r *jsonReader) next(data []byte, w *tapv3.TraceWrapper) (int, bool) {
 	w.Reset()
-	r.sc.Reset(doc)
+	r.sc.Reset(data)
 	r.arena = r.arena[:0]
-	return r.wrapper(w) && r.sc.Err() == nil && r.sc.AtEnd()
+	if !r.wrapper(w) || r.sc.Err() != nil {
+		return 0, false
+	}
+	return r.sc.Pos(), true
+}
+
+// read is next for exactly one whole document.
+func (r *jsonReader) read(doc []byte, w *tapv3.TraceWrapper) bool {
+	n, ok := r.next(doc, w)
+	return ok && n == len(doc)
 }
 
 // object opens an object value; false for any other value (null included).

@@ -156,7 +156,8 @@ func TestJSONReaderHandsOverWhatItDoesNotKnow(t *testing.T) {
 }
 
 // FuzzJSONReaderMatchesProtojson: whatever the fast path reads, protojson
-// reads the same way (seeded with testdata's JSON).
+// reads the same way, and the document ends where the scanner says
+// (seeded with testdata's JSON).
 func FuzzJSONReaderMatchesProtojson(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.json")
 	for _, p := range paths {
@@ -164,6 +165,7 @@ func FuzzJSONReaderMatchesProtojson(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
+		f.Add(b) // whole files: several documents, glued "}{" or not
 		for _, doc := range jsonDocs(b) {
 			f.Add(doc)
 		}
@@ -171,5 +173,15 @@ func FuzzJSONReaderMatchesProtojson(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		var jr jsonReader
 		readMatchesProtojson(t, &jr, doc)
+		// Reading from the start of a payload, the reader ends its document
+		// where the scanner does.
+		var w tapv3.TraceWrapper
+		if n, ok := jr.next(doc, &w); ok {
+			var sc jsonscan.Scanner
+			sc.Reset(doc)
+			if raw, ok := sc.Skip(); !ok || len(raw) != n {
+				t.Fatalf("the reader ends the document at %d, the scanner at %d (%v)", n, len(raw), sc.Err())
+			}
+		}
 	})
 }
