@@ -34,8 +34,8 @@ import (
 // hold it to that.
 type jsonReader struct {
 	sc    jsonscan.Scanner
-	arena []byte // decoded as_bytes bodies of the current document
-	esc   []byte // scratch for unescaping a string
+	unesc jsonscan.Scanner // unescapes a string value's text
+	arena []byte           // decoded as_bytes bodies of the current document
 }
 
 // next fills w from the JSON document at the start of data (which may go
@@ -74,131 +74,106 @@ func once(seen *uint16, bit uint16) bool {
 	return true
 }
 
-func (r *jsonReader) wrapper(w *tapv3.TraceWrapper) bool {
+// members reads an object value, calling member with each key and the
+// scanner before the member's value, which member must read. It reports
+// whether the object was read to its end and every member returned true.
+func (r *jsonReader) members(member func(key []byte) bool) bool {
 	if !r.object() {
 		return false
 	}
-	var seen uint16
-	const trace, rate = 1, 2
 	for {
 		k, ok := r.sc.Key()
 		if !ok {
 			return r.sc.Err() == nil
 		}
+		if !member(k) {
+			return false
+		}
+	}
+}
+
+func (r *jsonReader) wrapper(w *tapv3.TraceWrapper) bool {
+	var seen uint16
+	const trace, rate = 1, 2
+	return r.members(func(k []byte) bool {
 		switch string(k) {
 		case "socket_buffered_trace", "socketBufferedTrace":
 			t := &tapv3.SocketBufferedTrace{}
-			if !once(&seen, trace) || !r.buffered(t) {
-				return false
-			}
 			w.Trace = &tapv3.TraceWrapper_SocketBufferedTrace{SocketBufferedTrace: t}
+			return once(&seen, trace) && r.buffered(t)
 		case "socket_streamed_trace_segment", "socketStreamedTraceSegment":
 			t := &tapv3.SocketStreamedTraceSegment{}
-			if !once(&seen, trace) || !r.segment(t) {
-				return false
-			}
 			w.Trace = &tapv3.TraceWrapper_SocketStreamedTraceSegment{SocketStreamedTraceSegment: t}
+			return once(&seen, trace) && r.segment(t)
 		case "configured_sample_rate", "configuredSampleRate":
-			p := &typev3.FractionalPercent{}
-			if !once(&seen, rate) || !r.percent(p) {
-				return false
-			}
-			w.ConfiguredSampleRate = p
-		default:
-			return false
+			w.ConfiguredSampleRate = &typev3.FractionalPercent{}
+			return once(&seen, rate) && r.percent(w.ConfiguredSampleRate)
 		}
-	}
+		return false
+	})
 }
 
 func (r *jsonReader) buffered(t *tapv3.SocketBufferedTrace) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
 	const id, conn, events, readTrunc, writeTrunc = 1, 2, 4, 8, 16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "trace_id", "traceId":
 			t.TraceId, ok = r.uint(64)
-			ok = ok && once(&seen, id)
+			return ok && once(&seen, id)
 		case "connection":
 			t.Connection = &tapv3.Connection{}
-			ok = once(&seen, conn) && r.connection(t.Connection)
+			return once(&seen, conn) && r.connection(t.Connection)
 		case "events":
-			ok = once(&seen, events)
-			t.Events, ok = r.events(t.Events[:0], ok)
+			t.Events, ok = r.events(t.Events[:0], once(&seen, events))
+			return ok
 		case "read_truncated", "readTruncated":
 			t.ReadTruncated, ok = r.bool()
-			ok = ok && once(&seen, readTrunc)
+			return ok && once(&seen, readTrunc)
 		case "write_truncated", "writeTruncated":
 			t.WriteTruncated, ok = r.bool()
-			ok = ok && once(&seen, writeTrunc)
-		default:
-			return false
+			return ok && once(&seen, writeTrunc)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 func (r *jsonReader) segment(t *tapv3.SocketStreamedTraceSegment) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
 	const id, piece = 1, 2
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "trace_id", "traceId":
 			t.TraceId, ok = r.uint(64)
-			ok = ok && once(&seen, id)
+			return ok && once(&seen, id)
 		case "connection":
 			c := &tapv3.Connection{}
-			ok = once(&seen, piece) && r.connection(c)
 			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Connection{Connection: c}
+			return once(&seen, piece) && r.connection(c)
 		case "event":
 			e := &tapv3.SocketEvent{}
-			ok = once(&seen, piece) && r.event(e)
 			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Event{Event: e}
+			return once(&seen, piece) && r.event(e)
 		case "events":
 			evs := &tapv3.SocketEvents{}
-			ok = once(&seen, piece) && r.socketEvents(evs)
 			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Events{Events: evs}
-		default:
-			return false
+			return once(&seen, piece) && r.socketEvents(evs)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 func (r *jsonReader) socketEvents(evs *tapv3.SocketEvents) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
+	return r.members(func(k []byte) bool {
+		ok := false
+		if string(k) == "events" {
+			evs.Events, ok = r.events(evs.Events[:0], once(&seen, 1))
 		}
-		if string(k) != "events" {
-			return false
-		}
-		if evs.Events, ok = r.events(evs.Events[:0], once(&seen, 1)); !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
 // events reads an array of events onto dst; ok false reads nothing.
@@ -217,269 +192,175 @@ func (r *jsonReader) events(dst []*tapv3.SocketEvent, ok bool) ([]*tapv3.SocketE
 }
 
 func (r *jsonReader) event(e *tapv3.SocketEvent) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
 	const ts, selector, conn, seq = 1, 2, 4, 8
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "timestamp":
 			e.Timestamp, ok = r.timestamp()
-			ok = ok && once(&seen, ts)
+			return ok && once(&seen, ts)
 		case "read":
 			rd := &tapv3.SocketEvent_Read{}
-			ok = once(&seen, selector) && r.dataOnly(&rd.Data)
 			e.EventSelector = &tapv3.SocketEvent_Read_{Read: rd}
+			return once(&seen, selector) && r.readEvent(rd)
 		case "write":
 			wr := &tapv3.SocketEvent_Write{}
-			ok = once(&seen, selector) && r.write(wr)
 			e.EventSelector = &tapv3.SocketEvent_Write_{Write: wr}
+			return once(&seen, selector) && r.write(wr)
 		case "closed":
-			ok = once(&seen, selector) && r.empty()
 			e.EventSelector = &tapv3.SocketEvent_Closed_{Closed: &tapv3.SocketEvent_Closed{}}
+			return once(&seen, selector) && r.members(func([]byte) bool { return false })
 		case "connection":
 			e.Connection = &tapv3.Connection{}
-			ok = once(&seen, conn) && r.connection(e.Connection)
+			return once(&seen, conn) && r.connection(e.Connection)
 		case "seq_num", "seqNum":
 			e.SeqNum, ok = r.uint(64)
-			ok = ok && once(&seen, seq)
-		default:
-			return false
+			return ok && once(&seen, seq)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
-// dataOnly reads a read event: an object whose only member is data.
-func (r *jsonReader) dataOnly(data **tapv3.Body) bool {
-	if !r.object() {
-		return false
-	}
+// readEvent reads a read event: an object whose only member is data.
+func (r *jsonReader) readEvent(rd *tapv3.SocketEvent_Read) bool {
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
 		if string(k) != "data" || !once(&seen, 1) {
 			return false
 		}
-		*data = &tapv3.Body{}
-		if !r.body(*data) {
-			return false
-		}
-	}
+		rd.Data = &tapv3.Body{}
+		return r.body(rd.Data)
+	})
 }
 
 func (r *jsonReader) write(w *tapv3.SocketEvent_Write) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "data":
 			w.Data = &tapv3.Body{}
-			ok = once(&seen, 1) && r.body(w.Data)
+			return once(&seen, 1) && r.body(w.Data)
 		case "end_stream", "endStream":
 			w.EndStream, ok = r.bool()
-			ok = ok && once(&seen, 2)
-		default:
-			return false
+			return ok && once(&seen, 2)
 		}
-		if !ok {
-			return false
-		}
-	}
-}
-
-// empty reads an object without members (the closed event).
-func (r *jsonReader) empty() bool {
-	if !r.object() {
 		return false
-	}
-	_, ok := r.sc.Key()
-	return !ok && r.sc.Err() == nil
+	})
 }
 
 func (r *jsonReader) body(b *tapv3.Body) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
 	const bodyType, truncated = 1, 2
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "as_bytes", "asBytes":
-			var v []byte
-			v, ok = r.base64()
-			ok = ok && once(&seen, bodyType)
-			b.BodyType = &tapv3.Body_AsBytes{AsBytes: v}
+			v := &tapv3.Body_AsBytes{}
+			b.BodyType = v
+			v.AsBytes, ok = r.base64()
+			return ok && once(&seen, bodyType)
 		case "as_string", "asString":
-			var v string
-			v, ok = r.str()
-			ok = ok && once(&seen, bodyType)
-			b.BodyType = &tapv3.Body_AsString{AsString: v}
+			v := &tapv3.Body_AsString{}
+			b.BodyType = v
+			v.AsString, ok = r.str()
+			return ok && once(&seen, bodyType)
 		case "truncated":
 			b.Truncated, ok = r.bool()
-			ok = ok && once(&seen, truncated)
-		default:
-			return false
+			return ok && once(&seen, truncated)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 func (r *jsonReader) connection(c *tapv3.Connection) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
 		switch string(k) {
 		case "local_address", "localAddress":
 			c.LocalAddress = &corev3.Address{}
-			ok = once(&seen, 1) && r.address(c.LocalAddress)
+			return once(&seen, 1) && r.address(c.LocalAddress)
 		case "remote_address", "remoteAddress":
 			c.RemoteAddress = &corev3.Address{}
-			ok = once(&seen, 2) && r.address(c.RemoteAddress)
-		default:
-			return false
+			return once(&seen, 2) && r.address(c.RemoteAddress)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 // address reads an Address holding a socket_address; pipes and internal
 // addresses go to protojson.
 func (r *jsonReader) address(a *corev3.Address) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
 		if (string(k) != "socket_address" && string(k) != "socketAddress") || !once(&seen, 1) {
 			return false
 		}
 		sa := &corev3.SocketAddress{}
-		if !r.socketAddress(sa) {
-			return false
-		}
 		a.Address = &corev3.Address_SocketAddress{SocketAddress: sa}
-	}
+		return r.socketAddress(sa)
+	})
 }
 
 func (r *jsonReader) socketAddress(sa *corev3.SocketAddress) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
 	const protocol, address, port, resolver, v4compat, netns = 1, 2, 4, 8, 16, 32
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "protocol":
 			var v string
 			v, ok = r.str()
-			switch v {
-			case "TCP":
-				sa.Protocol = corev3.SocketAddress_TCP
-			case "UDP":
-				sa.Protocol = corev3.SocketAddress_UDP
-			default:
-				ok = false
-			}
-			ok = ok && once(&seen, protocol)
+			p, known := corev3.SocketAddress_Protocol_value[v]
+			sa.Protocol = corev3.SocketAddress_Protocol(p)
+			return ok && known && once(&seen, protocol)
 		case "address":
 			sa.Address, ok = r.str()
-			ok = ok && once(&seen, address)
+			return ok && once(&seen, address)
 		case "port_value", "portValue":
 			var v uint64
 			v, ok = r.uint(32)
-			ok = ok && once(&seen, port)
 			sa.PortSpecifier = &corev3.SocketAddress_PortValue{PortValue: uint32(v)}
+			return ok && once(&seen, port)
 		case "named_port", "namedPort":
-			var v string
-			v, ok = r.str()
-			ok = ok && once(&seen, port)
-			sa.PortSpecifier = &corev3.SocketAddress_NamedPort{NamedPort: v}
+			v := &corev3.SocketAddress_NamedPort{}
+			sa.PortSpecifier = v
+			v.NamedPort, ok = r.str()
+			return ok && once(&seen, port)
 		case "resolver_name", "resolverName":
 			sa.ResolverName, ok = r.str()
-			ok = ok && once(&seen, resolver)
+			return ok && once(&seen, resolver)
 		case "ipv4_compat", "ipv4Compat":
 			sa.Ipv4Compat, ok = r.bool()
-			ok = ok && once(&seen, v4compat)
+			return ok && once(&seen, v4compat)
 		case "network_namespace_filepath", "networkNamespaceFilepath":
 			sa.NetworkNamespaceFilepath, ok = r.str()
-			ok = ok && once(&seen, netns)
-		default:
-			return false
+			return ok && once(&seen, netns)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 func (r *jsonReader) percent(p *typev3.FractionalPercent) bool {
-	if !r.object() {
-		return false
-	}
 	var seen uint16
-	for {
-		k, ok := r.sc.Key()
-		if !ok {
-			return r.sc.Err() == nil
-		}
+	return r.members(func(k []byte) bool {
+		ok := false
 		switch string(k) {
 		case "numerator":
 			var v uint64
 			v, ok = r.uint(32)
 			p.Numerator = uint32(v)
-			ok = ok && once(&seen, 1)
+			return ok && once(&seen, 1)
 		case "denominator":
 			var v string
 			v, ok = r.str()
 			d, known := typev3.FractionalPercent_DenominatorType_value[v]
 			p.Denominator = typev3.FractionalPercent_DenominatorType(d)
-			ok = ok && known && once(&seen, 2)
-		default:
-			return false
+			return ok && known && once(&seen, 2)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return false
+	})
 }
 
 // bool reads true or false; anything else (protojson takes no "true") is
@@ -504,6 +385,9 @@ func (r *jsonReader) uint(bits int) (uint64, bool) {
 		var esc bool
 		b, esc, ok = r.raw()
 		ok = ok && !esc
+		if ok {
+			b = b[1 : len(b)-1]
+		}
 	}
 	if !ok || len(b) == 0 || (b[0] == '0' && len(b) > 1) {
 		return 0, false
@@ -517,20 +401,19 @@ func (r *jsonReader) uint(bits int) (uint64, bool) {
 	return v, err == nil
 }
 
-// raw reads a string value and returns its bytes between the quotes, and
-// whether they hold a backslash. Raw control characters (which jsonscan
+// raw reads a string value and returns its text, quotes included, and
+// whether it holds a backslash. Raw control characters (which jsonscan
 // keeps and protojson refuses) and invalid UTF-8 are refused.
-func (r *jsonReader) raw() (b []byte, escaped, ok bool) {
+func (r *jsonReader) raw() (text []byte, escaped, ok bool) {
 	if r.sc.Peek() != jsonscan.String {
 		return nil, false, false
 	}
-	text, ok := r.sc.Skip()
+	text, ok = r.sc.Skip()
 	if !ok || len(text) < 2 {
 		return nil, false, false
 	}
-	b = text[1 : len(text)-1]
 	high := false
-	for _, c := range b {
+	for _, c := range text[1 : len(text)-1] {
 		switch {
 		case c < 0x20:
 			return nil, false, false
@@ -540,60 +423,41 @@ func (r *jsonReader) raw() (b []byte, escaped, ok bool) {
 			high = true
 		}
 	}
-	if high && !utf8.Valid(b) {
+	if high && !utf8.Valid(text) {
 		return nil, false, false
 	}
-	return b, escaped, true
+	return text, escaped, true
 }
 
-// str reads a string value. Of the escapes it takes the two-character ones;
-// \u escapes (surrogates are where JSON readers differ) go to protojson.
+// str reads a string value. Escaped text is unescaped by the JSON scanner,
+// except \u escapes (surrogates are where JSON readers differ), which go to
+// protojson.
 func (r *jsonReader) str() (string, bool) {
-	b, escaped, ok := r.raw()
+	text, escaped, ok := r.raw()
 	if !ok {
 		return "", false
 	}
 	if !escaped {
-		return string(b), true
+		return string(text[1 : len(text)-1]), true
 	}
-	out := r.esc[:0]
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i == len(b) {
-			return "", false
-		}
-		switch b[i] {
-		case '"', '\\', '/':
-			out = append(out, b[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		default:
-			return "", false
-		}
+	if bytes.Contains(text, []byte(`\u`)) {
+		return "", false
 	}
-	r.esc = out
-	return string(out), true
+	r.unesc.Reset(text)
+	v, ok := r.unesc.Str()
+	return string(v), ok
 }
 
 // base64 reads a bytes value: standard base64 with padding, as Envoy writes
 // it, decoded into the arena. URL-safe or unpadded text (which protojson also
 // takes) goes to protojson.
 func (r *jsonReader) base64() ([]byte, bool) {
-	b, escaped, ok := r.raw()
-	if !ok || escaped || len(b)%4 != 0 || bytes.ContainsAny(b, "-_\r\n") {
+	text, escaped, ok := r.raw()
+	if !ok || escaped {
+		return nil, false
+	}
+	b := text[1 : len(text)-1]
+	if len(b)%4 != 0 || bytes.ContainsAny(b, "-_\r\n") {
 		return nil, false
 	}
 	if len(b) == 0 {

@@ -179,8 +179,8 @@ func FuzzJSONReaderMatchesProtojson(f *testing.F) {
 		if n, ok := jr.next(doc, &w); ok {
 			var sc jsonscan.Scanner
 			sc.Reset(doc)
-			if raw, ok := sc.Skip(); !ok || len(raw) != n {
-				t.Fatalf("the reader ends the document at %d, the scanner at %d (%v)", n, len(raw), sc.Err())
+			if _, ok := sc.Skip(); !ok || sc.Pos() != n {
+				t.Fatalf("the reader ends the document at %d, the scanner at %d (%v)", n, sc.Pos(), sc.Err())
 			}
 		}
 	})
