@@ -55,12 +55,6 @@ func (r *jsonReader) next(data []byte, w *tapv3.TraceWrapper) (int, bool) {
 	return r.sc.Pos(), true
 }
 
-// read is next for exactly one whole document.
-func (r *jsonReader) read(doc []byte, w *tapv3.TraceWrapper) bool {
-	n, ok := r.next(doc, w)
-	return ok && n == len(doc)
-}
-
 // object opens an object value; false for any other value (null included).
 func (r *jsonReader) object() bool {
 	return r.sc.Peek() == jsonscan.Object && r.sc.EnterObject()
@@ -94,6 +88,26 @@ func (r *jsonReader) members(member func(key []byte) bool) bool {
 	}
 }
 
+// boolTo, strTo and uint64To read a scalar member's value into dst, and
+// check with once that the member came only once.
+func (r *jsonReader) boolTo(dst *bool, seen *uint16, bit uint16) bool {
+	v, ok := r.bool()
+	*dst = v
+	return ok && once(seen, bit)
+}
+
+func (r *jsonReader) strTo(dst *string, seen *uint16, bit uint16) bool {
+	v, ok := r.str()
+	*dst = v
+	return ok && once(seen, bit)
+}
+
+func (r *jsonReader) uint64To(dst *uint64, seen *uint16, bit uint16) bool {
+	v, ok := r.uint(64)
+	*dst = v
+	return ok && once(seen, bit)
+}
+
 func (r *jsonReader) wrapper(w *tapv3.TraceWrapper) bool {
 	var seen uint16
 	const trace, rate = 1, 2
@@ -122,8 +136,7 @@ func (r *jsonReader) buffered(t *tapv3.SocketBufferedTrace) bool {
 		ok := false
 		switch string(k) {
 		case "trace_id", "traceId":
-			t.TraceId, ok = r.uint(64)
-			return ok && once(&seen, id)
+			return r.uint64To(&t.TraceId, &seen, id)
 		case "connection":
 			t.Connection = &tapv3.Connection{}
 			return once(&seen, conn) && r.connection(t.Connection)
@@ -131,11 +144,9 @@ func (r *jsonReader) buffered(t *tapv3.SocketBufferedTrace) bool {
 			t.Events, ok = r.events(t.Events[:0], once(&seen, events))
 			return ok
 		case "read_truncated", "readTruncated":
-			t.ReadTruncated, ok = r.bool()
-			return ok && once(&seen, readTrunc)
+			return r.boolTo(&t.ReadTruncated, &seen, readTrunc)
 		case "write_truncated", "writeTruncated":
-			t.WriteTruncated, ok = r.bool()
-			return ok && once(&seen, writeTrunc)
+			return r.boolTo(&t.WriteTruncated, &seen, writeTrunc)
 		}
 		return false
 	})
@@ -145,11 +156,9 @@ func (r *jsonReader) segment(t *tapv3.SocketStreamedTraceSegment) bool {
 	var seen uint16
 	const id, piece = 1, 2
 	return r.members(func(k []byte) bool {
-		ok := false
 		switch string(k) {
 		case "trace_id", "traceId":
-			t.TraceId, ok = r.uint(64)
-			return ok && once(&seen, id)
+			return r.uint64To(&t.TraceId, &seen, id)
 		case "connection":
 			c := &tapv3.Connection{}
 			t.MessagePiece = &tapv3.SocketStreamedTraceSegment_Connection{Connection: c}
@@ -217,8 +226,7 @@ func (r *jsonReader) event(e *tapv3.SocketEvent) bool {
 			e.Connection = &tapv3.Connection{}
 			return once(&seen, conn) && r.connection(e.Connection)
 		case "seq_num", "seqNum":
-			e.SeqNum, ok = r.uint(64)
-			return ok && once(&seen, seq)
+			return r.uint64To(&e.SeqNum, &seen, seq)
 		}
 		return false
 	})
@@ -239,14 +247,12 @@ func (r *jsonReader) readEvent(rd *tapv3.SocketEvent_Read) bool {
 func (r *jsonReader) write(w *tapv3.SocketEvent_Write) bool {
 	var seen uint16
 	return r.members(func(k []byte) bool {
-		ok := false
 		switch string(k) {
 		case "data":
 			w.Data = &tapv3.Body{}
 			return once(&seen, 1) && r.body(w.Data)
 		case "end_stream", "endStream":
-			w.EndStream, ok = r.bool()
-			return ok && once(&seen, 2)
+			return r.boolTo(&w.EndStream, &seen, 2)
 		}
 		return false
 	})
@@ -266,11 +272,9 @@ func (r *jsonReader) body(b *tapv3.Body) bool {
 		case "as_string", "asString":
 			v := &tapv3.Body_AsString{}
 			b.BodyType = v
-			v.AsString, ok = r.str()
-			return ok && once(&seen, bodyType)
+			return r.strTo(&v.AsString, &seen, bodyType)
 		case "truncated":
-			b.Truncated, ok = r.bool()
-			return ok && once(&seen, truncated)
+			return r.boolTo(&b.Truncated, &seen, truncated)
 		}
 		return false
 	})
@@ -318,8 +322,7 @@ func (r *jsonReader) socketAddress(sa *corev3.SocketAddress) bool {
 			sa.Protocol = corev3.SocketAddress_Protocol(p)
 			return ok && known && once(&seen, protocol)
 		case "address":
-			sa.Address, ok = r.str()
-			return ok && once(&seen, address)
+			return r.strTo(&sa.Address, &seen, address)
 		case "port_value", "portValue":
 			var v uint64
 			v, ok = r.uint(32)
@@ -328,17 +331,13 @@ func (r *jsonReader) socketAddress(sa *corev3.SocketAddress) bool {
 		case "named_port", "namedPort":
 			v := &corev3.SocketAddress_NamedPort{}
 			sa.PortSpecifier = v
-			v.NamedPort, ok = r.str()
-			return ok && once(&seen, port)
+			return r.strTo(&v.NamedPort, &seen, port)
 		case "resolver_name", "resolverName":
-			sa.ResolverName, ok = r.str()
-			return ok && once(&seen, resolver)
+			return r.strTo(&sa.ResolverName, &seen, resolver)
 		case "ipv4_compat", "ipv4Compat":
-			sa.Ipv4Compat, ok = r.bool()
-			return ok && once(&seen, v4compat)
+			return r.boolTo(&sa.Ipv4Compat, &seen, v4compat)
 		case "network_namespace_filepath", "networkNamespaceFilepath":
-			sa.NetworkNamespaceFilepath, ok = r.str()
-			return ok && once(&seen, netns)
+			return r.strTo(&sa.NetworkNamespaceFilepath, &seen, netns)
 		}
 		return false
 	})

@@ -2,8 +2,6 @@ package envoytap
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode/jsonscan"
+	"github.com/tapline/tapline/internal/decodetest"
 )
 
 // jsonDocs splits concatenated JSON documents (as the decoder does) and
@@ -37,13 +36,20 @@ func jsonDocs(payload []byte) [][]byte {
 	return docs
 }
 
+// readWhole reads doc with jr.next and reports whether it read all of it as
+// one document.
+func readWhole(jr *jsonReader, doc []byte, w *tapv3.TraceWrapper) bool {
+	n, ok := jr.next(doc, w)
+	return ok && n == len(doc)
+}
+
 // readMatchesProtojson checks the fast path's contract on one document:
 // where it reads the document, protojson reads it too, into an equal
 // message. It returns whether the fast path read it.
 func readMatchesProtojson(t *testing.T, jr *jsonReader, doc []byte) bool {
 	t.Helper()
 	var fast, slow tapv3.TraceWrapper
-	if !jr.read(doc, &fast) {
+	if !readWhole(jr, doc, &fast) {
 		return false
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(doc, &slow); err != nil {
@@ -61,20 +67,16 @@ func readMatchesProtojson(t *testing.T, jr *jsonReader, doc []byte) bool {
 // take: all generated documents and the testdata documents Envoy wrote.
 func TestJSONReaderMatchesProtojson(t *testing.T) {
 	var jr jsonReader
-	paths, _ := filepath.Glob("testdata/*.json")
-	misuse, _ := filepath.Glob("testdata/misuse/*")
+	envoyWrote := decodetest.ReadInputs(t, "testdata/*.json", SubjectJSON)
+	misuse := decodetest.ReadInputs(t, "testdata/misuse/*", SubjectJSON)
 	fast, all := 0, 0
-	for _, p := range append(paths, misuse...) {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range jsonDocs(b) {
+	for i, in := range append(envoyWrote, misuse...) {
+		for _, doc := range jsonDocs(in.Payload) {
 			all++
 			if readMatchesProtojson(t, &jr, doc) {
 				fast++
-			} else if filepath.Dir(p) == "testdata" && filepath.Base(p) != "adversarial.json" {
-				t.Errorf("%s: a document Envoy wrote went to protojson:\n%.300s", p, doc)
+			} else if i < len(envoyWrote) && in.Name != "adversarial" {
+				t.Errorf("testdata/%s.json: a document Envoy wrote went to protojson:\n%.300s", in.Name, doc)
 			}
 		}
 	}
@@ -137,7 +139,7 @@ func TestJSONReaderHandsOverWhatItDoesNotKnow(t *testing.T) {
 	} {
 		var jr jsonReader
 		var w tapv3.TraceWrapper
-		if jr.read([]byte(doc), &w) {
+		if readWhole(&jr, []byte(doc), &w) {
 			t.Errorf("the fast path read what it should hand to protojson:\n%s\ngot %v", doc, &w)
 		}
 	}
@@ -159,14 +161,9 @@ func TestJSONReaderHandsOverWhatItDoesNotKnow(t *testing.T) {
 // reads the same way, and the document ends where the scanner says
 // (seeded with testdata's JSON).
 func FuzzJSONReaderMatchesProtojson(f *testing.F) {
-	paths, _ := filepath.Glob("testdata/*.json")
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b) // whole files: several documents, glued "}{" or not
-		for _, doc := range jsonDocs(b) {
+	for _, in := range decodetest.ReadInputs(f, "testdata/*.json", SubjectJSON) {
+		f.Add(in.Payload) // whole files: several documents, glued "}{" or not
+		for _, doc := range jsonDocs(in.Payload) {
 			f.Add(doc)
 		}
 	}
