@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/ingest/decode"
 	envoytapdec "github.com/tapline/tapline/ingest/decode/envoytap"
+	"github.com/tapline/tapline/internal/decodetest"
 	"github.com/tapline/tapline/schema"
 )
 
@@ -49,11 +50,11 @@ func TestEnvoytapTruthMatchesDecoder(t *testing.T) {
 		if rec.Sample {
 			require.EqualValues(t, 1, conns.NumRows())
 			col := func(name string) arrow.Array { return conns.Column(ct.Index(name)) }
-			require.Equal(t, "buffered", col("mode").(*array.String).Value(0))
+			require.Equal(t, "buffered", decodetest.Value(t, col("mode"), 0))
 			require.Equal(t, rec.LatencyMs, col("duration_ms").(*array.Float64).Value(0))
 			require.Equal(t, rec.Error, col("is_error").(*array.Boolean).Value(0))
-			require.Equal(t, rec.Service, col("remote_host").(*array.String).Value(0))
-			require.Equal(t, rec.Operation, col("local_address").(*array.String).Value(0))
+			require.Equal(t, rec.Service, decodetest.Value(t, col("remote_host"), 0))
+			require.Equal(t, rec.Operation, decodetest.Value(t, col("local_address"), 0))
 			require.Less(t, col("local_port").(*array.Uint16).Value(0), uint16(32768), "operation is the listener address as the view writes it")
 			require.Equal(t, rec.Time.UnixNano(), int64(col("last_event").(*array.Timestamp).Value(0)))
 			if rec.Error {

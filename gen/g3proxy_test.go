@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapline/tapline/ingest/decode"
 	g3proxydec "github.com/tapline/tapline/ingest/decode/g3proxy"
+	"github.com/tapline/tapline/internal/decodetest"
 	"github.com/tapline/tapline/schema"
 )
 
@@ -54,7 +55,7 @@ func TestG3proxyTruthMatchesDecodedRows(t *testing.T) {
 
 	rows := out.Builders[0].NewRecord()
 	defer rows.Release()
-	str := func(name string, i int) string { return rows.Column(tbl.Index(name)).(*array.String).Value(i) }
+	str := func(name string, i int) string { return decodetest.Value(t, rows.Column(tbl.Index(name)), i).(string) }
 	total := rows.Column(tbl.Index("total_time_ns")).(*array.Uint64)
 	wait := rows.Column(tbl.Index("wait_time_ns")).(*array.Uint64)
 	isErr := rows.Column(tbl.Index("is_error")).(*array.Boolean)

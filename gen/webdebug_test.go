@@ -11,6 +11,7 @@ import (
 
 	"github.com/tapline/tapline/ingest/decode"
 	webdebugdec "github.com/tapline/tapline/ingest/decode/webdebug"
+	"github.com/tapline/tapline/internal/decodetest"
 	"github.com/tapline/tapline/schema"
 )
 
@@ -51,13 +52,12 @@ func TestWebdebugVariety(t *testing.T) {
 	defer docs.Release()
 
 	tbl := schema.WebdebugEvents
-	typ := events.Column(tbl.Index("type")).(*array.String)
-	kind := events.Column(tbl.Index("sample_kind")).(*array.String)
+	typ, kind := events.Column(tbl.Index("type")), events.Column(tbl.Index("sample_kind"))
 	depth := events.Column(tbl.Index("depth")).(*array.Uint8)
 	maxDepth, queries := uint8(0), 0
 	for i := 0; i < int(events.NumRows()); i++ {
-		seen["type "+typ.Value(i)] = true
-		if kind.Value(i) == "query" {
+		seen["type "+decodetest.Value(t, typ, i).(string)] = true
+		if decodetest.Value(t, kind, i) == "query" {
 			queries++
 		}
 		maxDepth = max(maxDepth, depth.Value(i))

@@ -37,7 +37,7 @@ func (r *runner) healthRecord(j ingest.BatchRecord, h batchHealth) arrow.Record 
 	t := schema.PipelineBatches
 	b := t.NewBuilder(r.mem)
 	defer b.Release()
-	str := func(name, v string) { b.Field(t.Index(name)).(*array.StringBuilder).Append(v) }
+	str := func(name, v string) { b.Strings(t.Index(name)).AppendString(v) }
 	u64 := func(name string, v uint64) { b.Field(t.Index(name)).(*array.Uint64Builder).Append(v) }
 	str("source", r.src.Name)
 	str("stream", j.Stream)

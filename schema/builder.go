@@ -32,21 +32,26 @@ func (t *Table) NewBuilder(mem memory.Allocator) *Builder {
 	}
 }
 
-// Strings takes over field i, which must be a top-level String column
-// (it panics otherwise: decoders bind their columns once, so the first
-// test finds the mistake), and returns its StringColumn; every later call
-// for i returns the same one. From then on the column's rows go to the
-// StringColumn, and NewRecord panics when the RecordBuilder's own builder
-// of that field has rows.
+// Strings takes over field i, which must be a top-level String or
+// LowCardDict column (it panics otherwise: decoders bind their columns
+// once, so the first test finds the mistake), and returns its
+// StringColumn; every later call for i returns the same one. From then on
+// the column's rows go to the StringColumn, and NewRecord panics when the
+// RecordBuilder's own builder of that field has rows.
 func (b *Builder) Strings(i int) *StringColumn {
 	if s := b.strs[i]; s != nil {
 		return s
 	}
 	f := b.schema.Field(i)
-	if f.Type.ID() != arrow.STRING {
-		panic(fmt.Sprintf("BUG: Strings(%d): column %s is %s, not a String", i, f.Name, f.Type))
+	var s *StringColumn
+	switch {
+	case f.Type.ID() == arrow.STRING:
+		s = newStringColumn(b.mem, f.Name)
+	case arrow.TypeEqual(f.Type, LowCardDict):
+		s = newDictColumn(b.mem, f.Name)
+	default:
+		panic(fmt.Sprintf("BUG: Strings(%d): column %s is %s, not a String or LowCardDict", i, f.Name, f.Type))
 	}
-	s := newStringColumn(b.mem, f.Name)
 	b.strs[i] = s
 	return s
 }

@@ -2,8 +2,10 @@ package schema_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/stretchr/testify/require"
@@ -113,8 +115,8 @@ func TestStringColumnWithoutNulls(t *testing.T) {
 func TestBuilderRefusesMixedAppends(t *testing.T) {
 	b := builderTable.NewBuilder(memory.DefaultAllocator)
 	defer b.Release()
-	require.PanicsWithValue(t, "BUG: Strings(0): column n is uint32, not a String", func() { b.Strings(0) })
-	require.PanicsWithValue(t, "BUG: Strings(3): column m is "+builderTable.Arrow().Field(3).Type.String()+", not a String", func() { b.Strings(3) })
+	require.PanicsWithValue(t, "BUG: Strings(0): column n is uint32, not a String or LowCardDict", func() { b.Strings(0) })
+	require.PanicsWithValue(t, "BUG: Strings(3): column m is "+builderTable.Arrow().Field(3).Type.String()+", not a String or LowCardDict", func() { b.Strings(3) })
 	b.Strings(1).AppendString("a")
 	b.Field(1).(*array.StringBuilder).Append("b")
 	b.Field(0).(*array.Uint32Builder).Append(1)
@@ -133,4 +135,86 @@ func TestBuilderRefusesRowsOfDifferentLengths(t *testing.T) {
 	b.Strings(1).AppendString("a")
 	b.Field(3).AppendNull()
 	require.Panics(t, func() { b.NewRecord() })
+}
+
+var lowCardTable = schema.NewTable("low_card_test", schema.LowCardString("lc"), schema.LowCardString("other"))
+
+// TestLowCardColumnsKeepEachValueOnce checks a LowCardString column's
+// dictionary mode, batch after batch: every row reads back as the value
+// appended (a null as ""), through Append and AppendString, with "" at
+// different places among the values; the dictionary holds each distinct
+// value of its batch once, in the order first seen, and no value of an
+// earlier batch; the indexes are Int32 without nulls; and every buffer goes
+// back to the allocator.
+func TestLowCardColumnsKeepEachValueOnce(t *testing.T) {
+	mem := memory.NewCheckedAllocator(schema.NewRecycler(0))
+	defer mem.AssertSize(t, 0)
+	b := lowCardTable.NewBuilder(mem)
+	defer b.Release()
+	values := []string{"a", "", "bb", "a", "ccc", "", "dd"}
+	for batch, rows := range []int{1000, 1, 0, 5000, 3} {
+		var want []string
+		if rows > 0 {
+			// A value appended from a buffer the caller then reuses for
+			// the next value stays what it was, whether it was new to the
+			// dictionary or already in it.
+			buf := []byte("bb")
+			b.Strings(0).Append(buf)
+			b.Strings(0).AppendString("a")
+			b.Strings(0).Append(buf)
+			copy(buf, "dd")
+			b.Strings(0).Append(buf)
+			want = append(want, "bb", "a", "bb", "dd")
+			for range want {
+				b.Strings(1).AppendString("x")
+			}
+			rows += len(want)
+		}
+		for i := len(want); i < rows; i++ {
+			v := values[(i*(batch+1)+batch)%len(values)]
+			switch {
+			case i%11 == 5:
+				b.Strings(0).AppendNull()
+				v = ""
+			case i%2 == 0:
+				buf := []byte(v + "!")
+				b.Strings(0).Append(buf[:len(v)])
+				buf[0] = 'X' // the column copied what it keeps
+			default:
+				b.Strings(0).AppendString(v)
+			}
+			b.Strings(1).AppendString(fmt.Sprint(batch))
+			want = append(want, v)
+		}
+		require.Equal(t, rows, b.Rows())
+		rec := b.NewRecord()
+		require.Zero(t, b.Rows(), "NewRecord leaves the builder empty")
+		col := rec.Column(0).(*array.Dictionary)
+		require.True(t, arrow.TypeEqual(schema.LowCardDict, col.DataType()))
+		require.Zero(t, col.NullN())
+		dict := col.Dictionary().(*array.String)
+		var got, seen []string
+		for i := 0; i < col.Len(); i++ {
+			got = append(got, dict.Value(col.GetValueIndex(i)))
+		}
+		for _, v := range want {
+			if !slices.Contains(seen, v) {
+				seen = append(seen, v)
+			}
+		}
+		if rows == 0 {
+			got, want = []string{}, []string{}
+		}
+		require.Equalf(t, want, got, "batch %d: the rows read back as appended", batch)
+		var dictVals []string
+		for i := 0; i < dict.Len(); i++ {
+			dictVals = append(dictVals, dict.Value(i))
+		}
+		if len(seen) == 0 {
+			dictVals, seen = nil, nil
+		}
+		require.Equalf(t, seen, dictVals, "batch %d: each distinct value once, first seen first", batch)
+		schema.ReserveLike(b, rec)
+		rec.Release()
+	}
 }

@@ -12,8 +12,11 @@ import (
 func ReserveLike(rb *Builder, rec arrow.Record) {
 	for i, b := range rb.Fields() {
 		if s := rb.strs[i]; s != nil {
-			if n := rec.Column(i).Len(); n > 0 {
-				s.Reserve(n, len(rec.Column(i).(*array.String).ValueBytes()))
+			switch a := rec.Column(i).(type) {
+			case *array.String:
+				s.Reserve(a.Len(), len(a.ValueBytes()))
+			case *array.Dictionary:
+				s.Reserve(a.Len(), len(a.Dictionary().(*array.String).ValueBytes()))
 			}
 			continue
 		}

@@ -82,10 +82,18 @@ func String(name string) Column {
 }
 
 // LowCardString is a LowCardinality(String) column, for values with few
-// distinct values (service names, enums): dictionary-encoded on disk.
+// distinct values (service names, enums): dictionary-encoded on disk, and
+// in Arrow (LowCardDict), so that the engine takes the batch's dictionary
+// and indexes as they are instead of hashing every row's string into its
+// own dictionary. Its rows are never null (a null appended is "").
 func LowCardString(name string) Column {
-	return Column{Name: name, CH: "LowCardinality(String)", Arrow: arrow.BinaryTypes.String}
+	return Column{Name: name, CH: "LowCardinality(String)", Arrow: LowCardDict}
 }
+
+// LowCardDict is the Arrow type of a LowCardString column: Int32 indexes
+// into a dictionary of distinct String values, one dictionary per record
+// batch (Builder.Strings builds it).
+var LowCardDict = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 
 // NullableString is a Nullable(String) column.
 func NullableString(name string) Column {

@@ -3,6 +3,8 @@ package schema
 import (
 	"fmt"
 	"math"
+	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -20,6 +22,12 @@ import (
 // Builder.NewRecord makes; the column then starts empty. The validity
 // bitmap is only made once a null is appended. A StringColumn is not safe
 // for concurrent use.
+//
+// For a LowCardString column (Arrow type LowCardDict) the StringColumn
+// builds a dictionary array: each distinct value of the batch is kept once,
+// in the order first seen, and a row is its value's index. Appending a value
+// costs a comparison with the previous row's value, else a map lookup; a
+// null becomes "" (LowCardinality(String) is not nullable).
 type StringColumn struct {
 	mem     memory.Allocator
 	offsets *memory.Buffer // n+1 int32 offsets; off views its whole capacity
@@ -32,20 +40,85 @@ type StringColumn struct {
 	size    int // bytes used in dat
 	nulls   int
 	name    string
+
+	// Dictionary mode (non-nil vals): the batch's distinct values, a map
+	// from value to index in vals, the rows' indexes (n of them), and the
+	// index of the last value appended (-1 for none).
+	vals  *StringColumn
+	dict  map[string]int32
+	index *memory.Buffer // idx views its whole capacity
+	idx   []int32
+	last  int32
 }
 
 func newStringColumn(mem memory.Allocator, name string) *StringColumn {
 	return &StringColumn{mem: mem, name: name}
 }
 
+func newDictColumn(mem memory.Allocator, name string) *StringColumn {
+	return &StringColumn{mem: mem, name: name, vals: newStringColumn(mem, name), dict: make(map[string]int32), last: -1}
+}
+
 // Len returns the number of rows appended since the last NewRecord.
 func (s *StringColumn) Len() int { return s.n }
 
 // Append appends v (copied; the caller may reuse it).
-func (s *StringColumn) Append(v []byte) { appendValue(s, v) }
+func (s *StringColumn) Append(v []byte) {
+	if s.vals != nil {
+		s.appendIndex(s.lookup(unsafe.String(unsafe.SliceData(v), len(v))))
+		return
+	}
+	appendValue(s, v)
+}
 
 // AppendString appends v.
-func (s *StringColumn) AppendString(v string) { appendValue(s, v) }
+func (s *StringColumn) AppendString(v string) {
+	if s.vals != nil {
+		s.appendIndex(s.lookup(v))
+		return
+	}
+	appendValue(s, v)
+}
+
+// lookup returns v's index in the dictionary, adding it when it is new. v
+// may alias the caller's buffer: it is copied before it is kept.
+func (s *StringColumn) lookup(v string) int32 {
+	if s.last >= 0 && s.vals.valueString(int(s.last)) == v {
+		return s.last
+	}
+	i, ok := s.dict[v]
+	if !ok {
+		i = int32(s.vals.n)
+		appendValue(s.vals, v)
+		s.dict[strings.Clone(v)] = i
+	}
+	s.last = i
+	return i
+}
+
+// valueString returns row i's value, aliasing the column's buffer: only to
+// compare, before anything else is appended.
+func (s *StringColumn) valueString(i int) string {
+	b := s.dat[s.off[i]:s.off[i+1]]
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func (s *StringColumn) appendIndex(i int32) {
+	if s.n >= len(s.idx) {
+		s.growIndex(s.n + 1)
+	}
+	s.idx[s.n] = i
+	s.n++
+}
+
+func (s *StringColumn) growIndex(min int) {
+	if s.index == nil {
+		s.index = memory.NewResizableBuffer(s.mem)
+	}
+	c := max(2*len(s.idx), min, 64)
+	s.index.Reserve(c * arrow.Int32SizeBytes)
+	s.idx = arrow.Int32Traits.CastFromBytes(s.index.Buf())
+}
 
 func appendValue[T []byte | string](s *StringColumn, v T) {
 	if s.n+2 > len(s.off) {
@@ -66,8 +139,13 @@ func appendValue[T []byte | string](s *StringColumn, v T) {
 }
 
 // AppendNull appends a null (the column's field must be nullable for the
-// engine to keep it; an empty string otherwise).
+// engine to keep it; an empty string otherwise, and always "" in
+// dictionary mode).
 func (s *StringColumn) AppendNull() {
+	if s.vals != nil {
+		s.AppendString("")
+		return
+	}
 	if s.n+2 > len(s.off) {
 		s.growOffsets(s.n + 2)
 	}
@@ -82,8 +160,18 @@ func (s *StringColumn) AppendNull() {
 }
 
 // Reserve makes room for rows more rows holding bytes more value bytes, so
-// that appending them does not reallocate.
+// that appending them does not reallocate. In dictionary mode bytes are
+// the dictionary's value bytes.
 func (s *StringColumn) Reserve(rows, bytes int) {
+	if s.vals != nil {
+		if s.n+rows > len(s.idx) {
+			s.growIndex(s.n + rows)
+		}
+		if s.vals.size+bytes > len(s.vals.dat) {
+			s.vals.growData(s.vals.size + bytes)
+		}
+		return
+	}
 	if s.n+rows+1 > len(s.off) {
 		s.growOffsets(s.n + rows + 1)
 	}
@@ -157,6 +245,9 @@ func (s *StringColumn) growBits(rows int) {
 // newArray returns the rows appended so far as a String array (the caller
 // releases it) and starts the column empty.
 func (s *StringColumn) newArray() arrow.Array {
+	if s.vals != nil {
+		return s.newDictArray()
+	}
 	if s.offsets == nil {
 		s.growOffsets(1)
 	}
@@ -177,12 +268,36 @@ func (s *StringColumn) newArray() arrow.Array {
 	return a
 }
 
-// release drops the column's references to its buffers and starts it empty.
+// newDictArray is newArray in dictionary mode: a LowCardDict array of the
+// rows' indexes into the batch's values.
+func (s *StringColumn) newDictArray() arrow.Array {
+	if s.index == nil {
+		s.growIndex(1)
+	}
+	s.index.ResizeNoShrink(s.n * arrow.Int32SizeBytes)
+	ids := array.NewData(arrow.PrimitiveTypes.Int32, s.n, []*memory.Buffer{nil, s.index}, nil, 0, 0)
+	idx := array.NewInt32Data(ids)
+	ids.Release()
+	vals := s.vals.newArray()
+	a := array.NewDictionaryArray(LowCardDict, idx, vals)
+	idx.Release()
+	vals.Release()
+	s.release()
+	return a
+}
+
+// release drops the column's references to its buffers and starts it empty
+// (in dictionary mode with an empty dictionary).
 func (s *StringColumn) release() {
-	for _, b := range []*memory.Buffer{s.offsets, s.data, s.valid} {
+	for _, b := range []*memory.Buffer{s.offsets, s.data, s.valid, s.index} {
 		if b != nil {
 			b.Release()
 		}
 	}
-	*s = StringColumn{mem: s.mem, name: s.name}
+	vals, dict := s.vals, s.dict
+	if vals != nil {
+		vals.release()
+		clear(dict)
+	}
+	*s = StringColumn{mem: s.mem, name: s.name, vals: vals, dict: dict, last: -1}
 }

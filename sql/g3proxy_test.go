@@ -55,7 +55,7 @@ type g3want struct {
 func expectedLatency(t *testing.T, rec arrow.Record) map[g3key]*g3want {
 	t.Helper()
 	tbl := schema.G3proxyTask
-	str := func(name string, i int) string { return rec.Column(tbl.Index(name)).(*array.String).Value(i) }
+	str := func(name string, i int) string { return decodetest.Value(t, rec.Column(tbl.Index(name)), i).(string) }
 	total := rec.Column(tbl.Index("total_time_ns")).(*array.Uint64)
 	isErr := rec.Column(tbl.Index("is_error")).(*array.Boolean)
 	want := map[g3key]*g3want{}

@@ -22,6 +22,8 @@ func Value(t testing.TB, col arrow.Array, i int) any {
 	switch a := col.(type) {
 	case *array.String:
 		return a.Value(i)
+	case *array.Dictionary:
+		return Value(t, a.Dictionary(), a.GetValueIndex(i))
 	case *array.Uint8:
 		return a.Value(i)
 	case *array.Uint16:

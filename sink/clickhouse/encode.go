@@ -134,6 +134,10 @@ func newColEncoder(c schema.Column, chType string) (colEncoder, error) {
 		return nil, fmt.Errorf("column %s: nullability of %s does not match the Arrow field (nullable=%v)", c.Name, chType, c.Nullable)
 	}
 	switch t := c.Arrow.(type) {
+	case *arrow.DictionaryType:
+		if lc && arrow.TypeEqual(t, schema.LowCardDict) {
+			return &lowCardEncoder{nullable: nullable}, nil
+		}
 	case *arrow.StringType:
 		if lc {
 			return &lowCardEncoder{nullable: nullable}, nil
@@ -393,6 +397,9 @@ type lowCardEncoder struct {
 }
 
 func (e *lowCardEncoder) append(dst column.Interface, src arrow.Array) error {
+	if d, ok := src.(*array.Dictionary); ok {
+		return e.appendDict(dst, d)
+	}
 	a := src.(*array.String)
 	e.in.reset(a.Len())
 	defer e.in.reset(0)
@@ -402,6 +409,29 @@ func (e *lowCardEncoder) append(dst column.Interface, src arrow.Array) error {
 			err = dst.AppendRow(nil)
 		} else {
 			err = dst.AppendRow(e.in.intern(a.Value(i)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendDict appends a LowCardDict column: a row is the pointer to its
+// dictionary value, one pointer per dictionary entry.
+func (e *lowCardEncoder) appendDict(dst column.Interface, d *array.Dictionary) error {
+	vals := d.Dictionary().(*array.String)
+	e.in.reset(vals.Len())
+	defer e.in.reset(0)
+	for i := 0; i < vals.Len(); i++ {
+		e.in.slab = append(e.in.slab, vals.Value(i))
+	}
+	for i := 0; i < d.Len(); i++ {
+		var err error
+		if e.nullable && d.IsNull(i) {
+			err = dst.AppendRow(nil)
+		} else {
+			err = dst.AppendRow(&e.in.slab[d.GetValueIndex(i)])
 		}
 		if err != nil {
 			return err

@@ -158,6 +158,10 @@ func randomRecord(mem memory.Allocator, table *schema.Table, n int, seed uint64)
 			switch b := fb.(type) {
 			case *array.StringBuilder:
 				b.Append(str())
+			case *array.BinaryDictionaryBuilder:
+				if err := b.AppendString(str()); err != nil {
+					panic(err)
+				}
 			case *array.BooleanBuilder:
 				b.Append(r.IntN(2) == 1)
 			case *array.Int8Builder:

@@ -65,7 +65,7 @@ func blank() map[string]any {
 			m[c.Name] = nil
 		case c.CH == "Map(String, String)":
 			m[c.Name] = map[string]string{}
-		case c.Arrow.ID() == arrow.STRING:
+		case c.Arrow.ID() == arrow.STRING, arrow.TypeEqual(c.Arrow, schema.LowCardDict):
 			m[c.Name] = ""
 		default:
 			m[c.Name] = "<must be asserted>"
