@@ -80,6 +80,7 @@ func (r *run) report() *report.Report {
 	}
 	if n := len(r.series); n > 0 {
 		l.RSSAvgBytes = uint64(rssSum / float64(n))
+		mergesByMinute(l, r.series)
 	}
 	l.RSSPeakBytes = r.procEnd.HWM
 	l.CPUSec = (r.procEnd.CPU - r.procLive.CPU).Seconds()
@@ -163,4 +164,31 @@ func machine() report.Machine {
 		}
 	}
 	return m
+}
+
+// mergesByMinute fills l's engine counters and merge ratios from the
+// series: the whole live phase from its last point, each minute from the
+// last point in it minus the last point before it.
+func mergesByMinute(l *report.Live, series []report.Point) {
+	last := series[len(series)-1]
+	if last.EngineInsertedRows == 0 {
+		return // the engine's counters did not answer
+	}
+	l.EngineInsertedRows, l.EngineMergedRows = last.EngineInsertedRows, last.EngineMergedRows
+	l.MergedPerInserted = float64(l.EngineMergedRows) / float64(l.EngineInsertedRows)
+	var before report.Point
+	for i, p := range series {
+		if i+1 < len(series) && int(series[i+1].T/60) == int(p.T/60) {
+			continue // not the minute's last point
+		}
+		for len(l.MergedPerInsertedByMinute) < int(p.T/60) {
+			l.MergedPerInsertedByMinute = append(l.MergedPerInsertedByMinute, 0) // a minute without a point
+		}
+		ratio := 0.0
+		if ins := p.EngineInsertedRows - min(p.EngineInsertedRows, before.EngineInsertedRows); ins > 0 {
+			ratio = float64(p.EngineMergedRows-min(p.EngineMergedRows, before.EngineMergedRows)) / float64(ins)
+		}
+		l.MergedPerInsertedByMinute = append(l.MergedPerInsertedByMinute, ratio)
+		before = p
+	}
 }

@@ -85,3 +85,33 @@ func TestMeasureKeysCoverEveryCheck(t *testing.T) {
 	require.NotContains(t, keys, "keysum:envoytap_events", "no natural key: no digest")
 	require.Contains(t, measureSQL("keysum:sofarpc_stat"), "service != 'tapline.loadtest.Probe'", "probes are not generated records")
 }
+
+// TestMergesByMinuteTakesEachMinutesDeltas: the whole run's ratio comes
+// from the last point, each minute's from the counters gained in it, a
+// minute without a point is 0, and no counters leave the figures out.
+func TestMergesByMinuteTakesEachMinutesDeltas(t *testing.T) {
+	series := []report.Point{
+		{T: 0},
+		{T: 30, EngineInsertedRows: 500, EngineMergedRows: 100},
+		{T: 59, EngineInsertedRows: 1000, EngineMergedRows: 900},
+		{T: 61, EngineInsertedRows: 1500, EngineMergedRows: 1400},
+		{T: 119, EngineInsertedRows: 2000, EngineMergedRows: 2900},
+		// no point in the third minute
+		{T: 185, EngineInsertedRows: 2400, EngineMergedRows: 3700},
+	}
+	var l report.Live
+	mergesByMinute(&l, series)
+	require.Equal(t, uint64(2400), l.EngineInsertedRows)
+	require.Equal(t, uint64(3700), l.EngineMergedRows)
+	require.InDelta(t, 3700.0/2400, l.MergedPerInserted, 1e-9)
+	require.Len(t, l.MergedPerInsertedByMinute, 4)
+	require.InDelta(t, 0.9, l.MergedPerInsertedByMinute[0], 1e-9)
+	require.InDelta(t, 2.0, l.MergedPerInsertedByMinute[1], 1e-9)
+	require.Zero(t, l.MergedPerInsertedByMinute[2])
+	require.InDelta(t, 2.0, l.MergedPerInsertedByMinute[3], 1e-9)
+
+	var none report.Live
+	mergesByMinute(&none, []report.Point{{T: 0}, {T: 1}})
+	require.Zero(t, none.EngineInsertedRows)
+	require.Empty(t, none.MergedPerInsertedByMinute)
+}

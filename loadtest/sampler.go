@@ -3,10 +3,13 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tapline/tapline/loadtest/procstat"
 	"github.com/tapline/tapline/loadtest/report"
+	"github.com/tapline/tapline/sink"
 )
 
 // sampler records the live phase: every few milliseconds the pipeline's
@@ -20,6 +23,9 @@ type sampler struct {
 	lastM  procstat.Machine
 	prev   report.Point
 	hasPrv bool
+	// the engine's counters when the live phase started (ok: they answered)
+	ins0, merged0 uint64
+	engineOK      bool
 }
 
 func newSampler(ctx context.Context, r *run) (*sampler, error) {
@@ -38,6 +44,9 @@ func newSampler(ctx context.Context, r *run) (*sampler, error) {
 	r.procLive = p
 	if m, err := procstat.ReadMachine(); err == nil {
 		s.lastM, r.machineLive = m, m
+	}
+	if ins, merged, err := engineRows(ctx, r.env.Target); err == nil {
+		s.ins0, s.merged0, s.engineOK = ins, merged, true
 	}
 	return s, nil
 }
@@ -86,6 +95,14 @@ func (s *sampler) sample(ctx context.Context) {
 	if lag, err := r.lag(ctx); err == nil {
 		p.Lag = lag
 	}
+	if s.engineOK {
+		if ins, merged, err := engineRows(ctx, r.env.Target); err == nil {
+			p.EngineInsertedRows = ins - min(ins, s.ins0)
+			p.EngineMergedRows = merged - min(merged, s.merged0)
+		} else if s.hasPrv {
+			p.EngineInsertedRows, p.EngineMergedRows = s.prev.EngineInsertedRows, s.prev.EngineMergedRows
+		}
+	}
 	if proc, err := procstat.Read(); err == nil {
 		p.CPUPercent = procstat.CPUPercent(s.last, proc)
 		p.RSS = proc.RSS
@@ -111,4 +128,32 @@ func (s *sampler) sample(ctx context.Context) {
 		}
 	}
 	s.prev, s.hasPrv = p, true
+}
+
+// engineRows returns the engine's InsertedRows and MergedRows counters
+// (system.events; an event the engine has not counted yet is 0). An error
+// means the target does not let this user read system.events: the report
+// then leaves the merge figures out.
+func engineRows(ctx context.Context, t sink.Target) (inserted, merged uint64, err error) {
+	out, err := t.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'MergedRows')", "TabSeparated", nil)
+	if err != nil {
+		return 0, 0, fmt.Errorf("loadtest: read the engine's counters: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		name, v, ok := strings.Cut(line, "\t")
+		n, perr := strconv.ParseUint(v, 10, 64)
+		if !ok || perr != nil {
+			return 0, 0, fmt.Errorf("loadtest: read the engine's counters: unexpected line %q", line)
+		}
+		switch name {
+		case "InsertedRows":
+			inserted = n
+		case "MergedRows":
+			merged = n
+		}
+	}
+	return inserted, merged, nil
 }

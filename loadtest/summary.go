@@ -42,5 +42,8 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 	}
 	fmt.Fprintf(w, "  other processes    %.0f%% of one core (steal %.0f%%) on this machine meanwhile\n", l.OthersCPUPercent, l.StealPercent)
 	fmt.Fprintf(w, "  memory             %s resident on average, %s at peak\n", report.IBytes(l.RSSAvgBytes), report.IBytes(l.RSSPeakBytes))
+	if l.EngineInsertedRows > 0 {
+		fmt.Fprintf(w, "  merges             %.2f rows merged per row inserted (the engine's system.events), by minute %s\n", l.MergedPerInserted, report.RatioList(l.MergedPerInsertedByMinute))
+	}
 	fmt.Fprintf(w, "  report             %s\n", strings.Join(paths, ", "))
 }

@@ -60,6 +60,11 @@ func TestLoadtestShortRunLosesNothing(t *testing.T) {
 	require.NotEmpty(t, r.Series)
 	require.Positive(t, r.Live.CPUSec)
 	require.Positive(t, r.Live.RSSPeakBytes)
+	// The engine's own counters: every row the run added to tapline's tables
+	// was inserted, views' tables and pipeline_batches come on top.
+	require.GreaterOrEqual(t, r.Live.EngineInsertedRows, r.Live.Rows, "the engine's InsertedRows over the live phase")
+	require.NotEmpty(t, r.Live.MergedPerInsertedByMinute)
+	require.Contains(t, out.String(), "rows merged per row inserted")
 	parts := map[string]float64{}
 	for _, p := range r.Live.CPUByPart {
 		parts[p.Part] = p.Percent

@@ -37,6 +37,10 @@ func Markdown(r *Report) string {
 	}
 	w("| other processes | %.0f%% of one core (steal %.0f%%) | the machine's busy time (/proc/stat) minus this process's, over the live phase |\n", l.OthersCPUPercent, l.StealPercent)
 	w("| resident memory | **%s** on average, %s at peak | VmRSS sampled, VmHWM |\n", IBytes(l.RSSAvgBytes), IBytes(l.RSSPeakBytes))
+	if l.EngineInsertedRows > 0 {
+		w("| engine merges | %.2f rows merged per row inserted (%s merged, %s inserted); by minute %s | the engine's MergedRows and InsertedRows (system.events) over the live phase, every table and view's table; rising by minute means merge work the first minute did not pay |\n",
+			l.MergedPerInserted, SI(float64(l.EngineMergedRows)), SI(float64(l.EngineInsertedRows)), RatioList(l.MergedPerInsertedByMinute))
+	}
 	w("| load generator | %.1fs in the generators | wall time inside gen.Next, summed over publishers |\n", l.GeneratorSec)
 	if l.HeldSec > 0 {
 		w("| publishers held | %.1fs (summed over publishers) | time publishers waited because %s records were in flight |\n", l.HeldSec, SI(float64(r.Setup.MaxInFlight)))

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -143,6 +145,19 @@ type Live struct {
 	// RSS of the process: average over the samples, and its peak (VmHWM).
 	RSSAvgBytes  uint64 `json:"rss_avg_bytes"`
 	RSSPeakBytes uint64 `json:"rss_peak_bytes"`
+	// EngineInsertedRows and EngineMergedRows are the engine's counters over
+	// the live phase (see Point; a ClickHouse server counts every client's
+	// work). MergedPerInserted is EngineMergedRows / EngineInsertedRows: how
+	// often the engine wrote a row again in merges. MergedPerInsertedByMinute
+	// is the same per minute of the live phase (the last minute may be
+	// partial; 0 for a minute without inserts). A ratio that rises from
+	// minute to minute is merge work the first minute did not pay, so the
+	// first minute's CPU is not the sustained cost (README, "The climb in
+	// ten minutes, pinned down").
+	EngineInsertedRows        uint64    `json:"engine_inserted_rows,omitempty"`
+	EngineMergedRows          uint64    `json:"engine_merged_rows,omitempty"`
+	MergedPerInserted         float64   `json:"merged_per_inserted,omitempty"`
+	MergedPerInsertedByMinute []float64 `json:"merged_per_inserted_by_minute,omitempty"`
 	// Formats breaks the totals down.
 	Formats []FormatLive `json:"formats"`
 }
@@ -338,6 +353,13 @@ type Point struct {
 	// before (this process and every other), percent of one core.
 	MachineCPUPercent float64 `json:"machine_cpu_percent"`
 	RSS               uint64  `json:"rss_bytes"`
+	// EngineInsertedRows and EngineMergedRows are the engine's own counters
+	// InsertedRows and MergedRows (system.events) since the live phase
+	// started: rows written by inserts into every table (views' tables
+	// included), and rows read by merges. Both 0 when the engine did not
+	// answer.
+	EngineInsertedRows uint64 `json:"engine_inserted_rows,omitempty"`
+	EngineMergedRows   uint64 `json:"engine_merged_rows,omitempty"`
 }
 
 // Percentile returns the p-th percentile (0 < p <= 1, nearest rank) of
@@ -384,4 +406,20 @@ func Write(r *Report, dir string) ([]string, error) {
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// RatioList formats ratios with two decimals, comma-separated: all of them
+// up to twelve, else the first six and the last six around "…".
+func RatioList(v []float64) string {
+	f := func(v []float64) []string {
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = strconv.FormatFloat(x, 'f', 2, 64)
+		}
+		return out
+	}
+	if len(v) <= 12 {
+		return strings.Join(f(v), ", ")
+	}
+	return strings.Join(f(v[:6]), ", ") + ", …, " + strings.Join(f(v[len(v)-6:]), ", ")
 }
