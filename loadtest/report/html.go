@@ -44,6 +44,9 @@ func HTML(r *Report) string {
 		card("CPU, tapline itself", fmt.Sprintf("%.0f%%", l.TaplineCPUPercent), "of one core: all but the load generator and the measurement")
 	}
 	card("resident memory", IBytes(l.RSSAvgBytes), "average; peak "+IBytes(l.RSSPeakBytes))
+	if l.EngineInsertedRows > 0 {
+		card("rows merged per row inserted", fmt.Sprintf("%.2f", l.MergedPerInserted), "the engine's system.events; by minute "+RatioList(l.MergedPerInsertedByMinute))
+	}
 	w(`</div>`)
 
 	// Throughput and lag over time.

@@ -44,7 +44,8 @@ func sample() *Report {
 		Machine: Machine{CPUs: 2, OS: "linux/amd64", GoVersion: "go1.26"},
 		Setup:   Setup{Mix: map[string]float64{"sofarpc": 3, "webdebug": 1}, SampleEveryMs: 1000, BatchAgeMs: 1000},
 		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}}},
-			CPUByPart: []PartCPU{{Part: "pipeline <b>", Percent: 80}}},
+			CPUByPart:          []PartCPU{{Part: "pipeline <b>", Percent: 80}},
+			EngineInsertedRows: 2000, EngineMergedRows: 2900, MergedPerInserted: 1.45, MergedPerInsertedByMinute: []float64{0.9, 2}},
 		Freshness: Freshness{P50Ms: 800, P99Ms: 1900, Formats: []FormatFreshness{{Format: "sofarpc", P50Ms: 800, P99Ms: 1900}},
 			Samples: []ProbePoint{{T: 0.1, Format: "sofarpc", LatencyMs: 700}, {T: 1.1, Format: "webdebug", LatencyMs: 1500}}},
 		Checks:    []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
@@ -75,7 +76,7 @@ func TestWriteRendersEveryForm(t *testing.T) {
 
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%"} {
+	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00"} {
 		require.Contains(t, string(md), want)
 	}
 
@@ -94,8 +95,24 @@ func TestWriteRendersEveryForm(t *testing.T) {
 		}
 	}
 	require.Contains(t, string(page), "pipeline &lt;b&gt;")
+	require.Contains(t, string(page), "rows merged per row inserted")
+	require.Contains(t, string(page), "by minute 0.90, 2.00")
 	require.NotContains(t, string(page), "<b>")
 	require.Contains(t, string(page), `class="bad"`, "a failed verdict is shown as one")
+}
+
+// TestRatioListShortensLongRuns: up to twelve minutes are all listed, a
+// longer run its first and last six.
+func TestRatioListShortensLongRuns(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "", RatioList(nil))
+	require.Equal(t, "0.50, 1.25", RatioList([]float64{0.5, 1.25}))
+	long := make([]float64, 14)
+	for i := range long {
+		long[i] = float64(i)
+	}
+	require.Equal(t, "0.00, 1.00, 2.00, 3.00, 4.00, 5.00, …, 8.00, 9.00, 10.00, 11.00, 12.00, 13.00", RatioList(long))
+	require.Len(t, strings.Split(RatioList(long[:12]), ", "), 12)
 }
 
 func TestNiceStep(t *testing.T) {
