@@ -132,8 +132,9 @@ func (s *sampler) sample(ctx context.Context) {
 
 // engineRows returns the engine's InsertedRows and MergedRows counters
 // (system.events; an event the engine has not counted yet is 0). An error
-// means the target does not let this user read system.events: the report
-// then leaves the merge figures out.
+// means this user may not read system.events or the engine did not answer:
+// at the start of the live phase the report then leaves the merge figures
+// out, later a sample keeps the counts of the one before.
 func engineRows(ctx context.Context, t sink.Target) (inserted, merged uint64, err error) {
 	out, err := t.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'MergedRows')", "TabSeparated", nil)
 	if err != nil {
