@@ -218,3 +218,54 @@ func TestLowCardColumnsKeepEachValueOnce(t *testing.T) {
 		rec.Release()
 	}
 }
+
+// TestLowCardColumnWithManyDistinctValues checks the dictionary's index when
+// a batch has tens of thousands of distinct values (as remote_host in the
+// drain's generated digests), each appended again later in the batch, and
+// when the next batch reuses the grown index with values of its own and
+// some of the first batch's: every row reads back as appended, and the
+// dictionary holds each distinct value of its batch once, first seen first.
+func TestLowCardColumnWithManyDistinctValues(t *testing.T) {
+	mem := memory.NewCheckedAllocator(schema.NewRecycler(0))
+	defer mem.AssertSize(t, 0)
+	b := lowCardTable.NewBuilder(mem)
+	defer b.Release()
+	for batch, distinct := range []int{40000, 3000} {
+		var want []string
+		for i := 0; i < distinct; i++ {
+			// Values of different lengths, many sharing prefixes.
+			v := fmt.Sprintf("10.%d.%d.%d", batch+i%2, i/256, i%256)
+			want = append(want, v)
+			if i%3 == 0 {
+				want = append(want, want[i*3/4])
+			}
+		}
+		for _, v := range want {
+			b.Strings(0).Append([]byte(v))
+			b.Strings(1).AppendString("x")
+		}
+		rec := b.NewRecord()
+		col := rec.Column(0).(*array.Dictionary)
+		dict := col.Dictionary().(*array.String)
+		require.Equal(t, len(want), col.Len())
+		for i, v := range want {
+			if got := dict.Value(col.GetValueIndex(i)); got != v {
+				t.Fatalf("batch %d row %d: %q, want %q", batch, i, got, v)
+			}
+		}
+		var seen []string
+		first := map[string]bool{}
+		for _, v := range want {
+			if !first[v] {
+				first[v] = true
+				seen = append(seen, v)
+			}
+		}
+		require.Equalf(t, len(seen), dict.Len(), "batch %d: each distinct value once", batch)
+		for i, v := range seen {
+			require.Equalf(t, v, dict.Value(i), "batch %d: dictionary entry %d", batch, i)
+		}
+		schema.ReserveLike(b, rec)
+		rec.Release()
+	}
+}

@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"math"
-	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -26,7 +25,7 @@ import (
 // For a LowCardString column (Arrow type LowCardDict) the StringColumn
 // builds a dictionary array: each distinct value of the batch is kept once,
 // in the order first seen, and a row is its value's index. Appending a value
-// costs a comparison with the previous row's value, else a map lookup; a
+// costs a comparison with the previous row's value, else a hash lookup; a
 // null becomes "" (LowCardinality(String) is not nullable).
 type StringColumn struct {
 	mem     memory.Allocator
@@ -41,11 +40,11 @@ type StringColumn struct {
 	nulls   int
 	name    string
 
-	// Dictionary mode (non-nil vals): the batch's distinct values, a map
-	// from value to index in vals, the rows' indexes (n of them), and the
+	// Dictionary mode (non-nil vals): the batch's distinct values, a hash
+	// index from value to position in vals, the rows' indexes (n of them), and the
 	// index of the last value appended (-1 for none).
 	vals  *StringColumn
-	dict  map[string]int32
+	dict  *dictIndex
 	index *memory.Buffer // idx views its whole capacity
 	idx   []int32
 	last  int32
@@ -56,7 +55,7 @@ func newStringColumn(mem memory.Allocator, name string) *StringColumn {
 }
 
 func newDictColumn(mem memory.Allocator, name string) *StringColumn {
-	return &StringColumn{mem: mem, name: name, vals: newStringColumn(mem, name), dict: make(map[string]int32), last: -1}
+	return &StringColumn{mem: mem, name: name, vals: newStringColumn(mem, name), dict: new(dictIndex), last: -1}
 }
 
 // Len returns the number of rows appended since the last NewRecord.
@@ -86,11 +85,12 @@ func (s *StringColumn) lookup(v string) int32 {
 	if s.last >= 0 && s.vals.valueString(int(s.last)) == v {
 		return s.last
 	}
-	i, ok := s.dict[v]
-	if !ok {
+	h := dictHash(v)
+	i, slot := s.dict.find(s.vals, v, h)
+	if i < 0 {
 		i = int32(s.vals.n)
 		appendValue(s.vals, v)
-		s.dict[strings.Clone(v)] = i
+		s.dict.insert(slot, h, i)
 	}
 	s.last = i
 	return i
@@ -297,7 +297,7 @@ func (s *StringColumn) release() {
 	vals, dict := s.vals, s.dict
 	if vals != nil {
 		vals.release()
-		clear(dict)
+		dict.reset()
 	}
 	*s = StringColumn{mem: s.mem, name: s.name, vals: vals, dict: dict, last: -1}
 }

@@ -15,6 +15,15 @@ import (
 // allocations and bytes per payload.
 func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subject string, records int, unit string) {
 	b.Helper()
+	BenchPayloads(b, newDecoder, [][]byte{payload}, subject, records, unit)
+}
+
+// BenchPayloads is Bench over several payloads, decoded in
+// turn: for values that must differ from one payload to the next, as a
+// column's distinct values do in a real batch. Each payload holds records
+// records; bytes per operation are those of the first payload.
+func BenchPayloads(b *testing.B, newDecoder func() decode.Decoder, payloads [][]byte, subject string, records int, unit string) {
+	b.Helper()
 	mem := schema.NewRecycler(0)
 	dec := newDecoder()
 	tables := dec.Tables()
@@ -31,11 +40,11 @@ func Bench(b *testing.B, newDecoder func() decode.Decoder, payload []byte, subje
 		}
 		return n
 	}
-	b.SetBytes(int64(len(payload)))
+	b.SetBytes(int64(len(payloads[0])))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		dec.Decode(payload, meta, &out)
+		dec.Decode(payloads[i%len(payloads)], meta, &out)
 		if pending = count(); pending >= 1<<16 {
 			for _, bl := range out.Builders {
 				rec := bl.NewRecord()

@@ -34,6 +34,23 @@ func BenchmarkDecodeDigest(b *testing.B) {
 			benchDecode(b, payload.Bytes(), n)
 		})
 	}
+	// Client lines calling 65,536 different remote hosts, 1000 lines per
+	// message: the LowCardinality remote_host column then has tens of
+	// thousands of distinct values per batch, as in the generated digests
+	// of the drain's backlog (baseline gen-sofa).
+	var payloads [][]byte
+	for m, k := 0, 0; m < 64; m++ {
+		var payload []byte
+		for i := 0; i < 1000; i++ {
+			host := fmt.Sprintf(`"remote.ip":"10.0.%d.%d:12200"`, k/256, k%256)
+			payload = append(payload, bytes.Replace(client, []byte(`"remote.ip":"127.0.0.1:12200"`), []byte(host), 1)...)
+			k++
+		}
+		payloads = append(payloads, payload)
+	}
+	b.Run("lines_per_msg=1000/remote_hosts=65536", func(b *testing.B) {
+		decodetest.BenchPayloads(b, newDecoder, payloads, "logs.sofarpc.client.digest", 1000, "lines")
+	})
 }
 
 // BenchmarkDecodeStat decodes messages of 100 stat lines.
