@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/pipeline"
 )
 
 // ReportProgress writes a progress line every interval until done closes:
@@ -45,7 +46,7 @@ func (st *Stack) ReportProgress(done <-chan struct{}, w io.Writer, every time.Du
 }
 
 // PrintStats writes one line per source: records, dead letters, batches,
-// replays and rows per table.
+// replays and rows per table, then where its reader's time went.
 func (st *Stack) PrintStats(w io.Writer) {
 	for _, s := range st.Pipeline.Stats() {
 		var tables []string
@@ -54,7 +55,23 @@ func (st *Stack) PrintStats(w io.Writer) {
 		}
 		sort.Strings(tables)
 		fmt.Fprintf(w, "  %-9s records %d, dead letters %d, batches %d, replayed %d, rows %s\n", s.Source, s.Records, s.Rejected, s.Batches, s.Replayed, strings.Join(tables, " "))
+		fmt.Fprintf(w, "  %-9s %s\n", "", ReaderTime(s))
 	}
+}
+
+// ReaderTime says where a source's reader spent its time: building
+// batches (decoding), waiting for messages, and blocked until a writer took
+// a sealed batch, each in seconds and as a share of their sum.
+func ReaderTime(s pipeline.Stats) string {
+	total := (s.ReadBuilding + s.ReadWaiting + s.ReadBlocked).Seconds()
+	share := func(d time.Duration) string {
+		if total == 0 {
+			return fmt.Sprintf("%.1fs", d.Seconds())
+		}
+		return fmt.Sprintf("%.1fs (%.0f%%)", d.Seconds(), 100*d.Seconds()/total)
+	}
+	return fmt.Sprintf("reader: building batches %s, waiting for messages %s, for a writer %s",
+		share(s.ReadBuilding), share(s.ReadWaiting), share(s.ReadBlocked))
 }
 
 // ShowPublishProgress writes a progress line for a long publish every

@@ -118,7 +118,9 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	d := &report.DrainBaseline{Database: DrainDatabase}
 	var dTime time.Duration
 	for _, x := range drained {
-		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail})
+		rt := report.ReaderTime{BuildingSec: x.Reader.Building.Seconds(), WaitingSec: x.Reader.Waiting.Seconds(), BlockedSec: x.Reader.Blocked.Seconds()}
+		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail, Reader: &rt})
+		d.Reader = d.Reader.Add(rt)
 		d.Records += x.Counted
 		dTime += x.Elapsed
 	}

@@ -28,6 +28,7 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 	}
 	if b.Drain != nil && b.DrainBroker > 0 {
 		fmt.Fprintf(w, "  drain ÷ broker     %.2f (%s vs %s records/s: tapline draining the JSON lines' backlog vs the broker consuming the same messages)\n", b.DrainRatio, report.SI(b.Drain.PerSec), report.SI(b.DrainBroker))
+		fmt.Fprintf(w, "  drain's reader     %s (decoding bounds the drain when building is near 100%%; the inserts, when blocked is)\n", b.Drain.Reader)
 	}
 	for _, sk := range b.Skipped {
 		fmt.Fprintf(w, "  not measured       %s\n", sk)

@@ -142,6 +142,7 @@ var (
 	descLost      = prometheus.NewDesc("tapline_replay_lost_messages_total", "Journaled messages the stream no longer held at replay (retention).", []string{"source"}, nil)
 	descSkipped   = prometheus.NewDesc("tapline_redeliveries_skipped_total", "Redeliveries of committed messages acknowledged without work.", []string{"source"}, nil)
 	descRetries   = prometheus.NewDesc("tapline_retries_total", "Temporary failures retried per source.", []string{"source"}, nil)
+	descReader    = prometheus.NewDesc("tapline_reader_seconds_total", "Time each source's reader spent building batches (decoding), waiting for messages, and blocked until a writer took a sealed batch: a reader building nearly all the time bounds the source, one blocked waits on the inserts.", []string{"source", "state"}, nil)
 	descLag       = prometheus.NewDesc("tapline_consumer_pending_messages", "Messages of the stream not yet delivered to the durable consumer (lag).", []string{"stream", "durable"}, nil)
 	descAckPend   = prometheus.NewDesc("tapline_consumer_ack_pending_messages", "Messages delivered and not yet acknowledged.", []string{"stream", "durable"}, nil)
 	descJournal   = prometheus.NewDesc("tapline_journal_entries", "Entries in the batch journal (the writes kept of records in flight, and markers of deleted ones).", nil, nil)
@@ -149,7 +150,7 @@ var (
 
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descAdopted, descParked, descAbandoned, descLost, descSkipped, descRetries, descLag, descAckPend, descJournal} {
+	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descAdopted, descParked, descAbandoned, descLost, descSkipped, descRetries, descReader, descLag, descAckPend, descJournal} {
 		ch <- d
 	}
 }
@@ -174,6 +175,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descLost, s.Lost)
 			counter(descSkipped, s.Skipped)
 			counter(descRetries, s.Retries)
+			for state, d := range map[string]time.Duration{"building": s.ReadBuilding, "waiting": s.ReadWaiting, "blocked": s.ReadBlocked} {
+				ch <- prometheus.MustNewConstMetric(descReader, prometheus.CounterValue, d.Seconds(), s.Source, state)
+			}
 			for table, n := range s.Rows {
 				ch <- prometheus.MustNewConstMetric(descRows, prometheus.CounterValue, float64(n), s.Source, table)
 			}

@@ -306,6 +306,9 @@ func (p *Pipeline) Stats() []Stats {
 	out := make([]Stats, len(p.runners))
 	for i, r := range p.runners {
 		out[i] = r.stats.snapshot(r.src.Name)
+		out[i].ReadBuilding = time.Duration(r.readBuilding.Load())
+		out[i].ReadWaiting = time.Duration(r.readWaiting.Load())
+		out[i].ReadBlocked = time.Duration(r.readBlocked.Load())
 	}
 	return out
 }

@@ -59,6 +59,10 @@ type runner struct {
 	decodeMu  sync.Mutex
 	slowReads int          // reads of journaled messages left to time out (tests)
 	commits   atomic.Int64 // batches taken by the writers (tests' crash point)
+
+	// The reader's time building, waiting and blocked, in nanoseconds
+	// (Stats.ReadBuilding, ReadWaiting, ReadBlocked).
+	readBuilding, readWaiting, readBlocked atomic.Int64
 }
 
 // batch is a sealed batch on its way to ClickHouse.
@@ -225,7 +229,9 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 				continue
 			}
 		}
+		t := time.Now()
 		m, err := r.src.Consumer.Next(ctx, wait)
+		r.readWaiting.Add(int64(time.Since(t)))
 		if errors.Is(err, ingest.ErrNoMessage) || errors.Is(err, context.Canceled) {
 			continue
 		}
@@ -244,7 +250,10 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		if r.alreadyHandled(m) {
 			continue
 		}
-		if err := r.add(ctx, m); err != nil {
+		t = time.Now()
+		err = r.add(ctx, m)
+		r.readBuilding.Add(int64(time.Since(t)))
+		if err != nil {
 			return err
 		}
 		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || r.backlogDone(m, rows) {
@@ -345,6 +354,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}
 	if len(r.msgs) == 0 {
 		return nil
 	}
+	sealing := time.Now()
 	b := &batch{msgs: r.msgs, records: r.out.Records, rejects: r.rejects, recs: make([]arrow.Record, len(r.tables))}
 	for i, bl := range r.out.Builders {
 		rec := bl.NewRecord()
@@ -363,11 +373,14 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}
 	}
 	b.journal.Token = Token(b.journal)
 	r.msgs, r.seqs, r.bytes, r.out.Records, r.rejects = nil, nil, 0, 0, 0
+	sealed := time.Now()
+	r.readBuilding.Add(int64(sealed.Sub(sealing)))
 	select {
 	case batches <- b:
 	case <-writerFailed:
 		b.release()
 	}
+	r.readBlocked.Add(int64(time.Since(sealed)))
 	return nil
 }
 

@@ -42,6 +42,14 @@ type Stats struct {
 	LastError string
 	// LastCommit is when the latest batch was committed.
 	LastCommit time.Time
+	// The reader's time since it started, in three parts that add up to
+	// about all of it: ReadBuilding decoding messages into batches and
+	// sealing them (dead letters included), ReadWaiting waiting for the
+	// next message, ReadBlocked waiting for a writer to take a sealed batch.
+	// A reader building nearly all the time bounds the source: its decoder
+	// is the slower side. One blocked most of the time waits on the inserts.
+	// One waiting most of the time keeps up with what the stream delivers.
+	ReadBuilding, ReadWaiting, ReadBlocked time.Duration
 }
 
 type stats struct {

@@ -19,7 +19,8 @@ import (
 // TestRunServesMetricsAndHealth runs `tapline run --metrics`, publishes
 // generated SOFARPC lines and reads /metrics with Prometheus' own parser:
 // rows per table equal what was published, inserts were timed, the
-// consumer has no lag left, process metrics are there; /healthz and
+// reader's time is counted, the consumer has no lag left, process metrics
+// are there; /healthz and
 // /readyz answer 200.
 func TestRunServesMetricsAndHealth(t *testing.T) {
 	dir := t.TempDir()
@@ -58,6 +59,10 @@ func TestRunServesMetricsAndHealth(t *testing.T) {
 	require.Positive(t, timed[0].GetHistogram().GetSampleCount(), "inserts are timed")
 	require.Positive(t, value(families, "tapline_batches_total", map[string]string{"source": "sofarpc"}))
 	require.Zero(t, value(families, "tapline_dead_letters_total", map[string]string{"source": "sofarpc"}))
+	for _, state := range []string{"building", "waiting"} {
+		require.Positive(t, value(families, "tapline_reader_seconds_total", map[string]string{"source": "sofarpc", "state": state}), "the reader's time %s is counted", state)
+	}
+	require.GreaterOrEqual(t, value(families, "tapline_reader_seconds_total", map[string]string{"source": "sofarpc", "state": "blocked"}), 0.0, "the reader's time blocked on a writer is served")
 	require.Positive(t, value(families, "process_resident_memory_bytes", nil))
 	require.Contains(t, families, "tapline_journal_entries")
 	require.Contains(t, families, "go_goroutines")

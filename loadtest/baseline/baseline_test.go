@@ -101,6 +101,8 @@ func TestBaselinesReadEveryPublishedMessage(t *testing.T) {
 		require.Positive(t, d.Counted, d.Format)
 		require.Less(t, d.Counted, d.Records+d.Rejected, "%s: the last batch is not counted", d.Format)
 		require.Positive(t, d.Elapsed, d.Format)
+		require.Positive(t, d.Reader.Building, "%s: the drain's reader decoded", d.Format)
+		require.Positive(t, d.Reader.Waiting, "%s: the drain's reader waited for messages at the end", d.Format)
 	}
 	out, err = drainDB.Query(ctx, "SELECT count() FROM sofarpc_digest", "TabSeparated", nil)
 	require.NoError(t, err)

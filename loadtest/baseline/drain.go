@@ -47,6 +47,16 @@ type Drained struct {
 	Counted uint64
 	Elapsed time.Duration
 	Tail    bool
+	// Reader is the drain's reader time over the whole run (the final wait
+	// for more messages included): building, waiting and blocked, as in
+	// pipeline.Stats.
+	Reader ReaderTime
+}
+
+// ReaderTime is where a pipeline reader's time went (pipeline.Stats'
+// ReadBuilding, ReadWaiting and ReadBlocked).
+type ReaderTime struct {
+	Building, Waiting, Blocked time.Duration
 }
 
 // Drain runs tapline's pipeline on each stream, one format after the
@@ -141,6 +151,7 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 	}
 	last = p.Stats()[0]
 	d.Records, d.Rejected, d.Batches = last.RecordsCommitted, last.Rejected, last.Batches
+	d.Reader = ReaderTime{Building: last.ReadBuilding, Waiting: last.ReadWaiting, Blocked: last.ReadBlocked}
 	mu.Lock()
 	defer mu.Unlock()
 	switch n := len(commits); {

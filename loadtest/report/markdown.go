@@ -66,7 +66,7 @@ func Markdown(r *Report) string {
 	}
 	w("\n")
 	if bl.Engine != nil && bl.Drain != nil {
-		w("Per JSON-lines format, from the backlog, one format at a time:\n\n| format | lines | engine lines/s (rows it wrote) | tapline lines/s (batches) | tapline ÷ engine |\n|---|---|---|---|---|\n")
+		w("Per JSON-lines format, from the backlog, one format at a time:\n\n| format | lines | engine lines/s (rows it wrote) | tapline lines/s (batches) | tapline ÷ engine | tapline's reader |\n|---|---|---|---|---|---|\n")
 		drain := map[string]FormatRate{}
 		for _, d := range bl.Drain.Formats {
 			drain[d.Format] = d
@@ -81,7 +81,11 @@ func Markdown(r *Report) string {
 			if d.Tail {
 				tail = ", incl. the last batch's wait"
 			}
-			w("| %s | %s | %s (%s rows) | %s (%d batches%s) | %.2f |\n", e.Format, SI(float64(e.Records)), SI(e.PerSec), SI(float64(e.Rows)), SI(d.PerSec), d.Batches, tail, ratio)
+			reader := ""
+			if d.Reader != nil {
+				reader = d.Reader.String()
+			}
+			w("| %s | %s | %s (%s rows) | %s (%d batches%s) | %.2f | %s |\n", e.Format, SI(float64(e.Records)), SI(e.PerSec), SI(float64(e.Rows)), SI(d.PerSec), d.Batches, tail, ratio, reader)
 		}
 		w("\n")
 	}

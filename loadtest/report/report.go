@@ -306,6 +306,35 @@ type FormatRate struct {
 	// Batches and whether Seconds includes the last batch's wait (drain).
 	Batches uint64 `json:"batches,omitempty"`
 	Tail    bool   `json:"tail,omitempty"`
+	// Reader is where the drain's reader spent its time (drain).
+	Reader *ReaderTime `json:"reader,omitempty"`
+}
+
+// ReaderTime is where a pipeline reader's time went over a drain, in
+// seconds: decoding messages into batches, waiting for messages (the final
+// wait for more included), and blocked until a writer took a sealed batch.
+// A reader building most of the time is what bounds the drain (decoding);
+// one blocked most of the time waits on the inserts.
+type ReaderTime struct {
+	BuildingSec float64 `json:"building_seconds"`
+	WaitingSec  float64 `json:"waiting_seconds"`
+	BlockedSec  float64 `json:"blocked_seconds"`
+}
+
+// Add returns r plus o.
+func (r ReaderTime) Add(o ReaderTime) ReaderTime {
+	return ReaderTime{r.BuildingSec + o.BuildingSec, r.WaitingSec + o.WaitingSec, r.BlockedSec + o.BlockedSec}
+}
+
+// String gives each part as a share of their sum, e.g. "building batches
+// 84%, waiting for messages 14%, blocked on a writer 2%".
+func (r ReaderTime) String() string {
+	total := r.BuildingSec + r.WaitingSec + r.BlockedSec
+	if total <= 0 {
+		return "no reader time"
+	}
+	return fmt.Sprintf("building batches %.0f%%, waiting for messages %.0f%%, blocked on a writer %.0f%%",
+		100*r.BuildingSec/total, 100*r.WaitingSec/total, 100*r.BlockedSec/total)
 }
 
 // EngineBaseline is ClickHouse's own JSON ingestion of the JSON lines: the
@@ -329,6 +358,8 @@ type DrainBaseline struct {
 	Seconds  float64      `json:"seconds"`
 	PerSec   float64      `json:"records_per_second"`
 	Formats  []FormatRate `json:"formats"`
+	// Reader sums the formats' reader time.
+	Reader ReaderTime `json:"reader"`
 }
 
 // Point is one sample of the live phase; counters are totals since its

@@ -50,7 +50,11 @@ func sample() *Report {
 			Samples: []ProbePoint{{T: 0.1, Format: "sofarpc", LatencyMs: 700}, {T: 1.1, Format: "webdebug", LatencyMs: 1500}}},
 		Checks:    []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
 		Verdict:   Verdict{Text: "LOSS: x (1 of 2)"},
-		Baselines: Baselines{Broker: &BrokerBaseline{RecordsPerSec: 9000}, BrokerRatio: 0.05, Skipped: []string{"the engine: <reason>"}},
+		Baselines: Baselines{Broker: &BrokerBaseline{RecordsPerSec: 9000}, BrokerRatio: 0.05, Skipped: []string{"the engine: <reason>"},
+			Engine: &EngineBaseline{Lines: 100, PerSec: 50, Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 50, Rows: 100}}},
+			Drain: &DrainBaseline{Records: 100, PerSec: 80, Reader: ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1},
+				Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 80, Batches: 2, Reader: &ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1}}}},
+			EngineRatio: 1.6, DrainBroker: 400, DrainRatio: 0.2},
 		Series:    []Point{{T: 0}, {T: 1, Published: 500, Committed: 400, Rows: 800, CPUPercent: 150, RSS: 1 << 30}, {T: 1.05, Published: 510}},
 		Notes:     []string{"a note"},
 	}
@@ -76,7 +80,8 @@ func TestWriteRendersEveryForm(t *testing.T) {
 
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00"} {
+	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00",
+		"| 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |"} {
 		require.Contains(t, string(md), want)
 	}
 
