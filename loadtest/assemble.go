@@ -51,7 +51,8 @@ func (r *run) report() *report.Report {
 	for _, f := range r.formats {
 		t := r.pub.Formats[f]
 		st := stats[f]
-		fl := report.FormatLive{Format: f, Committed: st.RecordsCommitted, DeadLetters: st.Rejected, Rows: map[string]uint64{}}
+		fl := report.FormatLive{Format: f, Committed: st.RecordsCommitted, DeadLetters: st.Rejected, Rows: map[string]uint64{},
+			Reader: &report.ReaderTime{BuildingSec: st.ReadBuilding.Seconds(), WaitingSec: st.ReadWaiting.Seconds(), BlockedSec: st.ReadBlocked.Seconds()}}
 		if t != nil {
 			fl.Records, fl.Valid, fl.Malformed, fl.Probes = t.Records, t.Valid, t.Malformed, t.Probes
 			fl.Messages, fl.Bytes, fl.Samples = t.Messages, t.Bytes, t.Samples

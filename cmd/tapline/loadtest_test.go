@@ -64,6 +64,12 @@ func TestLoadtestShortRunLosesNothing(t *testing.T) {
 	// was inserted, views' tables and pipeline_batches come on top.
 	require.GreaterOrEqual(t, r.Live.EngineInsertedRows, r.Live.Rows, "the engine's InsertedRows over the live phase")
 	require.NotEmpty(t, r.Live.MergedPerInsertedByMinute)
+	// Every source's reader counted its time, and so did the drain's.
+	for _, f := range r.Live.Formats {
+		require.NotNil(t, f.Reader, f.Format)
+		require.Positive(t, f.Reader.BuildingSec, "%s: the live reader decoded", f.Format)
+	}
+	require.Positive(t, r.Baselines.Drain.Reader.BuildingSec, "the drain's reader decoded")
 	require.Contains(t, out.String(), "rows merged per row inserted")
 	parts := map[string]float64{}
 	for _, p := range r.Live.CPUByPart {

@@ -96,9 +96,13 @@ func Markdown(r *Report) string {
 		w("\n")
 	}
 
-	w("## Per format (live phase)\n\n| format | records | valid | malformed | probes | messages | bytes | committed | dead letters | rows |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	w("## Per format (live phase)\n\n| format | records | valid | malformed | probes | messages | bytes | committed | dead letters | rows | tapline's reader |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range l.Formats {
-		w("| %s | %d | %d | %d | %d | %d | %s | %d | %d | %s |\n", x.Format, x.Records, x.Valid, x.Malformed, x.Probes, x.Messages, IBytes(x.Bytes), x.Committed, x.DeadLetters, rows(x.Rows))
+		reader := ""
+		if x.Reader != nil {
+			reader = x.Reader.String()
+		}
+		w("| %s | %d | %d | %d | %d | %d | %s | %d | %d | %s | %s |\n", x.Format, x.Records, x.Valid, x.Malformed, x.Probes, x.Messages, IBytes(x.Bytes), x.Committed, x.DeadLetters, rows(x.Rows), reader)
 	}
 	w("\nFreshness per format: ")
 	var parts []string

@@ -186,6 +186,10 @@ type FormatLive struct {
 	Committed   uint64            `json:"committed"`
 	DeadLetters uint64            `json:"dead_letters"`
 	Rows        map[string]uint64 `json:"rows"`
+	// Reader is where the format's pipeline reader spent the live phase's
+	// time (the time before it included): building batches, waiting for
+	// messages, blocked on a writer.
+	Reader *ReaderTime `json:"reader,omitempty"`
 }
 
 // Freshness is what the probes measured: for each probe, ClickHouse's
@@ -310,8 +314,8 @@ type FormatRate struct {
 	Reader *ReaderTime `json:"reader,omitempty"`
 }
 
-// ReaderTime is where a pipeline reader's time went over a drain, in
-// seconds: decoding messages into batches, waiting for messages (the final
+// ReaderTime is where a pipeline reader's time went over a drain or a run,
+// in seconds: decoding messages into batches, waiting for messages (the final
 // wait for more included), and blocked until a writer took a sealed batch.
 // A reader building most of the time is what bounds the drain (decoding);
 // one blocked most of the time waits on the inserts.

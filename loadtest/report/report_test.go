@@ -43,20 +43,20 @@ func sample() *Report {
 		Command: "tapline loadtest --duration 2s", Started: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, OS: "linux/amd64", GoVersion: "go1.26"},
 		Setup:   Setup{Mix: map[string]float64{"sofarpc": 3, "webdebug": 1}, SampleEveryMs: 1000, BatchAgeMs: 1000},
-		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}}},
+		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}, Reader: &ReaderTime{BuildingSec: 0.5, WaitingSec: 1, BlockedSec: 0.5}}},
 			CPUByPart:          []PartCPU{{Part: "pipeline <b>", Percent: 80}},
 			EngineInsertedRows: 2000, EngineMergedRows: 2900, MergedPerInserted: 1.45, MergedPerInsertedByMinute: []float64{0.9, 2}},
 		Freshness: Freshness{P50Ms: 800, P99Ms: 1900, Formats: []FormatFreshness{{Format: "sofarpc", P50Ms: 800, P99Ms: 1900}},
 			Samples: []ProbePoint{{T: 0.1, Format: "sofarpc", LatencyMs: 700}, {T: 1.1, Format: "webdebug", LatencyMs: 1500}}},
-		Checks:    []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
-		Verdict:   Verdict{Text: "LOSS: x (1 of 2)"},
+		Checks:  []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
+		Verdict: Verdict{Text: "LOSS: x (1 of 2)"},
 		Baselines: Baselines{Broker: &BrokerBaseline{RecordsPerSec: 9000}, BrokerRatio: 0.05, Skipped: []string{"the engine: <reason>"},
 			Engine: &EngineBaseline{Lines: 100, PerSec: 50, Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 50, Rows: 100}}},
 			Drain: &DrainBaseline{Records: 100, PerSec: 80, Reader: ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1},
 				Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 80, Batches: 2, Reader: &ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1}}}},
 			EngineRatio: 1.6, DrainBroker: 400, DrainRatio: 0.2},
-		Series:    []Point{{T: 0}, {T: 1, Published: 500, Committed: 400, Rows: 800, CPUPercent: 150, RSS: 1 << 30}, {T: 1.05, Published: 510}},
-		Notes:     []string{"a note"},
+		Series: []Point{{T: 0}, {T: 1, Published: 500, Committed: 400, Rows: 800, CPUPercent: 150, RSS: 1 << 30}, {T: 1.05, Published: 510}},
+		Notes:  []string{"a note"},
 	}
 	return r
 }
@@ -81,7 +81,8 @@ func TestWriteRendersEveryForm(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00",
-		"| 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |"} {
+		"| 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |",
+		"| sofarpc_digest 700 | building batches 25%, waiting for messages 50%, blocked on a writer 25% |"} {
 		require.Contains(t, string(md), want)
 	}
 
