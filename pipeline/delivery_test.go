@@ -11,8 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/sofarpc"
 )
 
 // TestSlowInsertKeepsItsMessages: pipeline A takes every message into one
@@ -26,10 +24,7 @@ func TestSlowInsertKeepsItsMessages(t *testing.T) {
 	digests, _ := countValid(recs, true)
 	ctx := context.Background()
 	open := func(instance string, delay time.Duration) (*Pipeline, *ingest.Consumer) {
-		cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
-		require.NoError(t, err)
-		dec, err := sofarpc.New(decode.Options{})
-		require.NoError(t, err)
+		cons, dec := f.sofarpcSource(time.Second)
 		p, err := New(Config{MaxRows: 100_000, MaxAge: 300 * time.Millisecond, Instance: instance}, slowTarget{f.target, delay}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
 		require.NoError(t, err)
 		return p, cons

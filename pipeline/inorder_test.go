@@ -9,9 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/sofarpc"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/embedded"
 )
@@ -59,12 +57,7 @@ func TestOrderedDecoderInsertsOneBatchAtATime(t *testing.T) {
 			f := newFixture(t)
 			recs := f.publish(4_000, 40, 0)
 			valid, _ := countValid(recs, false)
-			ctx := context.Background()
-			cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable})
-			require.NoError(t, err)
-			var dec decode.Decoder
-			dec, err = sofarpc.New(decode.Options{})
-			require.NoError(t, err)
+			cons, dec := f.sofarpcSource(0)
 			if tc.ordered {
 				dec = ordered{dec}
 			}

@@ -99,12 +99,18 @@ func (f *fixture) publish(n, linesPerMsg int, malformed float64) []gen.Record {
 	return recs
 }
 
-func (f *fixture) pipeline(cfg Config) (*Pipeline, *ingest.Consumer) {
-	ctx := context.Background()
-	cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: 2 * time.Second})
+// sofarpcSource opens the fixture's durable consumer with ackWait (0 means
+// the broker's default) and a SOFARPC decoder.
+func (f *fixture) sofarpcSource(ackWait time.Duration) (*ingest.Consumer, decode.Decoder) {
+	cons, err := f.broker.Consumer(context.Background(), ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: ackWait})
 	require.NoError(f.t, err)
 	dec, err := sofarpc.New(decode.Options{})
 	require.NoError(f.t, err)
+	return cons, dec
+}
+
+func (f *fixture) pipeline(cfg Config) (*Pipeline, *ingest.Consumer) {
+	cons, dec := f.sofarpcSource(2 * time.Second)
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 200 * time.Millisecond
 	}
@@ -363,10 +369,7 @@ func TestRedeliveriesDuringSlowInsertsCountOnce(t *testing.T) {
 	digests, _ := countValid(recs, true)
 	valid, _ := countValid(recs, false)
 	ctx := context.Background()
-	cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
-	require.NoError(t, err)
-	dec, err := sofarpc.New(decode.Options{})
-	require.NoError(t, err)
+	cons, dec := f.sofarpcSource(time.Second)
 	p, err := New(Config{MaxRows: 600, MaxAge: 100 * time.Millisecond, Inserters: 1}, slowTarget{f.target, 1500 * time.Millisecond}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
 	require.NoError(t, err)
 	require.NoError(t, f.runUntil(p, func() bool {

@@ -1,15 +1,12 @@
 package pipeline
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/sofarpc"
 	"github.com/tapline/tapline/sink"
 )
 
@@ -40,11 +37,7 @@ func TestReaderTimeShowsWhatBoundsTheSource(t *testing.T) {
 			f := newFixture(t)
 			recs := f.publish(4_000, 40, 0)
 			valid, _ := countValid(recs, false)
-			ctx := context.Background()
-			cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable})
-			require.NoError(t, err)
-			dec, err := sofarpc.New(decode.Options{})
-			require.NoError(t, err)
+			cons, dec := f.sofarpcSource(0)
 			var target sink.Target = f.target
 			if tc.insert > 0 {
 				target = slowTarget{f.target, tc.insert}

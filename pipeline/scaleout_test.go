@@ -8,18 +8,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest"
-	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/ingest/decode/sofarpc"
 )
 
 // openOn makes a pipeline of one instance on the fixture's durable
 // consumer with a one-second ack wait, inserting through target.
 func (f *fixture) openOn(instance string, target slowTarget, cfg Config) *Pipeline {
-	ctx := context.Background()
-	cons, err := f.broker.Consumer(ctx, ingest.ConsumerSpec{Stream: f.spec.Stream, Durable: f.spec.Durable, AckWait: time.Second})
-	require.NoError(f.t, err)
-	dec, err := sofarpc.New(decode.Options{})
-	require.NoError(f.t, err)
+	cons, dec := f.sofarpcSource(time.Second)
 	cfg.Instance = instance
 	if cfg.MaxAge == 0 {
 		cfg.MaxAge = 200 * time.Millisecond
