@@ -92,6 +92,8 @@ func (s *Scanner) Pos() int { return s.pos }
 // Depth returns how many objects and arrays are open.
 func (s *Scanner) Depth() int { return len(s.comma) }
 
+// fail keeps the first error and moves to the end of the input, so that
+// every later read sees no more input (Peek's fast path relies on it).
 func (s *Scanner) fail(msg string) {
 	if s.err == nil {
 		s.err = &SyntaxError{Offset: s.pos, Msg: msg}
@@ -120,6 +122,19 @@ func (s *Scanner) AtEnd() bool {
 // consuming it. It returns Invalid at the end of input or on a byte that
 // starts no value.
 func (s *Scanner) Peek() Kind {
+	// Compact JSON, as loggers write it, has no space before a value: one
+	// table lookup, small enough to inline at every call. After an error
+	// pos is at the end (fail), so the lookup never runs past one.
+	if s.pos < len(s.data) {
+		if k := startKind[s.data[s.pos]]; k != Invalid {
+			return k
+		}
+	}
+	return s.peekSpace()
+}
+
+// peekSpace is Peek past white space, or at the end of input or an error.
+func (s *Scanner) peekSpace() Kind {
 	if s.err != nil {
 		return Invalid
 	}
@@ -127,24 +142,19 @@ func (s *Scanner) Peek() Kind {
 	if s.pos >= len(s.data) {
 		return Invalid
 	}
-	switch c := s.data[s.pos]; c {
-	case '{':
-		return Object
-	case '[':
-		return Array
-	case '"':
-		return String
-	case 't', 'f':
-		return Bool
-	case 'n':
-		return Null
-	default:
-		if c == '-' || (c >= '0' && c <= '9') {
-			return Number
-		}
-		return Invalid
-	}
+	return startKind[s.data[s.pos]]
 }
+
+// startKind is the kind of value each byte starts, Invalid for the rest.
+var startKind = func() (t [256]Kind) {
+	t['{'], t['['], t['"'] = Object, Array, String
+	t['t'], t['f'], t['n'] = Bool, Bool, Null
+	t['-'] = Number
+	for c := '0'; c <= '9'; c++ {
+		t[c] = Number
+	}
+	return t
+}()
 
 func (s *Scanner) push() bool {
 	if len(s.comma) >= MaxDepth {

@@ -133,3 +133,52 @@ func FuzzSkip(f *testing.F) {
 		}
 	})
 }
+
+// TestPeekKinds checks Peek against the JSON grammar for every byte a value
+// may start with, with and without white space before it, and that it says
+// Invalid once the scanner has failed, wherever the failure left off.
+func TestPeekKinds(t *testing.T) {
+	t.Parallel()
+	want := func(c byte) Kind {
+		switch {
+		case c == '{':
+			return Object
+		case c == '[':
+			return Array
+		case c == '"':
+			return String
+		case c == 't' || c == 'f':
+			return Bool
+		case c == 'n':
+			return Null
+		case c == '-' || c >= '0' && c <= '9':
+			return Number
+		}
+		return Invalid
+	}
+	var s Scanner
+	for c := 0; c < 256; c++ {
+		for _, space := range []string{"", " ", "\t\r\n "} {
+			in := append([]byte(space), byte(c), 'x')
+			s.Reset(in)
+			w := want(byte(c))
+			if space != "" && (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+				w = Invalid // only white space before the 'x'
+			}
+			require.Equal(t, w, s.Peek(), "byte %q after %q", byte(c), space)
+			require.NoError(t, s.Err(), "Peek does not fail")
+		}
+	}
+	require.Equal(t, Invalid, func() Kind { s.Reset(nil); return s.Peek() }(), "empty input")
+
+	// A failed read leaves the rest of the input unread: every later Peek is
+	// Invalid, not the kind of the byte where the failure happened.
+	for _, in := range []string{`{"a" "b"}`, `[1, 2 3]`, `{"a": tru}`, `"\q"`} {
+		s.Reset([]byte(in))
+		_, _ = s.Skip()
+		require.Error(t, s.Err(), in)
+		require.Equal(t, Invalid, s.Peek(), "Peek after the error of %s", in)
+		_, ok := s.Str()
+		require.False(t, ok, in)
+	}
+}
