@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/gen"
@@ -37,13 +38,13 @@ func TestMain(m *testing.M) {
 // child is a `tapline run` in another process.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *syncBuffer // written by the child's output goroutine while the test reads it
 	ep     endpoint
 }
 
 func startRun(t *testing.T, dir string) *child {
 	t.Helper()
-	c := &child{stderr: &bytes.Buffer{}}
+	c := &child{stderr: &syncBuffer{}}
 	c.cmd = exec.Command(os.Args[0], "run", "--data-dir", dir, "--http", "127.0.0.1:0", "--batch-rows", "20000", "--batch-age", "200ms", "--ack-wait", "3s")
 	c.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")
 	c.cmd.Stdout = io.Discard
@@ -136,9 +137,20 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 		last = digestRows()
 		seen = append(seen, fmt.Sprintf("kill %d: %d digest rows, %d replayed batches", kill, last, replayed()))
 	}
-	require.Eventually(t, func() bool {
-		return c.count(t, "SELECT count() FROM sofarpc_digest") >= uint64(p.digests) && c.count(t, "SELECT count() FROM sofarpc_stat") >= uint64(p.stats)
-	}, 120*time.Second, 100*time.Millisecond, "the last run catches up: %s", c.stderr)
+	// On a timeout the failure says what the child last answered: a row
+	// count short of what was published, or the text of a failed query.
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		for _, q := range []struct {
+			table string
+			want  int
+		}{{"sofarpc_digest", p.digests}, {"sofarpc_stat", p.stats}} {
+			answer := strings.TrimSpace(c.text("SELECT count() FROM " + q.table))
+			n, err := strconv.ParseUint(answer, 10, 64)
+			if assert.NoError(ct, err, "%s: the child answered %q", q.table, answer) {
+				assert.GreaterOrEqual(ct, n, uint64(q.want), "%s rows against lines published", q.table)
+			}
+		}
+	}, 120*time.Second, 100*time.Millisecond, "the last run catches up; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	// Give redeliveries time to arrive and be acked, then check exact counts.
 	time.Sleep(2 * time.Second)
 	require.Positive(t, replayed(), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,7 +19,7 @@ import (
 // until its endpoint file names it (and, with wantHTTP, its HTTP endpoint).
 func startChild(t *testing.T, dir string, wantHTTP bool, args ...string) *child {
 	t.Helper()
-	c := &child{stderr: &bytes.Buffer{}}
+	c := &child{stderr: &syncBuffer{}}
 	c.cmd = exec.Command(os.Args[0], args...)
 	c.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")
 	c.cmd.Stdout = io.Discard
