@@ -155,9 +155,11 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	require.Positive(t, replayed(), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))
 	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
-	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once")
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view")
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view")
+	kills := strings.Join(seen, "\n")
+	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once; kills:\n%s\nlast run:\n%s", kills, c.stderr)
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view; kills:\n%s\nlast run:\n%s", kills, c.stderr)
+	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view; kills:\n%s\nlast run:\n%s\nits batches: %s", kills, c.stderr,
+		c.text("SELECT groupArray((first_seq, last_seq, rows, replayed, adopted)) FROM pipeline_batches WHERE source = 'sofarpc'"))
 	t.Logf("%s\nreplayed batches: %d", strings.Join(seen, "\n"), replayed())
 
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
