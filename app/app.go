@@ -107,11 +107,15 @@ func (c Config) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.log(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// natsConfig is c.NATS with the embedded server's store in DataDir/nats.
+// natsConfig is c.NATS with the embedded server's store in DataDir/nats,
+// reporting a slow start of that server to c.Log.
 func (c Config) natsConfig() ingest.Config {
 	n := c.NATS
 	if n.URL == "" && n.StoreDir == "" {
 		n.StoreDir = c.DataDir + "/nats"
+	}
+	if n.Progress == nil {
+		n.Progress = c.Log
 	}
 	return n
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,7 +48,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{}
 	opts := []nats.Option{nats.Name(name), nats.Timeout(timeout), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
 	if cfg.Embedded() {
-		if err := b.startServer(cfg, timeout); err != nil {
+		if err := b.startServer(ctx, cfg); err != nil {
 			return nil, err
 		}
 		opts = append(opts, nats.InProcessServer(b.srv))
@@ -118,7 +120,13 @@ func clientAuth(cfg Config) []nats.Option {
 	return o
 }
 
-func (b *Broker) startServer(cfg Config, timeout time.Duration) error {
+// startServer starts the embedded server and waits until it accepts
+// clients, for as long as that takes: JetStream recovers the store before
+// the server listens, which after a SIGKILL rebuilds its indexes (tens of
+// seconds for a large stream on a busy machine; a fixed 10 s bound made
+// restarts after a crash fail). Only ctx, or a fatal error the server
+// reports (a port in use, a store it cannot open), ends the wait early.
+func (b *Broker) startServer(ctx context.Context, cfg Config) error {
 	host, port := "127.0.0.1", -1
 	if cfg.Listen != "" {
 		h, p, _ := net.SplitHostPort(cfg.Listen) // validated
@@ -163,15 +171,80 @@ func (b *Broker) startServer(cfg Config, timeout time.Duration) error {
 		b.unlock()
 		return fmt.Errorf("nats: embedded server: %w", err)
 	}
+	fatal := &startLog{}
+	srv.SetLoggerV2(fatal, false, false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(timeout) {
+	if err := waitReady(ctx, srv, fatal, cfg.Progress, opts.StoreDir); err != nil {
 		srv.Shutdown()
 		b.unlock()
-		return fmt.Errorf("nats: embedded server did not start within %v on %s:%d (is the port taken? set --nats-listen)", timeout, host, port)
+		return fmt.Errorf("nats: embedded server on %s:%d: %w", host, port, err)
 	}
 	b.srv = srv
 	return nil
 }
+
+// startProgressEvery is how often a slow start of the embedded server is
+// reported.
+const startProgressEvery = 5 * time.Second
+
+// waitReady waits until srv accepts clients, the server reports a fatal
+// error (fatal), or ctx ends; every startProgressEvery it writes a line to
+// progress (when not nil).
+func waitReady(ctx context.Context, srv *server.Server, fatal *startLog, progress io.Writer, store string) error {
+	began := time.Now()
+	next := began.Add(startProgressEvery)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		if msg := fatal.get(); msg != "" {
+			return fmt.Errorf("it failed to start: %s (with a port in use, set --nats-listen to a free one)", msg)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("stopped waiting for it to start after %v: %w", time.Since(began).Round(time.Millisecond), err)
+		}
+		if now := time.Now(); progress != nil && now.After(next) {
+			fmt.Fprintf(progress, "tapline: embedded NATS still starting after %v: JetStream is recovering its store %s (after a crash it rebuilds the indexes; a large stream takes a while)\n", now.Sub(began).Round(time.Second), store)
+			next = now.Add(startProgressEvery)
+		}
+	}
+	return nil
+}
+
+// startLog is the embedded server's logger: it keeps the first fatal
+// error (the server stops starting after one, without exiting, since
+// tapline gives it no logger of its own) and drops everything else.
+type startLog struct {
+	mu    sync.Mutex
+	fatal string
+}
+
+func (l *startLog) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fatal
+}
+
+// Fatalf keeps the first fatal error.
+func (l *startLog) Fatalf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fatal == "" {
+		l.fatal = fmt.Sprintf(format, v...)
+	}
+}
+
+// Noticef drops the message.
+func (l *startLog) Noticef(string, ...any) {}
+
+// Warnf drops the message.
+func (l *startLog) Warnf(string, ...any) {}
+
+// Errorf drops the message.
+func (l *startLog) Errorf(string, ...any) {}
+
+// Debugf drops the message.
+func (l *startLog) Debugf(string, ...any) {}
+
+// Tracef drops the message.
+func (l *startLog) Tracef(string, ...any) {}
 
 func (b *Broker) unlock() {
 	if b.lock != nil {

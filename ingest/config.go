@@ -12,6 +12,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -61,8 +62,14 @@ type Config struct {
 	CAFile, CertFile, KeyFile string
 	// Name is the client connection name shown by the server; empty means "tapline".
 	Name string
-	// ConnectTimeout bounds connecting; 0 means 10s.
+	// ConnectTimeout bounds connecting to a server that is up; 0 means
+	// 10s. It does not bound the embedded server's start: JetStream first
+	// recovers the store, which after a crash can take much longer (see
+	// Progress), and only ctx ends that wait.
 	ConnectTimeout time.Duration
+	// Progress receives a line every few seconds while the embedded server
+	// is still starting; nil reports nothing.
+	Progress io.Writer
 }
 
 // Validate reports every problem at once. It does not modify c.
