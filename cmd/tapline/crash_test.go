@@ -137,6 +137,8 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 		last = digestRows()
 		seen = append(seen, fmt.Sprintf("kill %d: %d digest rows, %d replayed batches", kill, last, replayed()))
 	}
+	journal, closeJournal := journalOf(t, ctx, c)
+	defer closeJournal()
 	// On a timeout the failure says what the child last answered: a row
 	// count short of what was published, or the text of a failed query.
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
@@ -156,7 +158,7 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 		// the next start, or once its lease lapses when the start could
 		// not adopt it) completes the views. Count once no journaled batch
 		// is left uncommitted.
-		open, err := uncommitted(ctx, c)
+		open, err := uncommitted(ctx, journal)
 		if assert.NoError(ct, err, "list the child's journal") {
 			assert.Empty(ct, open, "journaled batches not yet committed (their replay is still to come)")
 		}
@@ -224,25 +226,32 @@ func (p *crashPublisher) publish(t *testing.T, ctx context.Context, natsURL stri
 // first.
 func waitUncommitted(t *testing.T, ctx context.Context, c *child) {
 	t.Helper()
+	j, closeJournal := journalOf(t, ctx, c)
+	defer closeJournal()
 	require.Eventually(t, func() bool {
-		open, err := uncommitted(ctx, c)
+		open, err := uncommitted(ctx, j)
 		return err == nil && len(open) > 0
 	}, 60*time.Second, 2*time.Millisecond, "the journal of the child holds an uncommitted batch: %s", c.stderr)
 }
 
-// uncommitted returns the tokens of the SOFARPC batches the child's
-// journal holds and has not marked committed: batches being inserted, or
-// left by a killed run and not yet replayed.
-func uncommitted(ctx context.Context, c *child) ([]string, error) {
+// journalOf opens the journal on the child's NATS server; close ends the
+// connection (before the child is killed: it would reconnect until then).
+func journalOf(t *testing.T, ctx context.Context, c *child) (j *ingest.Journal, close func()) {
+	t.Helper()
 	b, err := ingest.Start(ctx, ingest.Config{URL: c.ep.NATS})
+	require.NoError(t, err)
+	j, err = b.Journal(ctx, ingest.DefaultJournalBucket)
 	if err != nil {
-		return nil, err
+		b.Close()
 	}
-	defer b.Close()
-	j, err := b.Journal(ctx, ingest.DefaultJournalBucket)
-	if err != nil {
-		return nil, err
-	}
+	require.NoError(t, err)
+	return j, b.Close
+}
+
+// uncommitted returns the tokens of the SOFARPC batches the journal holds
+// and has not marked committed: batches being inserted, or left by a
+// killed run and not yet replayed.
+func uncommitted(ctx context.Context, j *ingest.Journal) ([]string, error) {
 	recs, err := j.List(ctx, "TAPLINE_SOFARPC", "tapline-sofarpc")
 	if err != nil {
 		return nil, err
