@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -169,9 +171,27 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	kills := strings.Join(seen, "\n")
 	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once; kills:\n%s\nlast run:\n%s", kills, c.stderr)
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"), "every call counted once in the view; kills:\n%s\nlast run:\n%s", kills, c.stderr)
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"), "and once in the cross-source view; kills:\n%s\nlast run:\n%s\nits batches: %s", kills, c.stderr,
-		c.text("SELECT groupArray((first_seq, last_seq, rows, replayed, adopted)) FROM pipeline_batches WHERE source = 'sofarpc'"))
+	// A view short of the table has been seen about once in 25-30 runs
+	// (README, "Delivery guarantees"): the failure names the batches and
+	// every part the engine detached (the HTTP endpoint does not show
+	// system.parts, so the data directory is read).
+	engine := func() string {
+		var detached []string
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && filepath.Base(filepath.Dir(path)) == "detached" {
+				detached = append(detached, strings.TrimPrefix(path, dir))
+			}
+			return nil
+		})
+		return "its batches: " + c.text("SELECT groupArray((first_seq, last_seq, rows, replayed, adopted)) FROM pipeline_batches WHERE source = 'sofarpc'") +
+			fmt.Sprintf("detached parts: %q", detached)
+	}
+	if calls := c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"); calls != uint64(p.digests) {
+		require.Equal(t, uint64(p.digests), calls, "every call counted once in the view; kills:\n%s\nlast run:\n%s\n%s", kills, c.stderr, engine())
+	}
+	if requests := c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"); requests != uint64(p.digests) {
+		require.Equal(t, uint64(p.digests), requests, "and once in the cross-source view; kills:\n%s\nlast run:\n%s\n%s", kills, c.stderr, engine())
+	}
 	t.Logf("%s\nreplayed batches: %d", strings.Join(seen, "\n"), replayed())
 
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
