@@ -254,9 +254,9 @@ func waitUncommitted(t *testing.T, ctx context.Context, c *child) {
 	}, 60*time.Second, 2*time.Millisecond, "the journal of the child holds an uncommitted batch: %s", c.stderr)
 }
 
-// journalOf opens the journal on the child's NATS server; close ends the
+// journalOf opens the journal on the child's NATS server; stop ends the
 // connection (before the child is killed: it would reconnect until then).
-func journalOf(t *testing.T, ctx context.Context, c *child) (j *ingest.Journal, close func()) {
+func journalOf(t *testing.T, ctx context.Context, c *child) (j *ingest.Journal, stop func()) {
 	t.Helper()
 	b, err := ingest.Start(ctx, ingest.Config{URL: c.ep.NATS})
 	require.NoError(t, err)
