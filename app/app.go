@@ -122,7 +122,7 @@ func (c Config) natsConfig() ingest.Config {
 
 // EngineConfig is the embedded engine's configuration.
 func (c Config) EngineConfig() embedded.Config {
-	return embedded.Config{DataDir: c.DataDir, Library: c.Library, Database: c.Database}
+	return embedded.Config{DataDir: c.DataDir, Library: c.Library, Database: c.Database, Log: c.Log}
 }
 
 // sources returns the formats to consume.

@@ -3,6 +3,7 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -75,6 +76,17 @@ type Config struct {
 	// DefaultMemoryPurgeAbove; a negative value purges at every tick
 	// whatever the resident memory.
 	MemoryPurgeAbove int64
+	// Log receives a line for each thing Open repaired in the data
+	// directory before the engine started (see repairDedupLogs). nil
+	// discards them.
+	Log io.Writer
+}
+
+func (c Config) log() io.Writer {
+	if c.Log == nil {
+		return io.Discard
+	}
+	return c.Log
 }
 
 // DefaultMemoryPurge is how often the engine returns freed memory unless

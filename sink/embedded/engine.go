@@ -145,6 +145,17 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	repairs, skipped, err := repairDedupLogs(filepath.Join(dataDir, "clickhouse"))
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	for _, err := range skipped {
+		fmt.Fprintf(cfg.log(), "tapline: %v\n", err)
+	}
+	for _, r := range repairs {
+		fmt.Fprintf(cfg.log(), "tapline: embedded engine: %s: the insert of part %s was cut between recording its deduplication token and writing the part (the process was killed); the token is released so that the replay of that batch is inserted (block ID %s)\n", r.Table, r.Part, r.BlockID)
+	}
 	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock}
 	e.args = []string{"clickhouse", "--path=" + filepath.Join(dataDir, "clickhouse")}
 	if mt, srv := cfg.mergeTree(), cfg.server(); len(mt) > 0 || len(srv) > 0 {

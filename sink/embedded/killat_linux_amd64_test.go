@@ -1,0 +1,213 @@
+//go:build linux && amd64
+
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestReplayAfterAKillBetweenTokenAndPartRestoresTheBatch kills a process
+// that inserts a batch exactly where the engine has recorded a part's
+// deduplication token and is about to rename the part's temporary directory
+// into place: a child process inserts, traced with ptrace, and is SIGKILLed
+// on entering the rename of its first, second or third part (the table's,
+// then each view target's). The batch is then inserted again with the same
+// token, as tapline's replay does. Every table must hold the batch once.
+//
+// Without repairDedupLogs the table or view whose rename was cut keeps the
+// token and drops the replay: that was the SOFARPC view short after
+// SIGKILLs in the crash test.
+func TestReplayAfterAKillBetweenTokenAndPartRestoresTheBatch(t *testing.T) {
+	if dir := os.Getenv("TAPLINE_TEST_KILLAT_DIR"); dir != "" {
+		e, err := Open(context.Background(), Config{DataDir: dir, Connections: 1})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if _, err := e.InsertStream(context.Background(), killatInsert(os.Getenv("TAPLINE_TEST_KILLAT_TOKEN")), "JSONEachRow", killatRows()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0) // not killed: the parent fails
+	}
+
+	dir := t.TempDir()
+	ctx := context.Background()
+	e, err := Open(ctx, Config{DataDir: dir, Connections: 1})
+	require.NoError(t, err)
+	for _, s := range []string{
+		"CREATE TABLE src (k String, v UInt32) ENGINE = MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100",
+		"CREATE TABLE by_k (k String, n SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 100",
+		"CREATE TABLE by_v (v UInt32, n SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree ORDER BY v SETTINGS non_replicated_deduplication_window = 100",
+		"CREATE MATERIALIZED VIEW mv_k TO by_k AS SELECT k, count() AS n FROM src GROUP BY k",
+		"CREATE MATERIALIZED VIEW mv_v TO by_v AS SELECT v, count() AS n FROM src GROUP BY v",
+	} {
+		require.NoError(t, e.Exec(ctx, s, nil), s)
+	}
+	_, err = e.InsertStream(ctx, killatInsert("first"), "JSONEachRow", killatRows())
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
+
+	batches := 1
+	for nth, table := range []string{"the table src", "a view target", "the other view target"} {
+		token := fmt.Sprintf("cut-%d", nth)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestReplayAfterAKillBetweenTokenAndPartRestoresTheBatch$")
+		cmd.Env = append(os.Environ(), "TAPLINE_TEST_KILLAT_DIR="+dir, "TAPLINE_TEST_KILLAT_TOKEN="+token)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cut := runKilledAtRename(t, cmd, nth+1)
+		require.NotEmpty(t, cut, "the child must be killed entering the rename of part %d (%s); stderr: %s", nth+1, table, stderr.String())
+		_, err := os.Stat(cut)
+		require.NoError(t, err, "the part's temporary directory is still there: the kill landed before the rename")
+
+		var log bytes.Buffer
+		e, err := Open(ctx, Config{DataDir: dir, Connections: 1, Log: &log})
+		require.NoError(t, err)
+		require.Equal(t, 1, strings.Count(log.String(), "the token is released"), "Open must release the one token whose part never arrived (%s): %s", table, log.String())
+		// The replay.
+		_, err = e.InsertStream(ctx, killatInsert(token), "JSONEachRow", killatRows())
+		require.NoError(t, err)
+		batches++
+		want := fmt.Sprint(batches * killatN)
+		for _, q := range []string{"SELECT count() FROM src", "SELECT sum(n) FROM by_k", "SELECT sum(n) FROM by_v"} {
+			require.Equal(t, want, query(t, e.Pool, q), "%s after a kill in the commit of %s and a replay", q, table)
+		}
+		// A second replay is deduplicated everywhere: the repair released
+		// only the token whose part never arrived.
+		_, err = e.InsertStream(ctx, killatInsert(token), "JSONEachRow", killatRows())
+		require.NoError(t, err)
+		for _, q := range []string{"SELECT count() FROM src", "SELECT sum(n) FROM by_k", "SELECT sum(n) FROM by_v"} {
+			require.Equal(t, want, query(t, e.Pool, q), "%s after a second replay", q)
+		}
+		require.NoError(t, e.Close())
+	}
+}
+
+// killatN is the number of rows of a test batch.
+const killatN = 1000
+
+func killatInsert(token string) string {
+	return "INSERT INTO src SETTINGS insert_deduplication_token = '" + token + "'"
+}
+
+func killatRows() []byte {
+	var b bytes.Buffer
+	for i := 0; i < killatN; i++ {
+		fmt.Fprintf(&b, "{\"k\":\"k%d\",\"v\":%d}\n", i%7, i%11)
+	}
+	return b.Bytes()
+}
+
+// runKilledAtRename starts cmd under ptrace, follows every thread's system
+// calls and SIGKILLs the process when one of its threads enters the nth
+// rename of a temporary insert directory (the engine's commit of a part).
+// The kill lands while the thread is stopped at the entry, so the rename
+// never runs. It returns the directory whose rename was cut, or "" when the
+// process exited before its nth rename.
+func runKilledAtRename(t *testing.T, cmd *exec.Cmd, nth int) string {
+	t.Helper()
+	// ptrace requests must come from the thread that started the tracee.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	require.NoError(t, cmd.Start())
+	pid := cmd.Process.Pid
+	var ws syscall.WaitStatus
+	_, err := syscall.Wait4(pid, &ws, syscall.WALL, nil) // the stop after exec
+	require.NoError(t, err)
+	const exitKill = 0x100000 // PTRACE_O_EXITKILL: the tracee dies with the test
+	require.NoError(t, syscall.PtraceSetOptions(pid, syscall.PTRACE_O_TRACESYSGOOD|syscall.PTRACE_O_TRACECLONE|exitKill))
+	require.NoError(t, syscall.PtraceSyscall(pid, 0))
+
+	inCall := map[int]bool{}
+	known := map[int]bool{pid: true}
+	renames, cut := 0, ""
+	for {
+		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // ECHILD: every thread is gone
+		}
+		if ws.Exited() || ws.Signaled() {
+			if tid == pid {
+				_ = cmd.Wait()
+				return cut
+			}
+			continue
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		sig := ws.StopSignal()
+		deliver := 0
+		switch {
+		case sig == syscall.SIGTRAP|0x80: // a system call's entry or exit
+			inCall[tid] = !inCall[tid]
+			if inCall[tid] && cut == "" {
+				if from := renameSource(tid); strings.Contains(from, "/tmp_insert_") {
+					renames++
+					if renames == nth {
+						cut = strings.TrimSuffix(from, "/")
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+						continue // not resumed: the rename never runs
+					}
+				}
+			}
+		case sig == syscall.SIGTRAP && ws.TrapCause() > 0: // a new thread
+		case sig == syscall.SIGSTOP && !known[tid]: // a new thread's first stop
+		default:
+			deliver = int(sig) // the Go runtime's own signals (SIGURG, ...)
+		}
+		known[tid] = true
+		_ = syscall.PtraceSyscall(tid, deliver)
+	}
+	_ = cmd.Wait()
+	return cut
+}
+
+// renameSource returns the source path of the rename, renameat or
+// renameat2 the stopped thread tid is entering, or "".
+func renameSource(tid int) string {
+	var regs syscall.PtraceRegs
+	if syscall.PtraceGetRegs(tid, &regs) != nil {
+		return ""
+	}
+	var addr uint64
+	switch regs.Orig_rax {
+	case syscall.SYS_RENAME:
+		addr = regs.Rdi
+	case syscall.SYS_RENAMEAT, 316: // 316: renameat2
+		addr = regs.Rsi
+	default:
+		return ""
+	}
+	var out []byte
+	buf := make([]byte, 256)
+	for len(out) < 4096 {
+		n, err := syscall.PtracePeekData(tid, uintptr(addr)+uintptr(len(out)), buf)
+		if n > 0 {
+			if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+				return filepath.Clean(string(append(out, buf[:i]...))) + "/"
+			}
+			out = append(out, buf[:n]...)
+		}
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	return ""
+}
