@@ -184,8 +184,9 @@ func (b *Broker) startServer(ctx context.Context, cfg Config) error {
 }
 
 // startProgressEvery is how often a slow start of the embedded server is
-// reported.
-const startProgressEvery = 5 * time.Second
+// reported. A variable only so that a test can see the report without a
+// start of several seconds.
+var startProgressEvery = 5 * time.Second
 
 // waitReady waits until srv accepts clients, the server reports a fatal
 // error (fatal), or ctx ends; every startProgressEvery it writes a line to
