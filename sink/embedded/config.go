@@ -76,8 +76,9 @@ type Config struct {
 	// DefaultMemoryPurgeAbove; a negative value purges at every tick
 	// whatever the resident memory.
 	MemoryPurgeAbove int64
-	// Log receives a line for each thing Open repaired in the data
-	// directory before the engine started (see repairDedupLogs). nil
+	// Log receives a line for each deduplication token Open released
+	// before the engine started, because a kill had left it without its
+	// part, and for each deduplication log Open could not read. nil
 	// discards them.
 	Log io.Writer
 }

@@ -102,7 +102,10 @@ type Pool struct {
 // Open loads the engine library (once per process), boots the engine on
 // cfg.DataDir and opens the default pool. It fails with ErrEngineOpen while
 // another Engine is open in this process and with ErrDataDirLocked while
-// another process uses the data directory.
+// another process uses the data directory. Before the engine boots, it
+// releases every deduplication token a kill left without its part (see
+// repairDedupLogs), so that the replay of that batch is inserted, and
+// reports each to cfg.Log.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
