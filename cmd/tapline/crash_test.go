@@ -46,20 +46,41 @@ type child struct {
 
 func startRun(t *testing.T, dir string) *child {
 	t.Helper()
+	c := runCommand(dir)
+	require.NoError(t, c.cmd.Start())
+	c.waitStarted(t, dir)
+	return c
+}
+
+// runCommand returns the child `tapline run` on dir with extra flags, not
+// started.
+func runCommand(dir string, extra ...string) *child {
 	c := &child{stderr: &syncBuffer{}}
-	c.cmd = exec.Command(os.Args[0], "run", "--data-dir", dir, "--http", "127.0.0.1:0", "--batch-rows", "20000", "--batch-age", "200ms", "--ack-wait", "3s")
+	args := []string{"run", "--data-dir", dir, "--http", "127.0.0.1:0", "--batch-rows", "20000", "--batch-age", "200ms", "--ack-wait", "3s"}
+	c.cmd = exec.Command(os.Args[0], append(args, extra...)...)
 	c.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")
 	c.cmd.Stdout = io.Discard
 	c.cmd.Stderr = c.stderr
-	require.NoError(t, c.cmd.Start())
+	return c
+}
+
+// waitStarted waits until the started child announces its endpoints.
+func (c *child) waitStarted(t *testing.T, dir string) {
+	t.Helper()
+	c.waitAnnounced(t, dir, c.cmd.Process.Pid)
+}
+
+// waitAnnounced waits until process pid, the child, announces its
+// endpoints in dir.
+func (c *child) waitAnnounced(t *testing.T, dir string, pid int) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		b, err := os.ReadFile(endpointPath(dir))
 		if err != nil || json.Unmarshal(b, &c.ep) != nil {
 			return false
 		}
-		return c.ep.PID == c.cmd.Process.Pid && c.ep.HTTP != ""
+		return c.ep.PID == pid && c.ep.HTTP != ""
 	}, 60*time.Second, 50*time.Millisecond, "child run starts: %s", c.stderr)
-	return c
 }
 
 func (c *child) count(t *testing.T, query string) uint64 {
@@ -171,10 +192,12 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	kills := strings.Join(seen, "\n")
 	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once; kills:\n%s\nlast run:\n%s", kills, c.stderr)
-	// A view short of the table has been seen about once in 25-30 runs
-	// (README, "Delivery guarantees"): the failure names the batches and
-	// every part the engine detached (the HTTP endpoint does not show
-	// system.parts, so the data directory is read).
+	// A view short of the table was seen about once in 25-30 runs, until
+	// Open released the tokens a kill leaves without their parts (README,
+	// "Delivery guarantees"; TestRunKilledInAViewsCommitReplaysIntoThatView
+	// cuts that commit on purpose): should it come back, the failure names
+	// the batches and every part the engine detached (the HTTP endpoint
+	// does not show system.parts, so the data directory is read).
 	engine := func() string {
 		var detached []string
 		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {

@@ -5,17 +5,16 @@ package embedded
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/internal/killat"
 )
 
 // TestReplayAfterAKillBetweenTokenAndPartRestoresTheBatch kills a process
@@ -110,104 +109,19 @@ func killatRows() []byte {
 	return b.Bytes()
 }
 
-// runKilledAtRename starts cmd under ptrace, follows every thread's system
-// calls and SIGKILLs the process when one of its threads enters the nth
-// rename of a temporary insert directory (the engine's commit of a part).
-// The kill lands while the thread is stopped at the entry, so the rename
-// never runs. It returns the directory whose rename was cut, or "" when the
-// process exited before its nth rename.
+// runKilledAtRename runs cmd and SIGKILLs it on entering the nth rename of
+// a temporary insert directory (the engine's commit of a part). It returns
+// the directory whose rename was cut, or "" when the process exited before
+// its nth rename.
 func runKilledAtRename(t *testing.T, cmd *exec.Cmd, nth int) string {
 	t.Helper()
-	// ptrace requests must come from the thread that started the tracee.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
-	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	var ws syscall.WaitStatus
-	_, err := syscall.Wait4(pid, &ws, syscall.WALL, nil) // the stop after exec
+	renames := 0
+	cut, err := killat.AtRename(cmd, nil, func(from string) bool {
+		if strings.HasPrefix(filepath.Base(from), "tmp_insert_") {
+			renames++
+		}
+		return renames == nth
+	})
 	require.NoError(t, err)
-	const exitKill = 0x100000 // PTRACE_O_EXITKILL: the tracee dies with the test
-	require.NoError(t, syscall.PtraceSetOptions(pid, syscall.PTRACE_O_TRACESYSGOOD|syscall.PTRACE_O_TRACECLONE|exitKill))
-	require.NoError(t, syscall.PtraceSyscall(pid, 0))
-
-	inCall := map[int]bool{}
-	known := map[int]bool{pid: true}
-	renames, cut := 0, ""
-	for {
-		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			break // ECHILD: every thread is gone
-		}
-		if ws.Exited() || ws.Signaled() {
-			if tid == pid {
-				_ = cmd.Wait()
-				return cut
-			}
-			continue
-		}
-		if !ws.Stopped() {
-			continue
-		}
-		sig := ws.StopSignal()
-		deliver := 0
-		switch {
-		case sig == syscall.SIGTRAP|0x80: // a system call's entry or exit
-			inCall[tid] = !inCall[tid]
-			if inCall[tid] && cut == "" {
-				if from := renameSource(tid); strings.Contains(from, "/tmp_insert_") {
-					renames++
-					if renames == nth {
-						cut = strings.TrimSuffix(from, "/")
-						_ = syscall.Kill(pid, syscall.SIGKILL)
-						continue // not resumed: the rename never runs
-					}
-				}
-			}
-		case sig == syscall.SIGTRAP && ws.TrapCause() > 0: // a new thread
-		case sig == syscall.SIGSTOP && !known[tid]: // a new thread's first stop
-		default:
-			deliver = int(sig) // the Go runtime's own signals (SIGURG, ...)
-		}
-		known[tid] = true
-		_ = syscall.PtraceSyscall(tid, deliver)
-	}
-	_ = cmd.Wait()
 	return cut
-}
-
-// renameSource returns the source path of the rename, renameat or
-// renameat2 the stopped thread tid is entering, or "".
-func renameSource(tid int) string {
-	var regs syscall.PtraceRegs
-	if syscall.PtraceGetRegs(tid, &regs) != nil {
-		return ""
-	}
-	var addr uint64
-	switch regs.Orig_rax {
-	case syscall.SYS_RENAME:
-		addr = regs.Rdi
-	case syscall.SYS_RENAMEAT, 316: // 316: renameat2
-		addr = regs.Rsi
-	default:
-		return ""
-	}
-	var out []byte
-	buf := make([]byte, 256)
-	for len(out) < 4096 {
-		n, err := syscall.PtracePeekData(tid, uintptr(addr)+uintptr(len(out)), buf)
-		if n > 0 {
-			if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
-				return filepath.Clean(string(append(out, buf[:i]...))) + "/"
-			}
-			out = append(out, buf[:n]...)
-		}
-		if err != nil || n == 0 {
-			break
-		}
-	}
-	return ""
 }
