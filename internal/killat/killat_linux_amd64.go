@@ -21,12 +21,12 @@ const ptraceExitKill = 0x100000
 
 // AtRename starts cmd under ptrace, calls started (when not nil) with the
 // child's process ID, and follows every thread's system calls until the
-// process is gone. When a thread enters rename, renameat or
-// renameat2 and cut returns true for the call's source path, AtRename
-// SIGKILLs the process while that thread is stopped at the entry, so the
-// rename never runs, and returns that path once the process is gone; cut is
-// not called again after it returned true. A process that ends without a
-// cut is an error that says how it ended. AtRename waits for cmd itself: do not call
+// process is gone. When a thread enters rename, renameat or renameat2 and
+// cut returns true for the call's source path, AtRename SIGKILLs the
+// process while that thread is stopped at the entry, so the rename never
+// runs, and returns that path once the process is gone; cut is not called
+// again after it returned true. A process that ends without a cut is an
+// error that says how it ended. AtRename waits for cmd itself: do not call
 // cmd.Wait. It sets cmd.SysProcAttr, and holds its goroutine on one OS
 // thread while it runs (ptrace takes requests only from the thread that
 // started the tracee), so run it on a goroutine of its own when the caller
