@@ -44,9 +44,11 @@ type child struct {
 	ep     endpoint
 }
 
-func startRun(t *testing.T, dir string) *child {
+// startRun starts a `tapline run` on dir with extra flags and waits until
+// it announces its endpoints.
+func startRun(t *testing.T, dir string, extra ...string) *child {
 	t.Helper()
-	c := runCommand(dir)
+	c := runCommand(dir, extra...)
 	require.NoError(t, c.cmd.Start())
 	c.waitStarted(t, dir)
 	return c

@@ -41,16 +41,10 @@ func TestRunKilledInAViewsCommitReplaysIntoThatView(t *testing.T) {
 	nats, err := ingest.Start(ctx, ingest.Config{StoreDir: t.TempDir(), Listen: fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])})
 	require.NoError(t, err)
 	defer nats.Close()
-	run := func() *child {
-		c := runCommand(dir, "--nats-url", nats.URL())
-		require.NoError(t, c.cmd.Start())
-		c.waitStarted(t, dir)
-		return c
-	}
 
 	// A first run creates the streams and the schema and commits a first
 	// backlog.
-	c := run()
+	c := startRun(t, dir, "--nats-url", nats.URL())
 	p.publish(t, ctx, nats.URL(), lines)
 	require.Eventually(t, func() bool { return c.count(t, "SELECT count() FROM sofarpc_digest") == uint64(p.digests) },
 		60*time.Second, 20*time.Millisecond, "the first run commits its backlog: %s", c.stderr)
@@ -90,7 +84,7 @@ func TestRunKilledInAViewsCommitReplaysIntoThatView(t *testing.T) {
 	require.NoError(t, err, "the part is still under its temporary name: the kill landed before the rename")
 
 	// The third run releases the token, replays the batch, and catches up.
-	c = run()
+	c = startRun(t, dir, "--nats-url", nats.URL())
 	defer func() {
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		_ = c.cmd.Wait()

@@ -139,19 +139,17 @@ func repairTable(table string) ([]dedupRepair, error) {
 			line, text, _ = strings.Cut(text, "\n")
 			op, rest, _ := strings.Cut(line, "\t")
 			part, id, ok := strings.Cut(rest, "\t")
-			switch {
-			case !ok || strings.Contains(id, "\t"):
-			case op == "1":
-				if _, ok := live[id]; !ok {
-					order = append(order, id)
-				}
-				live[id] = part
-				continue
-			case op == "2":
+			if !ok || strings.Contains(id, "\t") || (op != "1" && op != "2") {
+				return nil, fmt.Errorf("embedded engine: deduplication log %s has %w: %q; it is left as it is, and a replay into its table after a kill may be dropped (was the data directory written by another ClickHouse version?)", logs[i], errUnknownLog, line)
+			}
+			if op == "2" {
 				delete(live, id)
 				continue
 			}
-			return nil, fmt.Errorf("embedded engine: deduplication log %s has %w: %q; it is left as it is, and a replay into its table after a kill may be dropped (was the data directory written by another ClickHouse version?)", logs[i], errUnknownLog, line)
+			if _, ok := live[id]; !ok {
+				order = append(order, id)
+			}
+			live[id] = part
 		}
 	}
 	if len(live) == 0 {
