@@ -167,9 +167,9 @@ func machine() report.Machine {
 	return m
 }
 
-// mergesByMinute fills l's engine counters and merge ratios from the
-// series: the whole live phase from its last point, each minute from the
-// last point in it minus the last point before it.
+// mergesByMinute fills l's engine counters, merge ratios and parts per
+// second from the series: the whole live phase from its last point, each
+// minute from the last point in it minus the last point before it.
 func mergesByMinute(l *report.Live, series []report.Point) {
 	last := series[len(series)-1]
 	if last.EngineInsertedRows == 0 {
@@ -177,6 +177,9 @@ func mergesByMinute(l *report.Live, series []report.Point) {
 	}
 	l.EngineInsertedRows, l.EngineMergedRows = last.EngineInsertedRows, last.EngineMergedRows
 	l.MergedPerInserted = float64(l.EngineMergedRows) / float64(l.EngineInsertedRows)
+	if l.EngineInsertedParts = last.EngineInsertedParts; last.T > 0 {
+		l.PartsPerSecond = float64(l.EngineInsertedParts) / last.T
+	}
 	var before report.Point
 	for i, p := range series {
 		if i+1 < len(series) && int(series[i+1].T/60) == int(p.T/60) {

@@ -97,13 +97,15 @@ func TestMergesByMinuteTakesEachMinutesDeltas(t *testing.T) {
 		{T: 61, EngineInsertedRows: 1500, EngineMergedRows: 1400},
 		{T: 119, EngineInsertedRows: 2000, EngineMergedRows: 2900},
 		// no point in the third minute
-		{T: 185, EngineInsertedRows: 2400, EngineMergedRows: 3700},
+		{T: 185, EngineInsertedRows: 2400, EngineMergedRows: 3700, EngineInsertedParts: 370},
 	}
 	var l report.Live
 	mergesByMinute(&l, series)
 	require.Equal(t, uint64(2400), l.EngineInsertedRows)
 	require.Equal(t, uint64(3700), l.EngineMergedRows)
 	require.InDelta(t, 3700.0/2400, l.MergedPerInserted, 1e-9)
+	require.Equal(t, uint64(370), l.EngineInsertedParts)
+	require.InDelta(t, 2.0, l.PartsPerSecond, 1e-9)
 	require.Len(t, l.MergedPerInsertedByMinute, 4)
 	require.InDelta(t, 0.9, l.MergedPerInsertedByMinute[0], 1e-9)
 	require.InDelta(t, 2.0, l.MergedPerInsertedByMinute[1], 1e-9)

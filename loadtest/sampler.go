@@ -24,8 +24,8 @@ type sampler struct {
 	prev   report.Point
 	hasPrv bool
 	// the engine's counters when the live phase started (ok: they answered)
-	ins0, merged0 uint64
-	engineOK      bool
+	engine0  engineCounts
+	engineOK bool
 }
 
 func newSampler(ctx context.Context, r *run) (*sampler, error) {
@@ -45,8 +45,8 @@ func newSampler(ctx context.Context, r *run) (*sampler, error) {
 	if m, err := procstat.ReadMachine(); err == nil {
 		s.lastM, r.machineLive = m, m
 	}
-	if ins, merged, err := engineRows(ctx, r.env.Target); err == nil {
-		s.ins0, s.merged0, s.engineOK = ins, merged, true
+	if c, err := engineCounters(ctx, r.env.Target); err == nil {
+		s.engine0, s.engineOK = c, true
 	}
 	return s, nil
 }
@@ -96,11 +96,12 @@ func (s *sampler) sample(ctx context.Context) {
 		p.Lag = lag
 	}
 	if s.engineOK {
-		if ins, merged, err := engineRows(ctx, r.env.Target); err == nil {
-			p.EngineInsertedRows = ins - min(ins, s.ins0)
-			p.EngineMergedRows = merged - min(merged, s.merged0)
+		if c, err := engineCounters(ctx, r.env.Target); err == nil {
+			p.EngineInsertedRows = c.inserted - min(c.inserted, s.engine0.inserted)
+			p.EngineMergedRows = c.merged - min(c.merged, s.engine0.merged)
+			p.EngineInsertedParts = c.parts - min(c.parts, s.engine0.parts)
 		} else if s.hasPrv {
-			p.EngineInsertedRows, p.EngineMergedRows = s.prev.EngineInsertedRows, s.prev.EngineMergedRows
+			p.EngineInsertedRows, p.EngineMergedRows, p.EngineInsertedParts = s.prev.EngineInsertedRows, s.prev.EngineMergedRows, s.prev.EngineInsertedParts
 		}
 	}
 	if proc, err := procstat.Read(); err == nil {
@@ -130,15 +131,23 @@ func (s *sampler) sample(ctx context.Context) {
 	s.prev, s.hasPrv = p, true
 }
 
-// engineRows returns the engine's InsertedRows and MergedRows counters
-// (system.events; an event the engine has not counted yet is 0). An error
-// means this user may not read system.events or the engine did not answer:
-// at the start of the live phase the report then leaves the merge figures
-// out, later a sample keeps the counts of the one before.
-func engineRows(ctx context.Context, t sink.Target) (inserted, merged uint64, err error) {
-	out, err := t.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'MergedRows')", "TabSeparated", nil)
+// engineCounts are the engine's own counters the loadtest follows.
+type engineCounts struct {
+	inserted, merged uint64 // InsertedRows, MergedRows
+	parts            uint64 // InsertedCompactParts + InsertedWideParts
+}
+
+// engineCounters returns the engine's InsertedRows, MergedRows and parts
+// written by inserts (system.events; an event the engine has not counted
+// yet is 0). An error means this user may not read system.events or the
+// engine did not answer: at the start of the live phase the report then
+// leaves the merge and part figures out, later a sample keeps the counts of
+// the one before.
+func engineCounters(ctx context.Context, t sink.Target) (engineCounts, error) {
+	var c engineCounts
+	out, err := t.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ('InsertedRows', 'MergedRows', 'InsertedCompactParts', 'InsertedWideParts')", "TabSeparated", nil)
 	if err != nil {
-		return 0, 0, fmt.Errorf("loadtest: read the engine's counters: %w", err)
+		return c, fmt.Errorf("loadtest: read the engine's counters: %w", err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line == "" {
@@ -147,14 +156,16 @@ func engineRows(ctx context.Context, t sink.Target) (inserted, merged uint64, er
 		name, v, ok := strings.Cut(line, "\t")
 		n, perr := strconv.ParseUint(v, 10, 64)
 		if !ok || perr != nil {
-			return 0, 0, fmt.Errorf("loadtest: read the engine's counters: unexpected line %q", line)
+			return c, fmt.Errorf("loadtest: read the engine's counters: unexpected line %q", line)
 		}
 		switch name {
 		case "InsertedRows":
-			inserted = n
+			c.inserted = n
 		case "MergedRows":
-			merged = n
+			c.merged = n
+		case "InsertedCompactParts", "InsertedWideParts":
+			c.parts += n
 		}
 	}
-	return inserted, merged, nil
+	return c, nil
 }

@@ -64,6 +64,12 @@ func TestLoadtestShortRunLosesNothing(t *testing.T) {
 	// was inserted, views' tables and pipeline_batches come on top.
 	require.GreaterOrEqual(t, r.Live.EngineInsertedRows, r.Live.Rows, "the engine's InsertedRows over the live phase")
 	require.NotEmpty(t, r.Live.MergedPerInsertedByMinute)
+	// Parts written by inserts: over two seconds at a 250ms batch age each
+	// of the five sources commits several batches, each a part in a table
+	// and one in pipeline_batches, and the views add theirs.
+	require.GreaterOrEqual(t, r.Live.EngineInsertedParts, uint64(2*5*2), "the engine's InsertedCompactParts and InsertedWideParts over the live phase")
+	require.InDelta(t, float64(r.Live.EngineInsertedParts)/r.Series[len(r.Series)-1].T, r.Live.PartsPerSecond, 1e-9)
+	require.Contains(t, out.String(), "parts written")
 	// Every source's reader counted its time, and so did the drain's.
 	for _, f := range r.Live.Formats {
 		require.NotNil(t, f.Reader, f.Format)

@@ -47,6 +47,9 @@ func HTML(r *Report) string {
 	if l.EngineInsertedRows > 0 {
 		card("rows merged per row inserted", fmt.Sprintf("%.2f", l.MergedPerInserted), "the engine's system.events; by minute "+RatioList(l.MergedPerInsertedByMinute))
 	}
+	if l.EngineInsertedParts > 0 {
+		card("parts written per second", fmt.Sprintf("%.1f", l.PartsPerSecond), fmt.Sprintf("by inserts, views' tables included; %d in all", l.EngineInsertedParts))
+	}
 	w(`</div>`)
 
 	// Throughput and lag over time.

@@ -41,6 +41,9 @@ func Markdown(r *Report) string {
 		w("| engine merges | %.2f rows merged per row inserted (%s merged, %s inserted); by minute %s | the engine's MergedRows and InsertedRows (system.events) over the live phase, every table and view's table; rising by minute means merge work the first minute did not pay |\n",
 			l.MergedPerInserted, SI(float64(l.EngineMergedRows)), SI(float64(l.EngineInsertedRows)), RatioList(l.MergedPerInsertedByMinute))
 	}
+	if l.EngineInsertedParts > 0 {
+		w("| parts written | %.1f/s (%d in all) | the engine's InsertedCompactParts and InsertedWideParts (system.events) over the live phase: every table's and view's table's part from an insert; each costs a fixed amount whatever its rows, so the batch age, not the rate, sets this |\n", l.PartsPerSecond, l.EngineInsertedParts)
+	}
 	w("| load generator | %.1fs in the generators | wall time inside gen.Next, summed over publishers |\n", l.GeneratorSec)
 	if l.HeldSec > 0 {
 		w("| publishers held | %.1fs (summed over publishers) | time publishers waited because %s records were in flight |\n", l.HeldSec, SI(float64(r.Setup.MaxInFlight)))

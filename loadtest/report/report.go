@@ -158,6 +158,13 @@ type Live struct {
 	EngineMergedRows          uint64    `json:"engine_merged_rows,omitempty"`
 	MergedPerInserted         float64   `json:"merged_per_inserted,omitempty"`
 	MergedPerInsertedByMinute []float64 `json:"merged_per_inserted_by_minute,omitempty"`
+	// EngineInsertedParts is the parts the engine wrote for inserts over
+	// the live phase (see Point), and PartsPerSecond that over the phase's
+	// seconds. Each part costs the engine a fixed amount whatever its rows
+	// (README, "What an insert costs whatever its rows"), so this is the
+	// part of the engine's CPU that the batch age sets, not the rate.
+	EngineInsertedParts uint64  `json:"engine_inserted_parts,omitempty"`
+	PartsPerSecond      float64 `json:"parts_per_second,omitempty"`
 	// Formats breaks the totals down.
 	Formats []FormatLive `json:"formats"`
 }
@@ -395,6 +402,11 @@ type Point struct {
 	// answer.
 	EngineInsertedRows uint64 `json:"engine_inserted_rows,omitempty"`
 	EngineMergedRows   uint64 `json:"engine_merged_rows,omitempty"`
+	// EngineInsertedParts is the parts the engine wrote for inserts since
+	// the live phase started (InsertedCompactParts + InsertedWideParts:
+	// every table's and every view's table's; merges not counted). 0 when
+	// the engine did not answer.
+	EngineInsertedParts uint64 `json:"engine_inserted_parts,omitempty"`
 }
 
 // Percentile returns the p-th percentile (0 < p <= 1, nearest rank) of

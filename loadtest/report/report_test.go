@@ -45,7 +45,7 @@ func sample() *Report {
 		Setup:   Setup{Mix: map[string]float64{"sofarpc": 3, "webdebug": 1}, SampleEveryMs: 1000, BatchAgeMs: 1000},
 		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}, Reader: &ReaderTime{BuildingSec: 0.5, WaitingSec: 1, BlockedSec: 0.5}}},
 			CPUByPart:          []PartCPU{{Part: "pipeline <b>", Percent: 80}},
-			EngineInsertedRows: 2000, EngineMergedRows: 2900, MergedPerInserted: 1.45, MergedPerInsertedByMinute: []float64{0.9, 2}},
+			EngineInsertedRows: 2000, EngineMergedRows: 2900, MergedPerInserted: 1.45, MergedPerInsertedByMinute: []float64{0.9, 2}, EngineInsertedParts: 290, PartsPerSecond: 29},
 		Freshness: Freshness{P50Ms: 800, P99Ms: 1900, Formats: []FormatFreshness{{Format: "sofarpc", P50Ms: 800, P99Ms: 1900}},
 			Samples: []ProbePoint{{T: 0.1, Format: "sofarpc", LatencyMs: 700}, {T: 1.1, Format: "webdebug", LatencyMs: 1500}}},
 		Checks:  []Check{{Name: "sofarpc: records", What: "a & b", Want: 3, Got: 3, OK: true}, {Name: "x", Want: 2, Got: 1}},
@@ -80,7 +80,7 @@ func TestWriteRendersEveryForm(t *testing.T) {
 
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00",
+	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00", "| parts written | 29.0/s (290 in all) |",
 		"| 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |",
 		"| sofarpc_digest 700 | building batches 25%, waiting for messages 50%, blocked on a writer 25% |"} {
 		require.Contains(t, string(md), want)
