@@ -45,8 +45,10 @@ func (ordered) InsertInOrder() bool { return true }
 // TestOrderedDecoderInsertsOneBatchAtATime drains a backlog of several
 // batches through slow inserts with the default two inserters: a source
 // whose decoder implements decode.Ordered (as django's does) never has two
-// inserts running at once, whoever built the Source; the same decoder
-// without it does, which shows the test can see an overlap.
+// inserts running at once, whoever built the Source, not even the two
+// tables of one batch; the same decoder without it does (two batches, or a
+// batch's digests and stats, at once), which shows the test can see an
+// overlap.
 func TestOrderedDecoderInsertsOneBatchAtATime(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -67,7 +69,12 @@ func TestOrderedDecoderInsertsOneBatchAtATime(t *testing.T) {
 			require.NoError(t, f.runUntil(p, func() bool { return p.Stats()[0].RecordsCommitted >= uint64(valid) }))
 			target.mu.Lock()
 			defer target.mu.Unlock()
-			require.Equal(t, tc.most, target.most, "inserts running at once")
+			t.Logf("at most %d inserts at once", target.most)
+			if tc.ordered {
+				require.Equal(t, tc.most, target.most, "inserts running at once")
+			} else {
+				require.GreaterOrEqual(t, target.most, tc.most, "inserts running at once")
+			}
 		})
 	}
 }

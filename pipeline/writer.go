@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/ingest/decode"
+	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink"
 )
 
@@ -148,24 +151,51 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 }
 
 // insert writes every non-empty table of a batch, each with the batch token
-// and the table name, retrying temporary failures.
+// and the table name, retrying temporary failures. The tables go in at
+// once: each insert has its own token, so their order does not matter to
+// exactly-once, and a batch's second table no longer waits for the first
+// to be written before its rows are queryable (README, "A batch's tables
+// at once"). A source that inserts in order (Source.InOrder,
+// decode.Ordered) writes them one after the other in the decoder's table
+// order, since its views may join one table's rows to another's. The
+// error is the first table's, in that order; the batch then stays
+// journaled, and its replay inserts every table under the same tokens, so
+// a table already written is not written again.
 func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, msgs []*ingest.Msg) error {
+	errs := make([]error, len(recs))
+	inOrder := r.src.InOrder || decode.InOrder(r.src.Decoder)
+	var wg sync.WaitGroup
 	for i, rec := range recs {
-		if rec == nil {
-			continue
+		switch {
+		case rec == nil:
+		case inOrder:
+			errs[i] = r.insertTable(ctx, r.tables[i], token, rec, msgs)
+		default:
+			wg.Go(func() { errs[i] = r.insertTable(ctx, r.tables[i], token, rec, msgs) })
 		}
-		tbl := r.tables[i]
-		tok := token + ":" + tbl.Name()
-		began := time.Now()
-		if err := r.retry(ctx, "insert into "+tbl.Name(), msgs, func() (bool, error) {
-			err := r.p.target.Insert(ctx, tbl, rec, tok)
-			return isRetryable(err), err
-		}); err != nil {
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
-		if r.p.cfg.ObserveInsert != nil {
-			r.p.cfg.ObserveInsert(r.src.Name, tbl.Name(), time.Since(began))
-		}
+	}
+	return nil
+}
+
+// insertTable writes one table of a batch under the batch token and the
+// table name, retrying temporary failures.
+func (r *runner) insertTable(ctx context.Context, tbl *schema.Table, token string, rec arrow.Record, msgs []*ingest.Msg) error {
+	tok := token + ":" + tbl.Name()
+	began := time.Now()
+	if err := r.retry(ctx, "insert into "+tbl.Name(), msgs, func() (bool, error) {
+		err := r.p.target.Insert(ctx, tbl, rec, tok)
+		return isRetryable(err), err
+	}); err != nil {
+		return err
+	}
+	if r.p.cfg.ObserveInsert != nil {
+		r.p.cfg.ObserveInsert(r.src.Name, tbl.Name(), time.Since(began))
 	}
 	return nil
 }

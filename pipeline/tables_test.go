@@ -1,0 +1,72 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink/embedded"
+)
+
+// spanTarget slows every data insert by delay and records when each one
+// ran, by its token.
+type spanTarget struct {
+	*embedded.Target
+	delay time.Duration
+	mu    sync.Mutex
+	spans map[string][2]time.Time
+}
+
+func (s *spanTarget) Insert(ctx context.Context, table *schema.Table, rec arrow.Record, token string) error {
+	if table == schema.PipelineBatches {
+		return s.Target.Insert(ctx, table, rec, token)
+	}
+	began := time.Now()
+	time.Sleep(s.delay)
+	err := s.Target.Insert(ctx, table, rec, token)
+	s.mu.Lock()
+	s.spans[token] = [2]time.Time{began, time.Now()}
+	s.mu.Unlock()
+	return err
+}
+
+// TestBatchTablesAreInsertedAtOnce commits SOFARPC batches that hold digests
+// and stats, with every insert 300 ms slower: each batch's two inserts must
+// overlap in time (the stats, second in the decoder's table order, do not
+// wait for the digests), and every record still lands once.
+func TestBatchTablesAreInsertedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(2_000, 50, 0)
+	valid, _ := countValid(recs, false)
+	cons, dec := f.sofarpcSource(0)
+	target := &spanTarget{Target: f.target, delay: 300 * time.Millisecond, spans: map[string][2]time.Time{}}
+	p, err := New(Config{MaxRows: 500, MaxAge: 100 * time.Millisecond, Inserters: 1}, target, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	require.NoError(t, err)
+	require.NoError(t, f.runUntil(p, func() bool { return p.Stats()[0].RecordsCommitted >= uint64(valid) }))
+
+	target.mu.Lock()
+	defer target.mu.Unlock()
+	both := 0
+	for tok, digest := range target.spans {
+		batch, ok := strings.CutSuffix(tok, ":"+schema.SofarpcDigest.Name())
+		if !ok {
+			continue
+		}
+		stat, ok := target.spans[batch+":"+schema.SofarpcStat.Name()]
+		if !ok {
+			continue // a batch of digests only
+		}
+		both++
+		require.True(t, stat[0].Before(digest[1]) && digest[0].Before(stat[1]),
+			"batch %s: digests inserted %v–%v and stats %v–%v, one after the other", batch,
+			digest[0].Format("15:04:05.000"), digest[1].Format("15:04:05.000"), stat[0].Format("15:04:05.000"), stat[1].Format("15:04:05.000"))
+	}
+	require.Positive(t, both, "batches held digests and stats")
+	require.Equal(t, uint64(valid), f.count("SELECT count() FROM sofarpc_digest")+f.count("SELECT count() FROM sofarpc_stat"), "every record once")
+}
