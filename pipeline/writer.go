@@ -162,15 +162,21 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 // journaled, and its replay inserts every table under the same tokens, so
 // a table already written is not written again.
 func (r *runner) insert(ctx context.Context, token string, recs []arrow.Record, msgs []*ingest.Msg) error {
+	if r.src.InOrder || decode.InOrder(r.src.Decoder) {
+		for i, rec := range recs {
+			if rec == nil {
+				continue
+			}
+			if err := r.insertTable(ctx, r.tables[i], token, rec, msgs); err != nil {
+				return err // the later tables wait for the replay
+			}
+		}
+		return nil
+	}
 	errs := make([]error, len(recs))
-	inOrder := r.src.InOrder || decode.InOrder(r.src.Decoder)
 	var wg sync.WaitGroup
 	for i, rec := range recs {
-		switch {
-		case rec == nil:
-		case inOrder:
-			errs[i] = r.insertTable(ctx, r.tables[i], token, rec, msgs)
-		default:
+		if rec != nil {
 			wg.Go(func() { errs[i] = r.insertTable(ctx, r.tables[i], token, rec, msgs) })
 		}
 	}
