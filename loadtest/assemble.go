@@ -99,7 +99,9 @@ func (r *run) report() *report.Report {
 		for _, part := range []struct{ label, name string }{
 			{partPipeline, "pipeline"},
 			{procstat.Native, "ClickHouse engine threads"},
-			{"", "NATS, Go runtime and GC"},
+			{partNATSServer, "NATS server"},
+			{partNATSClient, "NATS client"},
+			{"", "Go runtime and GC"},
 			{partLoad, "load generator"},
 			{partMeasure, "loadtest measurement"},
 		} {
@@ -114,7 +116,7 @@ func (r *run) report() *report.Report {
 	l.GeneratorSec = r.pub.GenTime.Seconds()
 	l.Retries = r.pub.Retries
 
-	rep.Notes = append(rep.Notes, "CPU and memory are this process's: the load generator and the pipeline always, the NATS server and the ClickHouse engine when they are embedded. The split by part comes from a CPU profile of the live phase: goroutines are labelled by part (the pipeline's include the engine's work inside its insert calls), the ClickHouse engine's own threads are recognised by their native code, and garbage collection, which every part causes, counts under the Go runtime. Memory cannot be split.")
+	rep.Notes = append(rep.Notes, "CPU and memory are this process's: the load generator and the pipeline always, the NATS server and the ClickHouse engine when they are embedded. The split by part comes from a CPU profile of the live phase: goroutines are labelled by part (the pipeline's include the engine's work inside its insert calls), the ClickHouse engine's own threads are recognised by their native code, the NATS server's goroutines (when embedded: storing every published message, delivering it, taking its acknowledgement) and the NATS client library's by their code, and garbage collection, which every part causes, counts under the Go runtime. Memory cannot be split.")
 	switch {
 	case cfg.Rate <= 0 && cfg.MaxInFlight > 0:
 		rep.Notes = append(rep.Notes, fmt.Sprintf("As fast as tapline keeps up: publishers stop while %s records are published and not yet committed, so the committed rate is tapline's capacity on this machine and freshness is about that many records ÷ that rate (Little's law); run with --rate below the capacity to measure freshness at a given load.", report.SI(float64(cfg.MaxInFlight))))

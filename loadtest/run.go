@@ -229,6 +229,21 @@ const (
 	partMeasure  = "measurement"
 )
 
+// Parts of the CPU profile that no label marks, told apart by their code
+// (procstat.Frames): the embedded NATS server's goroutines, which the server
+// starts itself, and the NATS client library's own goroutines (a
+// connection's reading and flushing). Whatever else has no label is the Go
+// runtime: garbage collection, the scheduler.
+const (
+	partNATSServer = "\x00nats server"
+	partNATSClient = "\x00nats client"
+)
+
+var natsFrames = []procstat.Frames{
+	{Key: partNATSServer, Prefix: "github.com/nats-io/nats-server/"},
+	{Key: partNATSClient, Prefix: "github.com/nats-io/nats.go"},
+}
+
 // splitCPU sums the live phase's CPU profile by part and hands the profile
 // to cfg.CPUProfile.
 func (r *run) splitCPU(profile []byte) error {
@@ -237,7 +252,7 @@ func (r *run) splitCPU(profile []byte) error {
 			return fmt.Errorf("loadtest: write the CPU profile: %w", err)
 		}
 	}
-	split, err := procstat.CPUByLabel(profile, labelKey)
+	split, err := procstat.CPUByLabel(profile, labelKey, natsFrames...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -103,6 +104,60 @@ func TestCPUByLabelSplitsAProfile(t *testing.T) {
 	require.Less(t, split[Native], 30*time.Millisecond, "no native code ran: %v", split)
 	_, err = CPUByLabel([]byte("not gzip"), "part")
 	require.Error(t, err)
+}
+
+// burnFramed is work that CPUByLabel's Frames rule can tell by its code.
+//
+//go:noinline
+func burnFramed(n int) uint64 {
+	x := uint64(1)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+// TestCPUByLabelTellsUnlabelledWorkByItsCode profiles unlabelled work in
+// burnFramed (twice as much) and elsewhere, and labelled work in
+// burnFramed: a Frames rule takes the unlabelled burnFramed samples out of
+// the empty label, and only those (a label comes first).
+func TestCPUByLabelTellsUnlabelledWorkByItsCode(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, pprof.StartCPUProfile(&buf))
+	const unit = 150_000_000
+	var wg sync.WaitGroup
+	wg.Go(func() { runtime.KeepAlive(burnFramed(2 * unit)) })
+	wg.Go(func() {
+		x := uint64(1)
+		for i := 0; i < unit; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		runtime.KeepAlive(x)
+	})
+	wg.Go(func() {
+		pprof.Do(context.Background(), pprof.Labels("part", "a"), func(context.Context) {
+			runtime.KeepAlive(burnFramed(unit))
+		})
+	})
+	wg.Wait()
+	pprof.StopCPUProfile()
+	const framed = "\x00framed"
+	rule := Frames{Key: framed, Prefix: "github.com/tapline/tapline/loadtest/procstat.burnFramed"}
+	split, err := CPUByLabel(buf.Bytes(), "part", rule)
+	require.NoError(t, err)
+	require.Greater(t, split[framed], 50*time.Millisecond, "%v", split)
+	require.Greater(t, split[""], 50*time.Millisecond, "%v", split)
+	require.InDelta(t, 2, float64(split[framed])/float64(split[""]), 1, "the framed work was twice the other: %v", split)
+	require.Greater(t, split["a"], 50*time.Millisecond, "labelled work keeps its label: %v", split)
+	all, err := CPUByLabel(buf.Bytes(), "part")
+	require.NoError(t, err)
+	require.Zero(t, all[framed], "no rule, no key")
+	require.Equal(t, split[""]+split[framed], all[""], "the rule only moves samples out of the empty label")
+
+	// pprof writes a dot of a module path as %2e (nats.go's functions).
+	fn := &profile.Function{Name: "github.com/nats-io/nats%2ego.(*Conn).readLoop"}
+	s := &profile.Sample{Location: []*profile.Location{{Line: []profile.Line{{Function: fn}}}}}
+	require.Equal(t, "client", framesKey(s, []Frames{{Key: "server", Prefix: "github.com/nats-io/nats-server/"}, {Key: "client", Prefix: "github.com/nats-io/nats.go"}}))
 }
 
 func TestReadMachineSeesThisProcessBurn(t *testing.T) {

@@ -126,10 +126,12 @@ type Live struct {
 	// the live phase (goroutines labelled by part; see procstat.CPUByLabel):
 	// the pipeline (decoding, inserting, the engine's work inside those
 	// insert calls, journal and dead letters), the ClickHouse engine's own
-	// threads (inserts' parallel work, materialized views, merges), NATS
-	// and the Go runtime (the NATS server when embedded, the pipeline's NATS
-	// client, garbage collection), the load generator (generators and
-	// publishing clients) and the loadtest's own measurement.
+	// threads (inserts' parallel work, materialized views, merges), the NATS
+	// server when embedded (storing, delivering and acknowledging every
+	// message, the publishers' included), the NATS client library's own
+	// goroutines, the Go runtime (garbage collection, the scheduler), the
+	// load generator (generators and publishing clients) and the loadtest's
+	// own measurement.
 	CPUByPart []PartCPU `json:"cpu_by_part,omitempty"`
 	// OthersCPUPercent is what other processes on the machine used over the
 	// live phase, as a percentage of one core (the machine's busy time from
