@@ -97,16 +97,29 @@ func TestVerdictSeesALostAndADuplicatedRow(t *testing.T) {
 		}
 	}
 
+	// keyOf returns the row key a query selects as a SQL tuple literal. A
+	// DELETE is a mutation that runs its WHERE once per part: a subquery in
+	// it that picks "the first key" picks again in each part, after the
+	// earlier parts' rows were deleted, so the key is chosen first.
+	keyOf := func(q string) string {
+		t.Helper()
+		b, err := env.Target.Query(ctx, q, "Values", nil)
+		require.NoError(t, err, q)
+		require.NotEmpty(t, b, q)
+		return string(b)
+	}
 	notProbe := probe.NotProbe("sofarpc_stat")
 	// The deleted key must name one row: generated stat lines can share
 	// time, service, method and side (their timestamps follow the clock).
-	tamper("DELETE FROM sofarpc_stat WHERE (time, service, method, side) IN (SELECT time, service, method, side FROM sofarpc_stat WHERE " + notProbe + " GROUP BY time, service, method, side HAVING count() = 1 ORDER BY time LIMIT 1)")
+	key := keyOf("SELECT time, service, method, side FROM sofarpc_stat WHERE " + notProbe + " GROUP BY time, service, method, side HAVING count() = 1 ORDER BY time LIMIT 1")
+	tamper("DELETE FROM sofarpc_stat WHERE (time, service, method, side) IN (" + key + ")")
 	tamper("INSERT INTO sofarpc_stat SELECT * FROM sofarpc_stat WHERE " + notProbe + " ORDER BY time DESC LIMIT 1")
 	checks, v := recheck()
 	require.False(t, v.ZeroLoss, v.Text)
 	requireSeen(checks, v, "sofarpc_stat: keys", "sofarpc_stat: rows", "sofarpc_stat: generated rows")
 
-	tamper("DELETE FROM webdebug_events WHERE (doc_id, doc_order) IN (SELECT doc_id, doc_order FROM webdebug_events WHERE sample_kind = '' ORDER BY doc_id, doc_order LIMIT 1)")
+	key = keyOf("SELECT doc_id, doc_order FROM webdebug_events WHERE sample_kind = '' ORDER BY doc_id, doc_order LIMIT 1")
+	tamper("DELETE FROM webdebug_events WHERE (doc_id, doc_order) IN (" + key + ")")
 	tamper("INSERT INTO webdebug_events SELECT * FROM webdebug_events WHERE sample_kind = '' ORDER BY doc_id DESC, doc_order LIMIT 1")
 	checks, v = recheck()
 	requireSeen(checks, v, "webdebug_events: duplicate keys", "webdebug_events: rows", "latency_1m webdebug: samples")
