@@ -83,6 +83,14 @@ func (r *run) report() *report.Report {
 		l.RSSAvgBytes = uint64(rssSum / float64(n))
 		mergesByMinute(l, r.series)
 	}
+	if mc := r.mergeTime; mc != nil {
+		l.MergeSampleSeconds = mergeSampleInterval.Seconds()
+		if mc.err != nil {
+			l.MergeTimeUnread = mc.err.Error()
+		} else {
+			l.MergeTimeByTable = mc.byTable()
+		}
+	}
 	l.RSSPeakBytes = r.procEnd.HWM
 	l.CPUSec = (r.procEnd.CPU - r.procLive.CPU).Seconds()
 	l.CPUAvgPercent = 100 * per(l.CPUSec, r.procEnd.At.Sub(r.procLive.At).Seconds())

@@ -117,3 +117,33 @@ func TestMergesByMinuteTakesEachMinutesDeltas(t *testing.T) {
 	require.Zero(t, none.EngineInsertedRows)
 	require.Empty(t, none.MergedPerInsertedByMinute)
 }
+
+// TestMergeClockCountsEachMergeForTheTimeSinceTheSampleBefore: a merge seen
+// in a sample counts for the time since the sample before (two at once
+// count twice), a merge seen twice is one merge, the shares add up to 100
+// with the largest table first, and a line that is not "table<TAB>part" is
+// an error, not a guess.
+func TestMergeClockCountsEachMergeForTheTimeSinceTheSampleBefore(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	c := newMergeClock(t0)
+	require.Nil(t, c.byTable(), "no merge seen yet")
+	require.NoError(t, c.add("", t0.Add(200*time.Millisecond)))
+	require.Nil(t, c.byTable(), "a sample without merges counts nothing")
+	require.NoError(t, c.add("events\t202612_1_20_1\nbatches\tall_3_9_1\n", t0.Add(400*time.Millisecond)))
+	require.NoError(t, c.add("events\t202612_1_20_1\nevents\t202612_21_40_1\n", t0.Add(700*time.Millisecond)))
+	require.NoError(t, c.add("\n", t0.Add(900*time.Millisecond)))
+
+	got := c.byTable()
+	require.Len(t, got, 2)
+	require.Equal(t, "events", got[0].Table)
+	require.InDelta(t, 0.2+0.3+0.3, got[0].Seconds, 1e-9)
+	require.Equal(t, 2, got[0].Merges)
+	require.Equal(t, "batches", got[1].Table)
+	require.InDelta(t, 0.2, got[1].Seconds, 1e-9)
+	require.Equal(t, 1, got[1].Merges)
+	require.InDelta(t, 80.0, got[0].Percent, 1e-9)
+	require.InDelta(t, 100.0, got[0].Percent+got[1].Percent, 1e-9)
+	require.Equal(t, "events 0.8s (80%), 1 more 20%", report.MergeTimeList(got, 1))
+
+	require.Error(t, c.add("no tab here", t0.Add(time.Second)))
+}

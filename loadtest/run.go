@@ -53,7 +53,9 @@ type run struct {
 	// machineLive and machineEnd are the machine's CPU at the same times.
 	machineLive, machineEnd procstat.Machine
 	cpuSplit                map[string]time.Duration
-	notes                   []string
+	// mergeTime is the engine's merge time by table over the live phase.
+	mergeTime *mergeClock
+	notes     []string
 }
 
 func (r *run) run(ctx context.Context) (*report.Report, error) {

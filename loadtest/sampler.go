@@ -26,10 +26,13 @@ type sampler struct {
 	// the engine's counters when the live phase started (ok: they answered)
 	engine0  engineCounts
 	engineOK bool
+	// merges adds up the engine's merge time by table (run.mergeTime when
+	// the phase ends).
+	merges *mergeClock
 }
 
 func newSampler(ctx context.Context, r *run) (*sampler, error) {
-	s := &sampler{r: r}
+	s := &sampler{r: r, merges: newMergeClock(time.Now())}
 	for _, f := range r.formats {
 		for _, t := range r.env.Tables[f] {
 			s.rows = append(s.rows, rowsOf(t))
@@ -57,15 +60,20 @@ func (s *sampler) run(ctx context.Context) {
 	defer fast.Stop()
 	slow := time.NewTicker(s.r.cfg.sampleInterval())
 	defer slow.Stop()
+	merges := time.NewTicker(mergeSampleInterval)
+	defer merges.Stop()
 	s.sample(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			s.sample(context.WithoutCancel(ctx)) // the last point
+			s.r.mergeTime = s.merges
 			if s.r.cfg.Progress != nil && s.r.cfg.InPlace {
 				fmt.Fprintln(s.r.cfg.Progress)
 			}
 			return
+		case now := <-merges.C:
+			s.merges.sample(ctx, s.r.env.Target, now)
 		case <-fast.C:
 			c, d := s.r.doneNow()
 			s.r.done.Store(c + d)

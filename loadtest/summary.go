@@ -46,6 +46,9 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 	if l.EngineInsertedRows > 0 {
 		fmt.Fprintf(w, "  merges             %.2f rows merged per row inserted (the engine's system.events), by minute %s\n", l.MergedPerInserted, report.RatioList(l.MergedPerInsertedByMinute))
 	}
+	if len(l.MergeTimeByTable) > 0 {
+		fmt.Fprintf(w, "  merge time         %s (system.merges every %v; wall time)\n", report.MergeTimeList(l.MergeTimeByTable, 4), mergeSampleInterval)
+	}
 	if l.EngineInsertedParts > 0 {
 		fmt.Fprintf(w, "  parts written      %.1f/s by inserts, views' tables included (%d in all; each costs the engine a fixed amount whatever its rows)\n", l.PartsPerSecond, l.EngineInsertedParts)
 	}

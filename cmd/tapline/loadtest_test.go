@@ -70,6 +70,10 @@ func TestLoadtestShortRunLosesNothing(t *testing.T) {
 	require.GreaterOrEqual(t, r.Live.EngineInsertedParts, uint64(2*5*2), "the engine's InsertedCompactParts and InsertedWideParts over the live phase")
 	require.InDelta(t, float64(r.Live.EngineInsertedParts)/r.Series[len(r.Series)-1].T, r.Live.PartsPerSecond, 1e-9)
 	require.Contains(t, out.String(), "parts written")
+	// The engine's running merges were read every sample interval (the
+	// query is the engine's to answer: a wrong column fails it here).
+	require.Empty(t, r.Live.MergeTimeUnread)
+	require.Positive(t, r.Live.MergeSampleSeconds)
 	// Every source's reader counted its time, and so did the drain's.
 	for _, f := range r.Live.Formats {
 		require.NotNil(t, f.Reader, f.Format)

@@ -47,6 +47,10 @@ func HTML(r *Report) string {
 	if l.EngineInsertedRows > 0 {
 		card("rows merged per row inserted", fmt.Sprintf("%.2f", l.MergedPerInserted), "the engine's system.events; by minute "+RatioList(l.MergedPerInsertedByMinute))
 	}
+	if len(l.MergeTimeByTable) > 0 {
+		top := l.MergeTimeByTable[0]
+		card("most merge time", top.Table, fmt.Sprintf("%.0f%% of the engine's merge time (%.1fs, %d merges seen); then %s", top.Percent, top.Seconds, top.Merges, MergeTimeList(l.MergeTimeByTable[1:], 3)))
+	}
 	if l.EngineInsertedParts > 0 {
 		card("parts written per second", fmt.Sprintf("%.1f", l.PartsPerSecond), fmt.Sprintf("by inserts, views' tables included; %d in all", l.EngineInsertedParts))
 	}

@@ -44,6 +44,11 @@ func Markdown(r *Report) string {
 	if l.EngineInsertedParts > 0 {
 		w("| parts written | %.1f/s (%d in all) | the engine's InsertedCompactParts and InsertedWideParts (system.events) over the live phase: every table's and view's table's part from an insert; each costs a fixed amount whatever its rows, so the batch age, not the rate, sets this |\n", l.PartsPerSecond, l.EngineInsertedParts)
 	}
+	if len(l.MergeTimeByTable) > 0 {
+		w("| merge time by table | %s | system.merges read every %.1fs, each merge seen running counted for the time since the read before: wall time, a merge waiting for a core included; where the merges of the rows merged per row inserted go |\n", MergeTimeList(l.MergeTimeByTable, len(l.MergeTimeByTable)), l.MergeSampleSeconds)
+	} else if l.MergeTimeUnread != "" {
+		w("| merge time by table | not measured: %s | |\n", l.MergeTimeUnread)
+	}
 	w("| load generator | %.1fs in the generators | wall time inside gen.Next, summed over publishers |\n", l.GeneratorSec)
 	if l.HeldSec > 0 {
 		w("| publishers held | %.1fs (summed over publishers) | time publishers waited because %s records were in flight |\n", l.HeldSec, SI(float64(r.Setup.MaxInFlight)))

@@ -167,8 +167,45 @@ type Live struct {
 	// part of the engine's CPU that the batch age sets, not the rate.
 	EngineInsertedParts uint64  `json:"engine_inserted_parts,omitempty"`
 	PartsPerSecond      float64 `json:"parts_per_second,omitempty"`
+	// MergeTimeByTable is the engine's merge time by table over the live
+	// phase, largest first, sampled: system.merges read every
+	// MergeSampleSeconds, each merge seen running counting for the time
+	// since the read before. Wall time: a merge waiting for a core counts,
+	// and two merges of one table at once count twice. Empty when the
+	// engine did not answer (MergeTimeUnread says why) or merged nothing.
+	MergeTimeByTable   []TableMergeTime `json:"merge_time_by_table,omitempty"`
+	MergeSampleSeconds float64          `json:"merge_sample_seconds,omitempty"`
+	MergeTimeUnread    string           `json:"merge_time_unread,omitempty"`
 	// Formats breaks the totals down.
 	Formats []FormatLive `json:"formats"`
+}
+
+// TableMergeTime is one table's sampled merge time (see
+// Live.MergeTimeByTable): Seconds in all, the distinct Merges seen, and
+// Percent of all tables' merge time.
+type TableMergeTime struct {
+	Table   string  `json:"table"`
+	Seconds float64 `json:"seconds"`
+	Merges  int     `json:"merges"`
+	Percent float64 `json:"percent"`
+}
+
+// MergeTimeList formats the first n tables of a merge time list as
+// "table 10.9s (30%), ...", with the rest summed up.
+func MergeTimeList(ts []TableMergeTime, n int) string {
+	var parts []string
+	var rest float64
+	for i, t := range ts {
+		if i < n {
+			parts = append(parts, fmt.Sprintf("%s %.1fs (%.0f%%)", t.Table, t.Seconds, t.Percent))
+		} else {
+			rest += t.Percent
+		}
+	}
+	if len(ts) > n {
+		parts = append(parts, fmt.Sprintf("%d more %.0f%%", len(ts)-n, rest))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // PartCPU is one part's share of the CPU.

@@ -1,0 +1,111 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tapline/tapline/loadtest/report"
+	"github.com/tapline/tapline/sink"
+)
+
+// mergeSampleInterval is how often the live phase reads system.merges.
+// Most merges of the live phase's parts take 0.1 to a few seconds; a merge
+// shorter than this may be missed, but on average each merge counts for
+// its own length (see mergeClock).
+const mergeSampleInterval = 200 * time.Millisecond
+
+// mergeQuery lists the merges running in the current database (tapline's
+// tables); mutations are not merges of inserted parts and are left out.
+const mergeQuery = "SELECT table, result_part_name FROM system.merges WHERE database = currentDatabase() AND NOT is_mutation"
+
+// mergeClock adds up the engine's merge time by table from samples of
+// system.merges: every merge a sample sees running counts for the time
+// since the sample before. That is an unbiased estimate of each table's
+// merge time (a merge of length d is seen d/interval times on average),
+// in wall time: a merge waiting for a core counts too, as does every merge
+// of the table when several run at once. The engine keeps no per-table
+// merge log that chDB exposes (system.part_log is off), so sampling is
+// the only per-table view there is.
+type mergeClock struct {
+	last   time.Time // the sample before
+	tables map[string]*mergeTally
+	// err is the first failed read; the clock stops reading after it (the
+	// user may not read system.merges, or the engine is gone).
+	err error
+}
+
+// mergeTally is one table's merge time and the distinct merges seen.
+type mergeTally struct {
+	seconds float64
+	merges  map[string]struct{}
+}
+
+// newMergeClock starts a clock whose first sample counts from start.
+func newMergeClock(start time.Time) *mergeClock {
+	return &mergeClock{last: start, tables: map[string]*mergeTally{}}
+}
+
+// sample reads system.merges through t and counts what runs at now.
+func (c *mergeClock) sample(ctx context.Context, t sink.Target, now time.Time) {
+	if c.err != nil {
+		return
+	}
+	out, err := t.Query(ctx, mergeQuery, "TabSeparated", nil)
+	if err != nil {
+		c.err = fmt.Errorf("loadtest: read the engine's running merges (system.merges): %w", err)
+		return
+	}
+	if err := c.add(string(out), now); err != nil {
+		c.err = err
+	}
+}
+
+// add counts the merges of one sample, TabSeparated rows of table and
+// result part, as running for the time since the sample before.
+func (c *mergeClock) add(rows string, now time.Time) error {
+	dt := now.Sub(c.last).Seconds()
+	c.last = now
+	for _, line := range strings.Split(strings.TrimSpace(rows), "\n") {
+		if line == "" {
+			continue
+		}
+		table, part, ok := strings.Cut(line, "\t")
+		if !ok || table == "" {
+			return fmt.Errorf("loadtest: read the engine's running merges: unexpected line %q", line)
+		}
+		m := c.tables[table]
+		if m == nil {
+			m = &mergeTally{merges: map[string]struct{}{}}
+			c.tables[table] = m
+		}
+		m.seconds += dt
+		m.merges[part] = struct{}{}
+	}
+	return nil
+}
+
+// byTable returns each table's merge time, largest first, with its share
+// of all tables' merge time; nil when no merge was seen.
+func (c *mergeClock) byTable() []report.TableMergeTime {
+	var total float64
+	for _, m := range c.tables {
+		total += m.seconds
+	}
+	if total == 0 {
+		return nil
+	}
+	out := make([]report.TableMergeTime, 0, len(c.tables))
+	for table, m := range c.tables {
+		out = append(out, report.TableMergeTime{Table: table, Seconds: m.seconds, Merges: len(m.merges), Percent: 100 * m.seconds / total})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seconds != out[j].Seconds {
+			return out[i].Seconds > out[j].Seconds
+		}
+		return out[i].Table < out[j].Table
+	})
+	return out
+}
