@@ -85,10 +85,10 @@ func (r *run) report() *report.Report {
 	}
 	if mc := r.mergeTime; mc != nil {
 		l.MergeSampleSeconds = mergeSampleInterval.Seconds()
-		if mc.err != nil {
-			l.MergeTimeUnread = mc.err.Error()
-		} else {
-			l.MergeTimeByTable = mc.byTable()
+		l.MergeTimeUnread = mc.unread()
+		l.MergeTimeByTable = mc.byTable()
+		if mc.failed > 0 && l.MergeTimeUnread == "" {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("Merge time by table: %d of %d reads of system.merges failed and counted nothing (the first: %v); each read that answered counted the time since the one that answered before it.", mc.failed, mc.reads+mc.failed, mc.err))
 		}
 	}
 	l.RSSPeakBytes = r.procEnd.HWM

@@ -1,6 +1,8 @@
 package loadtest
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -145,5 +147,22 @@ func TestMergeClockCountsEachMergeForTheTimeSinceTheSampleBefore(t *testing.T) {
 	require.InDelta(t, 100.0, got[0].Percent+got[1].Percent, 1e-9)
 	require.Equal(t, "events 0.8s (80%), 1 more 20%", report.MergeTimeList(got, 1))
 
-	require.Error(t, c.add("no tab here", t0.Add(time.Second)))
+	// A read that fails, or answers in another shape, counts nothing; the
+	// next one counts from the last read that answered. A read cut short
+	// by the end of the live phase is no failure.
+	c.record("events\tp\nno tab here", nil, false, t0.Add(time.Second))
+	c.record("", errors.New("engine busy"), false, t0.Add(1100*time.Millisecond))
+	c.record("", context.Canceled, true, t0.Add(1150*time.Millisecond))
+	c.record("events\t202612_41_60_1\n", nil, false, t0.Add(1400*time.Millisecond))
+	got = c.byTable()
+	require.InDelta(t, 0.8+0.5, got[0].Seconds, 1e-9, "from 900ms, the last read that answered")
+	require.Equal(t, 3, got[0].Merges)
+	require.Equal(t, 2, c.failed)
+	require.ErrorContains(t, c.err, "unexpected line")
+	require.Empty(t, c.unread(), "reads answered: the figures stand")
+
+	never := newMergeClock(t0)
+	never.record("", errors.New("no grant"), false, t0.Add(time.Second))
+	require.Equal(t, "no grant", never.unread())
+	require.Nil(t, never.byTable())
 }

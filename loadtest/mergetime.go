@@ -34,9 +34,13 @@ const mergeQuery = "SELECT table, result_part_name FROM system.merges WHERE data
 type mergeClock struct {
 	last   time.Time // the sample before
 	tables map[string]*mergeTally
-	// err is the first failed read; the clock stops reading after it (the
-	// user may not read system.merges, or the engine is gone).
-	err error
+	// reads and failed count the samples taken and the reads that failed;
+	// err is the first failure. A failed read counts nothing (the next
+	// sample counts from the last one that answered), so a busy engine
+	// loses no time; only a clock that never read (the user may not read
+	// system.merges) has no figures (see unread).
+	reads, failed int
+	err           error
 }
 
 // mergeTally is one table's merge time and the distinct merges seen.
@@ -50,26 +54,49 @@ func newMergeClock(start time.Time) *mergeClock {
 	return &mergeClock{last: start, tables: map[string]*mergeTally{}}
 }
 
-// sample reads system.merges through t and counts what runs at now.
+// sample reads system.merges through t and counts what runs at now. A
+// read cut short by the end of ctx (the live phase ending) is no failure.
 func (c *mergeClock) sample(ctx context.Context, t sink.Target, now time.Time) {
-	if c.err != nil {
-		return
+	if c.reads == 0 && c.err != nil {
+		return // never answered: not readable here, stop asking
 	}
 	out, err := t.Query(ctx, mergeQuery, "TabSeparated", nil)
 	if err != nil {
-		c.err = fmt.Errorf("loadtest: read the engine's running merges (system.merges): %w", err)
-		return
+		err = fmt.Errorf("loadtest: read the engine's running merges (system.merges): %w", err)
 	}
-	if err := c.add(string(out), now); err != nil {
-		c.err = err
+	c.record(string(out), err, ctx.Err() != nil, now)
+}
+
+// record counts one read's rows, or its failure: readErr is the read's
+// error, cut says the live phase ended during it (no failure then).
+func (c *mergeClock) record(rows string, readErr error, cut bool, now time.Time) {
+	err := readErr
+	if err == nil {
+		err = c.add(rows, now)
+	}
+	if err != nil && !cut {
+		c.failed++
+		if c.err == nil {
+			c.err = err
+		}
 	}
 }
 
+// unread returns why the clock has no figures: its first failure when no
+// read answered, else "".
+func (c *mergeClock) unread() string {
+	if c.reads == 0 && c.err != nil {
+		return c.err.Error()
+	}
+	return ""
+}
+
 // add counts the merges of one sample, TabSeparated rows of table and
-// result part, as running for the time since the sample before.
+// result part, as running for the time since the sample before. A sample
+// with a line of another shape counts nothing and is an error.
 func (c *mergeClock) add(rows string, now time.Time) error {
-	dt := now.Sub(c.last).Seconds()
-	c.last = now
+	type merge struct{ table, part string }
+	var seen []merge
 	for _, line := range strings.Split(strings.TrimSpace(rows), "\n") {
 		if line == "" {
 			continue
@@ -78,6 +105,13 @@ func (c *mergeClock) add(rows string, now time.Time) error {
 		if !ok || table == "" {
 			return fmt.Errorf("loadtest: read the engine's running merges: unexpected line %q", line)
 		}
+		seen = append(seen, merge{table, part})
+	}
+	dt := now.Sub(c.last).Seconds()
+	c.last = now
+	c.reads++
+	for _, s := range seen {
+		table, part := s.table, s.part
 		m := c.tables[table]
 		if m == nil {
 			m = &mergeTally{merges: map[string]struct{}{}}
