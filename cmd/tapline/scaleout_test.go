@@ -297,19 +297,26 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	}
 
 	// uncommittedOf returns a run holding a journaled batch not yet
-	// committed right now, waiting up to 20s for one.
+	// committed right now, waiting up to 20s for one. It looks in a watch
+	// of the journal (the index the runs keep themselves), not a listing:
+	// a listing reads every key and then each record, and with the whole
+	// suite running beside this test it took longer than a batch stays
+	// uncommitted, so that no round found one (CI, twice in a row).
+	var indexes []*ingest.JournalIndex
+	for _, format := range []string{"sofarpc", "g3proxy"} {
+		src := ingest.DefaultSource(format)
+		x, err := j.Watch(ctx, src.Stream, src.Durable, nil)
+		require.NoError(t, err)
+		defer x.Stop()
+		indexes = append(indexes, x)
+	}
 	uncommittedOf := func() *instance {
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
-			for _, format := range []string{"sofarpc", "g3proxy"} {
-				src := ingest.DefaultSource(format)
-				recs, err := j.List(ctx, src.Stream, src.Durable)
-				if err != nil {
-					continue
-				}
-				for _, r := range recs {
+			for _, x := range indexes {
+				for _, e := range x.Entries() {
 					for _, in := range runs {
-						if !r.Committed && in.alive && ingest.OwnerInstance(r.Owner) == in.name {
+						if !e.Record.Committed && len(e.Record.Ranges) > 0 && in.alive && ingest.OwnerInstance(e.Record.Owner) == in.name {
 							return in
 						}
 					}
