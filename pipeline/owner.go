@@ -236,29 +236,26 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 	return nil, nil
 }
 
-// ackedBefore reports whether a message of msgs that was delivered more
-// than once is acknowledged already: committed in another batch whose
-// journal record was collected before this process's watch saw it
-// committed. The committed set cannot rule that out alone: deleting a
-// record removes all of its writes from the bucket, so a watch that falls
-// behind, or resumes after a reconnect, never sees the committed write of a
-// record deleted meanwhile, while a redelivery of one of its messages can
-// sit in this process's buffer. A record is collected only after the consumer's ack floor passed
-// its last sequence, so the floor, read after the batch's own record was
-// seen by the watch, tells. The floor's sequences go into the committed set
-// (every one of them is acknowledged). A message delivered once was never
-// with another process: a batch of those costs no round trip.
+// ackedBefore reports whether a message of msgs is acknowledged already:
+// committed in another batch whose journal record was collected before this
+// process's watch saw it committed. The committed set cannot rule that out
+// alone: deleting a record removes all of its writes from the bucket, so a
+// watch that falls behind, or resumes after a reconnect, never sees the
+// committed write of a record deleted meanwhile. A record is collected only
+// after the consumer's ack floor passed its last sequence, so the floor,
+// read after the batch's own record was seen by the watch, tells. The
+// floor's sequences go into the committed set (every one of them is
+// acknowledged).
+//
+// The floor is read for every batch, not only for one holding a
+// redelivery: a message can come to this process as a first delivery and
+// still have been committed by another one. It sat in the client's fetch
+// buffer, or this process stalled, past its ack wait, so the server
+// redelivered it to another process, which committed and acknowledged it;
+// this process's copy still says "delivered once", and its Fetched time
+// says when the reader took it from the buffer, not when the server sent
+// it. One consumer-info round trip per batch is the price.
 func (r *runner) ackedBefore(ctx context.Context, msgs []*ingest.Msg) (bool, error) {
-	redelivered := false
-	for _, m := range msgs {
-		if m.Delivered > 1 {
-			redelivered = true
-			break
-		}
-	}
-	if !redelivered {
-		return false, nil
-	}
 	sctx, cancel := context.WithTimeout(ctx, r.src.Consumer.AckWait()/3)
 	st, err := r.src.Consumer.State(sctx)
 	cancel()

@@ -158,3 +158,56 @@ func TestReplayReadTimeoutLosesNothing(t *testing.T) {
 	require.Zero(t, st.Lost, "a timeout is not a lost message")
 	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
 }
+
+// TestFirstDeliveryCommittedElsewhereIsNotCleared: B takes a message as its
+// first delivery and leaves it unattended past its ack wait, as a message
+// waiting in the client's fetch buffer, or held by a stalled process, is.
+// The server redelivers it to A, which acknowledges it (A's commit, whose
+// journal record is collected by now). B's copy still says "delivered
+// once", and B's committed set and index know nothing of the commit: only
+// the consumer's ack floor tells. B's claim of a batch of it must leave it
+// uninserted, while a batch of a message nobody else took is cleared.
+func TestFirstDeliveryCommittedElsewhereIsNotCleared(t *testing.T) {
+	f := newFixture(t)
+	f.publish(200, 100, 0) // two messages
+	ctx := context.Background()
+	bCons, dec := f.sofarpcSource(time.Second)
+	first, err := bCons.Next(ctx, 10*time.Second)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, first.Delivered)
+	second, err := bCons.Next(ctx, 10*time.Second)
+	require.NoError(t, err)
+	bCons.Stop() // B pulls no more; A gets the redelivery
+
+	aCons, _ := f.sofarpcSource(time.Second)
+	again, err := aCons.Next(ctx, 10*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, first.Seq, again.Seq, "A gets B's unattended first message")
+	require.Greater(t, again.Delivered, uint64(1))
+	require.NoError(t, again.Ack())
+	aCons.Stop()
+	require.Eventually(t, func() bool {
+		st, err := bCons.State(ctx)
+		return err == nil && st.AckFloor >= first.Seq
+	}, 10*time.Second, 10*time.Millisecond, "A's ack reaches the server")
+	_ = second.InProgress() // B still works on its second message
+
+	p, err := New(Config{Instance: "b", missCommits: true}, f.target, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: bCons}})
+	require.NoError(t, err)
+	r := p.runners[0]
+	require.NoError(t, r.watchJournal(ctx))
+	defer r.index.Stop()
+	batchOf := func(m *ingest.Msg) *batch {
+		b := &batch{msgs: []*ingest.Msg{m}, journal: ingest.BatchRecord{Stream: bCons.Stream(), Durable: bCons.Durable(), Ranges: ingest.Ranges([]uint64{m.Seq}), Owner: p.owner, Lease: r.lease()}}
+		b.journal.Token = Token(b.journal)
+		return b
+	}
+	e, err := r.claim(ctx, batchOf(first))
+	require.NoError(t, err)
+	require.Nil(t, e, "B's batch of the message A committed is not cleared for insertion")
+	require.EqualValues(t, 1, p.Stats()[0].Abandoned)
+	e, err = r.claim(ctx, batchOf(second))
+	require.NoError(t, err)
+	require.NotNil(t, e, "B's batch of a message only B holds is cleared")
+	require.True(t, e.Record.Cleared)
+}
