@@ -283,6 +283,14 @@ func (r *runner) hold(e ingest.JournalEntry) {
 	r.index.Note(e)
 }
 
+// holds reports whether this process works on the record under key.
+func (r *runner) holds(key string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.held[key]
+	return ok
+}
+
 // release forgets e, returning its latest entry.
 func (r *runner) release(key string) (ingest.JournalEntry, bool) {
 	r.mu.Lock()
@@ -340,15 +348,23 @@ func (r *runner) markCommitted(ctx context.Context, e ingest.JournalEntry, msgs 
 // more: those whose lease ran out, and at start-up those an earlier start of
 // this instance left. Each adopted batch is re-read from the stream and
 // inserted under its original token, then marked committed.
+//
+// A record of this very process that it does not hold is nobody's work
+// either: a journal write whose answer was lost (an adoption or a creation
+// the server stored while the client timed out, as under load or while
+// JetStream recovers its store), or an unused record whose deletion failed.
+// Its lease is not renewed, so it lapses and is swept like any other;
+// skipping it would park its messages behind it for good.
 func (r *runner) sweep(ctx context.Context, startup bool) error {
 	me := ingest.OwnerInstance(r.p.owner)
 	now := time.Now()
 	for _, e := range r.index.Entries() {
 		rec := e.Record
-		if rec.Committed || rec.Owner == r.p.owner {
+		own := rec.Owner == r.p.owner
+		if rec.Committed || own && r.holds(e.Key) {
 			continue
 		}
-		mine := rec.Owner == "" || ingest.OwnerInstance(rec.Owner) == me
+		mine := own || rec.Owner == "" || ingest.OwnerInstance(rec.Owner) == me
 		if !e.Lapsed(now) && !(startup && mine) {
 			continue
 		}

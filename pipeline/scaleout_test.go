@@ -211,3 +211,28 @@ func TestFirstDeliveryCommittedElsewhereIsNotCleared(t *testing.T) {
 	require.NotNil(t, e, "B's batch of a message only B holds is cleared")
 	require.True(t, e.Record.Cleared)
 }
+
+// TestOwnRecordLeftByALostAnswerIsReplayed: the journal holds a cleared,
+// uncommitted record under this very process's owner name that the process
+// does not hold, as an adoption leaves it when the server stored it but its
+// answer was lost (a timeout under load, or while JetStream recovers its
+// store). Nobody renews it, so it lapses; the process must then replay it,
+// not park its messages behind it for good.
+func TestOwnRecordLeftByALostAnswerIsReplayed(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(1_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	p := f.openOn("a", slowTarget{f.target, 0}, Config{MaxRows: 300})
+	rec := ingest.BatchRecord{Stream: f.spec.Stream, Durable: f.spec.Durable, Ranges: []ingest.SeqRange{{First: 1, Last: 3}}, Owner: p.owner, Lease: 2 * time.Second, Cleared: true}
+	rec.Token = Token(rec)
+	_, err := f.journal.Create(context.Background(), rec)
+	require.NoError(t, err)
+	stop, _ := start(t, p)
+	require.Eventually(t, func() bool {
+		return f.count("SELECT count() FROM sofarpc_digest") >= uint64(digests) && p.Stats()[0].Replayed == 1
+	}, 30*time.Second, 50*time.Millisecond, "the record is replayed and the rest committed")
+	require.NoError(t, stop())
+	require.EqualValues(t, 1, p.Stats()[0].Replayed)
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+}
