@@ -201,9 +201,9 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 			if done {
 				why = "some of its sequences are committed already"
 			} else if acked, err := r.ackedBefore(ctx, b.msgs); err != nil {
-				why = "the consumer's ack floor could not be read (" + err.Error() + "), so an earlier commit of its redelivered messages cannot be ruled out"
+				why = "the consumer's ack floor could not be read (" + err.Error() + "), so an earlier commit of its messages by another process cannot be ruled out"
 			} else if acked {
-				why = "some of its redelivered messages were acknowledged already (committed in a batch whose journal record is gone)"
+				why = "some of its messages were acknowledged already (committed by another process in a batch whose journal record is gone)"
 			}
 		}
 	}

@@ -399,9 +399,19 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	time.Sleep(2 * ackWait) // room for late redeliveries to show as duplicates
 	own, adopted := replays()
 	l := logs()
-	t.Logf("published %d records (%d SOFARPC digests, %d stats, %d g3proxy tasks); %d own replays, %d adoptions; %d batches left to redelivery (%d to an older batch, %d already acknowledged), %d unused records deleted\n%s",
-		published, p.digests, p.stats, p.tasks, own, adopted, strings.Count(l, "batch left to redelivery"), strings.Count(l, "an older batch holds"),
-		strings.Count(l, "were acknowledged already"), strings.Count(l, "never cleared"), strings.Join(seen, "\n"))
+	// Why batches were left to redelivery, by the runs' own words.
+	var whys []string
+	for _, w := range []struct{ label, text string }{
+		{"stalled", "stalled past the ack wait"}, {"in another's batch", "in another process's batch"},
+		{"watch lags", "the journal watch lags"}, {"older batch", "an older batch holds"},
+		{"committed already", "are committed already"}, {"floor unread", "ack floor could not be read"},
+		{"acknowledged already", "were acknowledged already"}, {"taken over", "taken over before it was cleared"},
+	} {
+		whys = append(whys, fmt.Sprintf("%s %d", w.label, strings.Count(l, w.text)))
+	}
+	t.Logf("published %d records (%d SOFARPC digests, %d stats, %d g3proxy tasks); %d own replays, %d adoptions; %d batches left to redelivery (%s), %d unused records deleted\n%s",
+		published, p.digests, p.stats, p.tasks, own, adopted, strings.Count(l, "batch left to redelivery"), strings.Join(whys, ", "),
+		strings.Count(l, "never cleared"), strings.Join(seen, "\n"))
 	require.GreaterOrEqual(t, published, 300_000)
 	require.True(t, natsKilled)
 	require.Positive(t, own, "no run replayed its own journaled batch after a restart:\n%s", strings.Join(seen, "\n"))
