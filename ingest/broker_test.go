@@ -45,7 +45,7 @@ func TestEnsureStreamKeepsTheOperatorsConfiguration(t *testing.T) {
 
 // embedded starts an embedded NATS server and broker for the test, closed
 // when the test ends, and returns it with a context that ends after limit.
-func embedded(t *testing.T, limit time.Duration) (context.Context, *Broker) {
+func embedded(t testing.TB, limit time.Duration) (context.Context, *Broker) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	t.Cleanup(cancel)

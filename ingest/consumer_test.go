@@ -51,3 +51,25 @@ func TestDroppedPayloadStillAcknowledges(t *testing.T) {
 		return err == nil && st.AckFloor == 1 && st.AckPending == 0
 	}, 5*time.Second, 20*time.Millisecond, "the ack reached the server")
 }
+
+// BenchmarkConsumerState is the price of one read of a consumer's ack
+// floor on the embedded server, which every batch pays before it is
+// cleared for insertion (pipeline: ackedBefore).
+func BenchmarkConsumerState(b *testing.B) {
+	ctx, br := embedded(b, time.Minute)
+	_, err := br.EnsureStream(ctx, StreamSpec{Name: "STATE", Subjects: []string{"state.>"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := br.Consumer(ctx, ConsumerSpec{Stream: "STATE", Durable: "d", AckWait: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Stop()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.State(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
