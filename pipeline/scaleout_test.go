@@ -178,6 +178,22 @@ func TestFirstDeliveryCommittedElsewhereIsNotCleared(t *testing.T) {
 	second, err := bCons.Next(ctx, 10*time.Second)
 	require.NoError(t, err)
 	bCons.Stop() // B pulls no more; A gets the redelivery
+	// B keeps its second message in progress, so that only the first is
+	// redelivered.
+	keep := time.NewTicker(100 * time.Millisecond)
+	defer keep.Stop()
+	kept := make(chan struct{})
+	defer close(kept)
+	go func() {
+		for {
+			_ = second.InProgress()
+			select {
+			case <-keep.C:
+			case <-kept:
+				return
+			}
+		}
+	}()
 
 	aCons, _ := f.sofarpcSource(time.Second)
 	again, err := aCons.Next(ctx, 10*time.Second)
@@ -190,7 +206,6 @@ func TestFirstDeliveryCommittedElsewhereIsNotCleared(t *testing.T) {
 		st, err := bCons.State(ctx)
 		return err == nil && st.AckFloor >= first.Seq
 	}, 10*time.Second, 10*time.Millisecond, "A's ack reaches the server")
-	_ = second.InProgress() // B still works on its second message
 
 	p, err := New(Config{Instance: "b", missCommits: true}, f.target, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: bCons}})
 	require.NoError(t, err)
