@@ -47,3 +47,31 @@ func TestJournalKeepsEveryWriteOfALiveRecord(t *testing.T) {
 		require.Equal(t, created.Revision, first.Revision(), "%s: the resumed watch starts at the record's creation", bucket)
 	}
 }
+
+// TestCreateTakesOnlyItsOwnRetriedWrite: Create succeeds on a key that
+// holds the very record it writes (a retry whose first attempt was stored),
+// and conflicts on one that holds another batch of the same process with
+// the same first and last sequence (an unused record whose deletion
+// failed), or its own record once cleared.
+func TestCreateTakesOnlyItsOwnRetriedWrite(t *testing.T) {
+	ctx, b := embedded(t, time.Minute)
+	j, err := b.Journal(ctx, "retry")
+	require.NoError(t, err)
+	rec := func(r ...SeqRange) BatchRecord {
+		return BatchRecord{Stream: "S", Durable: "d", Ranges: r, Token: "t", Owner: "a/1"}
+	}
+	first, err := j.Create(ctx, rec(SeqRange{First: 10, Last: 12}, SeqRange{First: 20, Last: 20}))
+	require.NoError(t, err)
+
+	again, err := j.Create(ctx, rec(SeqRange{First: 10, Last: 12}, SeqRange{First: 20, Last: 20}))
+	require.NoError(t, err, "a retried Create finds its own write")
+	require.Equal(t, first.Revision, again.Revision)
+
+	_, err = j.Create(ctx, rec(SeqRange{First: 10, Last: 10}, SeqRange{First: 15, Last: 15}, SeqRange{First: 20, Last: 20}))
+	require.ErrorIs(t, err, ErrJournalConflict, "another batch of the same process under the same key")
+
+	_, err = j.Swap(ctx, first, func(r *BatchRecord) bool { r.Cleared = true; return true })
+	require.NoError(t, err)
+	_, err = j.Create(ctx, rec(SeqRange{First: 10, Last: 12}, SeqRange{First: 20, Last: 20}))
+	require.ErrorIs(t, err, ErrJournalConflict, "a cleared record is not a retried Create's")
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,11 +49,11 @@ func (e JournalEntry) Lapsed(now time.Time) bool {
 	return r.Owner == "" || r.Lease <= 0 || now.After(e.Stored.Add(r.Lease))
 }
 
-// ErrJournalConflict is returned by Create when another process journaled
-// a batch with the same first and last sequence: the batch must not be
-// inserted under a token of its own (its messages belong to the other
-// record); leave its messages unacknowledged.
-var ErrJournalConflict = errors.New("journal: another process journaled a batch with these sequences")
+// ErrJournalConflict is returned by Create when another batch (of any
+// process) is journaled with the same first and last sequence: the batch
+// must not be inserted under that token (it names the other record's
+// messages); leave its messages unacknowledged.
+var ErrJournalConflict = errors.New("journal: another batch is journaled under these first and last sequences")
 
 // ErrRecordGone is returned by Swap when the record was deleted meanwhile.
 var ErrRecordGone = errors.New("journal: record deleted")
@@ -78,8 +79,14 @@ func decodeEntry(e jetstream.KeyValueEntry) (JournalEntry, error) {
 }
 
 // Create journals a new batch, failing with ErrJournalConflict when its key
-// holds another process's record. A retried Create whose first attempt was
-// stored (its answer lost) finds its own record and succeeds.
+// holds another record. A retried Create whose first attempt was stored
+// (its answer lost) finds its own record and succeeds: same owner, same
+// sequences, not yet cleared, committed or adopted. Any other record under
+// the key conflicts, this process's own included: an earlier batch of it
+// with the same first and last sequence (whose unused record could not be
+// deleted) holds other sequences in between, and taking it for the new
+// batch would clear and insert the new batch's messages under a record
+// that does not name them.
 func (j *Journal) Create(ctx context.Context, r BatchRecord) (JournalEntry, error) {
 	b, err := encodeRecord(&r)
 	if err != nil {
@@ -97,7 +104,7 @@ func (j *Journal) Create(ctx context.Context, r BatchRecord) (JournalEntry, erro
 	if gerr != nil {
 		return JournalEntry{}, gerr
 	}
-	if cur.Record.Owner == r.Owner && cur.Record.Token == r.Token {
+	if c := cur.Record; c.Owner == r.Owner && c.Token == r.Token && slices.Equal(c.Ranges, r.Ranges) && !c.Cleared && !c.Committed && c.Adoptions == 0 {
 		return cur, nil
 	}
 	return JournalEntry{}, fmt.Errorf("%w (%s, owner %s)", ErrJournalConflict, key, cur.Record.Owner)

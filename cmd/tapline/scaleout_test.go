@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,9 +304,10 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	// suite running beside this test it took longer than a batch stays
 	// uncommitted, so that no round found one (CI, twice in a row).
 	var indexes []*ingest.JournalIndex
+	cleared := &clearedRecords{seen: map[string]ingest.JournalEntry{}}
 	for _, format := range []string{"sofarpc", "g3proxy"} {
 		src := ingest.DefaultSource(format)
-		x, err := j.Watch(ctx, src.Stream, src.Durable, nil)
+		x, err := j.Watch(ctx, src.Stream, src.Durable, cleared.note)
 		require.NoError(t, err)
 		defer x.Stop()
 		indexes = append(indexes, x)
@@ -419,7 +421,7 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 
 	exact := func(what, q string, want int) {
 		if got := count(q); got != uint64(want) {
-			t.Errorf("%s (%s): %d, want %d\n%s", what, q, got, want, overlaps(sv, l))
+			t.Errorf("%s (%s): %d, want %d\n%s", what, q, got, want, cleared.overlaps(sv, l))
 			t.FailNow()
 		}
 	}
@@ -444,30 +446,97 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	}
 }
 
-// overlaps explains a count that is off: the committed batches
-// (pipeline_batches) of each source whose sequence ranges overlap (rows of
-// one message inserted under two tokens), with the runs' log lines that name
-// either batch; none when a single token's rows landed twice.
-func overlaps(sv *child, logs string) string {
-	pairs := sv.text(`SELECT a.source, a.first_seq, a.last_seq, a.rows, a.instance, a.replayed, a.adopted, a.committed_at,
-		b.first_seq, b.last_seq, b.rows, b.instance, b.replayed, b.adopted, b.committed_at
-		FROM pipeline_batches AS a INNER JOIN pipeline_batches AS b ON a.source = b.source
-		WHERE a.first_seq <= b.last_seq AND b.first_seq <= a.last_seq AND (a.first_seq, a.last_seq, a.committed_at) < (b.first_seq, b.last_seq, b.committed_at)
-		ORDER BY a.source, a.first_seq LIMIT 20 FORMAT TSV`)
-	var b strings.Builder
-	fmt.Fprintf(&b, "overlapping committed batches (source, first, last, rows, instance, replayed, adopted, committed_at, then the other batch):\n%s", pairs)
-	for _, line := range strings.Split(strings.TrimSpace(pairs), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) < 10 {
-			continue
+// clearedRecords keeps every journal record the test's own watches saw
+// cleared for insertion (or adopted, which only a cleared record is), once
+// per token and sequence list: the records whose rows may be in the tables.
+type clearedRecords struct {
+	mu   sync.Mutex
+	seen map[string]ingest.JournalEntry
+}
+
+// note is the watches' callback.
+func (c *clearedRecords) note(e ingest.JournalEntry) {
+	if !e.Record.Insertable() {
+		return
+	}
+	k := fmt.Sprint(e.Record.Token, e.Record.Ranges)
+	c.mu.Lock()
+	if _, ok := c.seen[k]; !ok {
+		c.seen[k] = e
+	}
+	c.mu.Unlock()
+}
+
+// overlaps explains a count that is off: the pairs of records cleared for
+// insertion, under two tokens, that share a stream sequence (that
+// message's rows went in under both), with the runs' log lines that name
+// either. None when one token's rows landed twice (the engine did not
+// deduplicate a replay), or when the watch missed a record collected
+// before it read it; the counts of duplicated keys say how many rows.
+func (c *clearedRecords) overlaps(sv *child, logs string) string {
+	c.mu.Lock()
+	recs := make([]ingest.JournalEntry, 0, len(c.seen))
+	for _, e := range c.seen {
+		recs = append(recs, e)
+	}
+	c.mu.Unlock()
+	shared := func(a, b []ingest.SeqRange) []ingest.SeqRange {
+		var out []ingest.SeqRange
+		for _, x := range a {
+			for _, y := range b {
+				if lo, hi := max(x.First, y.First), min(x.Last, y.Last); lo <= hi {
+					out = append(out, ingest.SeqRange{First: lo, Last: hi})
+				}
+			}
 		}
-		for _, rg := range [][2]string{{f[1], f[2]}, {f[8], f[9]}} {
-			for _, l := range strings.Split(logs, "\n") {
-				if strings.Contains(l, ":"+rg[0]+"-"+rg[1]) || strings.Contains(l, "first="+rg[0]+" ") || strings.Contains(l, "seq="+rg[0]+" ") {
-					fmt.Fprintf(&b, "  %s\n", l)
+		return out
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "records cleared for insertion seen by the test's watch: %d\n", len(recs))
+	fmt.Fprintf(&b, "duplicated digest keys: %s", sv.text(`SELECT count(), sum(c) FROM (SELECT count() AS c FROM sofarpc_digest GROUP BY side, trace_id HAVING c > 1) FORMAT TSV`))
+	fmt.Fprintf(&b, "duplicated g3proxy keys: %s", sv.text(`SELECT count(), sum(c) FROM (SELECT count() AS c FROM g3proxy_task GROUP BY task_id, task_event, event_time HAVING c > 1) FORMAT TSV`))
+	pairs := 0
+	for i, x := range recs {
+		for _, y := range recs[i+1:] {
+			if x.Record.Stream != y.Record.Stream || x.Record.Token == y.Record.Token && slices.Equal(x.Record.Ranges, y.Record.Ranges) {
+				continue
+			}
+			both := shared(x.Record.Ranges, y.Record.Ranges)
+			if len(both) == 0 {
+				continue
+			}
+			pairs++
+			fmt.Fprintf(&b, "cleared twice: sequences %v in %s (owner %s, revision %d, adoptions %d) and %s (owner %s, revision %d, adoptions %d)\n",
+				both, x.Record.Token, x.Record.Owner, x.Revision, x.Record.Adoptions, y.Record.Token, y.Record.Owner, y.Revision, y.Record.Adoptions)
+			for _, tok := range []ingest.BatchRecord{x.Record, y.Record} {
+				name := tok.Token[strings.LastIndexByte(tok.Token, ':')+1:]
+				first, last, _ := strings.Cut(name, "-")
+				for _, l := range strings.Split(logs, "\n") {
+					if namesToken(l, tok.Token) || strings.Contains(l, "first="+first+" last="+last+" ") {
+						fmt.Fprintf(&b, "  %s\n", l)
+					}
 				}
 			}
 		}
 	}
+	if pairs == 0 {
+		b.WriteString("no two cleared records share a sequence\n")
+	}
 	return b.String()
+}
+
+// namesToken reports whether log line l names token (not a longer one).
+func namesToken(l, token string) bool {
+	for i := strings.Index(l, token); i >= 0; {
+		end := i + len(token)
+		if end == len(l) || l[end] < '0' || l[end] > '9' {
+			return true
+		}
+		j := strings.Index(l[end:], token)
+		if j < 0 {
+			return false
+		}
+		i = end + j
+	}
+	return false
 }
