@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +42,13 @@ type Consumer struct {
 	iter   jetstream.MessagesContext
 	spec   ConsumerSpec
 	nc     *nats.Conn // for the acknowledgements of dropped payloads
+
+	// clustered is set once the server said the consumer is replicated
+	// (a Raft group): only its leader's word on its progress counts then.
+	clustered atomic.Bool
+	// floorMu guards floor, the highest ack floor State returned.
+	floorMu sync.Mutex
+	floor   uint64
 }
 
 // Consumer creates or updates the durable consumer and starts pulling.
@@ -74,7 +83,16 @@ func (b *Broker) Consumer(ctx context.Context, spec ConsumerSpec) (*Consumer, er
 	if err != nil {
 		return nil, fmt.Errorf("nats: pull from %s/%s: %w", spec.Stream, spec.Durable, err)
 	}
-	return &Consumer{stream: st, cons: cons, iter: it, spec: spec, nc: b.nc}, nil
+	c := &Consumer{stream: st, cons: cons, iter: it, spec: spec, nc: b.nc}
+	c.noteCluster(cons.CachedInfo())
+	return c, nil
+}
+
+// noteCluster remembers that the consumer is replicated when info says so.
+func (c *Consumer) noteCluster(info *jetstream.ConsumerInfo) {
+	if info != nil && info.Cluster != nil && info.Cluster.RaftGroup != "" {
+		c.clustered.Store(true)
+	}
 }
 
 // Stream returns the stream name.
@@ -243,11 +261,32 @@ type State struct {
 	Redelivered int
 }
 
-// State asks the server for the consumer's progress.
+// ErrStaleState is returned by State when the answer may be stale: a
+// replicated consumer's progress came from a node that is not its leader,
+// or its ack floor is below one State returned before. Read it again.
+var ErrStaleState = errors.New("the consumer's progress came from a NATS node that is not its leader, or lags one read before (a node recovering after a restart, or a leader just elected); read it again")
+
+// State asks the server for the consumer's progress. It answers only from
+// the consumer's leader: while a node of a cluster restarts, it may answer
+// a consumer info request first, from a consumer it has not recovered yet
+// (an ack floor of 0) or from what it had on disk, and State then fails
+// with ErrStaleState (TestConsumerStateComesFromTheLeader). The ack floor
+// it returns never goes below one it returned before: every message up to
+// a floor the leader reported is acknowledged, whatever a node says later.
 func (c *Consumer) State(ctx context.Context) (State, error) {
 	info, err := c.cons.Info(ctx)
 	if err != nil {
 		return State{}, fmt.Errorf("nats: consumer info %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
 	}
+	c.noteCluster(info)
+	if c.clustered.Load() && (info.Cluster == nil || info.Cluster.Leader == "") {
+		return State{}, fmt.Errorf("nats: consumer info %s/%s: %w", c.spec.Stream, c.spec.Durable, ErrStaleState)
+	}
+	c.floorMu.Lock()
+	defer c.floorMu.Unlock()
+	if info.AckFloor.Stream < c.floor {
+		return State{}, fmt.Errorf("nats: consumer info %s/%s: ack floor %d after %d: %w", c.spec.Stream, c.spec.Durable, info.AckFloor.Stream, c.floor, ErrStaleState)
+	}
+	c.floor = info.AckFloor.Stream
 	return State{AckFloor: info.AckFloor.Stream, Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
 }

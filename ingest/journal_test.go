@@ -75,3 +75,45 @@ func TestCreateTakesOnlyItsOwnRetriedWrite(t *testing.T) {
 	_, err = j.Create(ctx, rec(SeqRange{First: 10, Last: 12}, SeqRange{First: 20, Last: 20}))
 	require.ErrorIs(t, err, ErrJournalConflict, "a cleared record is not a retried Create's")
 }
+
+// TestDeleteUnusedLeavesARecordThatChangedHands: an unused record is
+// deleted while it is its owner's and uncleared; once cleared, or adopted by
+// another owner, it stays.
+func TestDeleteUnusedLeavesARecordThatChangedHands(t *testing.T) {
+	ctx, b := embedded(t, time.Minute)
+	j, err := b.Journal(ctx, "unused")
+	require.NoError(t, err)
+	rec := func(first uint64) BatchRecord {
+		return BatchRecord{Stream: "S", Durable: "d", Ranges: []SeqRange{{First: first, Last: first + 5}}, Token: "t", Owner: "a/1", Lease: time.Minute}
+	}
+	exists := func(key string) bool {
+		_, err := j.get(ctx, key)
+		return err == nil
+	}
+
+	unused, err := j.Create(ctx, rec(1))
+	require.NoError(t, err)
+	gone, err := j.DeleteUnused(ctx, unused.Key, "a/1")
+	require.NoError(t, err)
+	require.True(t, gone)
+	require.False(t, exists(unused.Key), "its owner's uncleared record is deleted")
+
+	cleared, err := j.Create(ctx, rec(10))
+	require.NoError(t, err)
+	_, err = j.Swap(ctx, cleared, func(r *BatchRecord) bool { r.Cleared = true; return true })
+	require.NoError(t, err)
+	gone, err = j.DeleteUnused(ctx, cleared.Key, "a/1")
+	require.NoError(t, err)
+	require.False(t, gone)
+	require.True(t, exists(cleared.Key), "a cleared record stays")
+
+	adopted, err := j.Create(ctx, rec(20))
+	require.NoError(t, err)
+	_, won, err := j.Adopt(ctx, adopted, "b/1", time.Minute)
+	require.NoError(t, err)
+	require.True(t, won)
+	gone, err = j.DeleteUnused(ctx, adopted.Key, "a/1")
+	require.NoError(t, err)
+	require.False(t, gone)
+	require.True(t, exists(adopted.Key), "another owner's record stays")
+}

@@ -187,6 +187,32 @@ func (j *Journal) DeleteIf(ctx context.Context, e JournalEntry) (bool, error) {
 	return true, nil
 }
 
+// DeleteUnused removes the record under key only while it is owner's and
+// was never cleared for insertion (nor committed), with compare-and-set;
+// it reports whether the record is gone. A record that changed hands or
+// was cleared meanwhile stays: a clear whose answer was lost is stored
+// all the same, and another process may have adopted and inserted the
+// batch since, so its messages belong to that record and must be parked
+// behind it, not batched again under a new token.
+func (j *Journal) DeleteUnused(ctx context.Context, key, owner string) (bool, error) {
+	for {
+		cur, err := j.get(ctx, key)
+		if errors.Is(err, ErrRecordGone) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if r := cur.Record; r.Owner != owner || r.Cleared || r.Committed {
+			return false, nil
+		}
+		ok, err := j.DeleteIf(ctx, cur)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+}
+
 // DeleteKey removes the record stored under key.
 func (j *Journal) DeleteKey(ctx context.Context, key string) error {
 	if err := j.kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {

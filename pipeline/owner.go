@@ -208,13 +208,21 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 		}
 	}
 	if why == "" {
-		e, err = r.swap(ctx, e, b.msgs, func(rec *ingest.BatchRecord) bool {
+		clear := func(rec *ingest.BatchRecord) bool {
 			if rec.Owner != r.p.owner || rec.Committed || rec.Cleared {
 				return false
 			}
 			rec.Cleared = true
 			return true
-		})
+		}
+		created := e
+		e, err = r.swap(ctx, e, b.msgs, clear)
+		if err == nil && r.p.cfg.afterClear != nil {
+			// Tests: the clear's answer is lost, and the retry reads the
+			// record as it is after the hook.
+			r.p.cfg.afterClear(e)
+			e, err = r.swap(ctx, created, b.msgs, clear)
+		}
 		if err == nil && e.Record.Cleared && e.Record.Owner == r.p.owner {
 			r.hold(e)
 			return &e, nil
@@ -224,12 +232,16 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 		}
 		why = "its record was taken over before it was cleared"
 	}
-	// Not cleared: nothing of it was inserted. Delete the record, so its
-	// messages are not parked behind it; if that fails, whoever finds it
-	// lapsed deletes it (a record never cleared is never replayed).
-	// An uncleared record is never adopted, so nobody else rewrites it.
+	// Not cleared by this process: it inserted nothing of it. Delete the
+	// record, so its messages are not parked behind it; if that fails,
+	// whoever finds it lapsed deletes it (a record never cleared is never
+	// replayed). Only while it is still this process's and uncleared: a
+	// clear whose answer was lost is stored all the same, and the record
+	// may have been adopted and inserted by another process since (taken
+	// over); deleting it then let its messages be batched again under a
+	// new token.
 	r.release(e.Key)
-	if err := r.p.journal.DeleteKey(ctx, e.Key); err != nil {
+	if _, err := r.p.journal.DeleteUnused(ctx, e.Key, r.p.owner); err != nil {
 		r.p.log.Warn("deleting an unused journal record failed; it is deleted when its lease runs out", "source", r.src.Name, "batch", e.Record.Token, "err", err)
 	}
 	r.abandon(b, why)
@@ -254,11 +266,23 @@ func (r *runner) claim(ctx context.Context, b *batch) (*ingest.JournalEntry, err
 // redelivered it to another process, which committed and acknowledged it;
 // this process's copy still says "delivered once", and its Fetched time
 // says when the reader took it from the buffer, not when the server sent
-// it. One consumer-info round trip per batch is the price.
+// it. One consumer-info round trip per batch is the price. The floor must
+// come from the consumer's leader: a NATS node recovering after a restart
+// answers with a floor of 0 (ingest.ErrStaleState), which would rule out
+// nothing.
 func (r *runner) ackedBefore(ctx context.Context, msgs []*ingest.Msg) (bool, error) {
+	// A stale answer (a NATS node recovering after a restart answered
+	// first) is asked again, within a third of an ack wait.
 	sctx, cancel := context.WithTimeout(ctx, r.src.Consumer.AckWait()/3)
+	defer cancel()
 	st, err := r.src.Consumer.State(sctx)
-	cancel()
+	for errors.Is(err, ingest.ErrStaleState) && sctx.Err() == nil {
+		select {
+		case <-sctx.Done():
+		case <-time.After(20 * time.Millisecond):
+			st, err = r.src.Consumer.State(sctx)
+		}
+	}
 	if err != nil {
 		return false, err
 	}

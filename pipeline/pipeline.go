@@ -112,6 +112,10 @@ type Config struct {
 	// redelivered message it gets until the journal record that holds it
 	// is gone from the index: a redelivery that sat in the client's buffer.
 	holdRedelivered bool
+	// afterClear, set by tests, is called with a batch's record right
+	// after this process cleared it; the clear's answer then counts as
+	// lost: the record is read again as it is after the call.
+	afterClear func(ingest.JournalEntry)
 }
 
 func (c Config) maxRows() int {

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,6 +250,49 @@ func TestOwnRecordLeftByALostAnswerIsReplayed(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the record is replayed and the rest committed")
 	require.NoError(t, stop())
 	require.EqualValues(t, 1, p.Stats()[0].Replayed)
+	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+}
+
+// TestRecordTakenOverWhileClearingIsNotDeleted: A clears its batch's
+// record, but the answer is lost (a NATS node restarting, a timeout under
+// load), and before A reads the record again another process adopted it
+// (A's lease lapsed meanwhile): it is B's now, cleared, and B inserts it
+// under its token. A must leave its batch uninserted and must not delete
+// the record, whose messages belong to it; deleting it would let them be
+// batched again under a new token while B's replay inserts them too. B
+// (started afterwards, so the record is an earlier start's to it) replays
+// the record; every line lands once.
+func TestRecordTakenOverWhileClearingIsNotDeleted(t *testing.T) {
+	f := newFixture(t)
+	recs := f.publish(1_000, 100, 0)
+	digests, _ := countValid(recs, true)
+	b := f.openOn("b", slowTarget{f.target, 0}, Config{})
+	var taken atomic.Bool
+	adoptErr := make(chan error, 1)
+	a := f.openOn("a", slowTarget{f.target, 0}, Config{MaxRows: 300, afterClear: func(e ingest.JournalEntry) {
+		if taken.Swap(true) {
+			return
+		}
+		_, won, err := f.journal.Adopt(context.Background(), e, b.owner, 2*time.Second)
+		if err == nil && !won {
+			err = errors.New("the adoption lost its compare-and-set")
+		}
+		adoptErr <- err
+	}})
+	stopA, _ := start(t, a)
+	require.NoError(t, <-adoptErr, "B's name adopts A's record right after A cleared it")
+	require.Eventually(t, func() bool { return a.Stats()[0].Abandoned > 0 }, 30*time.Second, 10*time.Millisecond, "A leaves its batch")
+	stopB, _ := start(t, b)
+	require.Eventually(t, func() bool {
+		return f.count("SELECT count() FROM sofarpc_digest") >= uint64(digests) && b.Stats()[0].Replayed > 0
+	}, 30*time.Second, 50*time.Millisecond, "B replays the record it adopted, and the rest is committed")
+	time.Sleep(1500 * time.Millisecond) // room for a late duplicate to show
+	require.NoError(t, stopA())
+	require.NoError(t, stopB())
+	t.Logf("A %+v", a.Stats()[0])
+	t.Logf("B %+v", b.Stats()[0])
+	require.EqualValues(t, 1, b.Stats()[0].Replayed)
 	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
 	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
 }

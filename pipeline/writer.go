@@ -274,11 +274,17 @@ func (r *runner) collect(ctx context.Context) {
 		if e.Record.Last() > st.AckFloor {
 			continue
 		}
-		if err := r.p.journal.DeleteKey(ctx, e.Key); err != nil {
+		// Compare-and-set on the committed write: a record written under
+		// the same key since (another batch with the same first and last
+		// sequence) is not this one.
+		ok, err := r.p.journal.DeleteIf(ctx, e)
+		if err != nil {
 			r.p.log.Warn("journal cleanup failed", "source", r.src.Name, "err", err)
 			continue
 		}
-		gone++
+		if ok {
+			gone++
+		}
 	}
 	// Deleting leaves a marker per record: they are removed now and then
 	// in the background, so the journal holds O(batches in flight), not
