@@ -146,26 +146,27 @@ func TestConsumerStateComesFromTheLeader(t *testing.T) {
 			_ = pub.PublishAsync(ctx, "floor.x", []byte(fmt.Sprint(i)), "")
 		}
 	})
-	wg.Go(func() {
+	// until runs step over and over until stop is closed.
+	until := func(step func()) {
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
+			step()
+		}
+	}
+	wg.Go(func() {
+		until(func() {
 			if m, err := cons.Next(ctx, 100*time.Millisecond); err == nil {
 				_ = m.Ack()
 			}
-		}
+		})
 	})
 	for range 4 {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			until(func() {
 				read(&raw, "raw", func(ctx context.Context) (uint64, error) {
 					info, err := cons.cons.Info(ctx)
 					if err != nil {
@@ -177,7 +178,7 @@ func TestConsumerStateComesFromTheLeader(t *testing.T) {
 					st, err := cons.State(ctx)
 					return st.AckFloor, err
 				})
-			}
+			})
 		})
 	}
 	rounds := 0
