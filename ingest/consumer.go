@@ -273,6 +273,8 @@ var ErrStaleState = errors.New("the consumer's progress came from a NATS node th
 // with ErrStaleState (TestConsumerStateComesFromTheLeader). The ack floor
 // it returns never goes below one it returned before: every message up to
 // a floor the leader reported is acknowledged, whatever a node says later.
+// (A durable consumer deleted and created again under a running process
+// keeps failing so until the process restarts.)
 func (c *Consumer) State(ctx context.Context) (State, error) {
 	info, err := c.cons.Info(ctx)
 	if err != nil {
