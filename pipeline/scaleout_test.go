@@ -25,6 +25,14 @@ func (f *fixture) openOn(instance string, target slowTarget, cfg Config) *Pipeli
 	return p
 }
 
+// requireEachDigestOnce checks that the digest table holds digests rows
+// and the SOFARPC view counts each of them once.
+func (f *fixture) requireEachDigestOnce(digests int) {
+	f.t.Helper()
+	require.Equal(f.t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
+	require.Equal(f.t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+}
+
 // start runs p until the test ends or stop is called; stop returns Run's
 // error. errc receives Run's error when it returns on its own.
 func start(t *testing.T, p *Pipeline) (stop func() error, errc chan error) {
@@ -77,8 +85,7 @@ func TestRedeliveryOfABatchInFlightIsLeftToItsOwner(t *testing.T) {
 	require.NoError(t, stopB())
 	require.Positive(t, b.Stats()[0].Parked, "B received A's messages while A's batch was in flight")
 	require.Zero(t, b.Stats()[0].Batches, "B inserted none of them")
-	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
-	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	f.requireEachDigestOnce(digests)
 }
 
 // TestRedeliveryOfACollectedBatchIsNotInsertedAgain: as in the test above,
@@ -105,8 +112,7 @@ func TestRedeliveryOfACollectedBatchIsNotInsertedAgain(t *testing.T) {
 	require.NoError(t, stopB())
 	require.Zero(t, b.Stats()[0].Batches, "B inserted none of A's messages")
 	require.Positive(t, b.Stats()[0].Abandoned, "B left its batch of them")
-	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
-	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	f.requireEachDigestOnce(digests)
 }
 
 // TestBatchOfADeadOwnerIsAdopted: A journals and inserts its first batch,
@@ -131,8 +137,7 @@ func TestBatchOfADeadOwnerIsAdopted(t *testing.T) {
 	st := b.Stats()[0]
 	require.EqualValues(t, 1, st.Adopted, "A's batch was adopted")
 	require.Positive(t, st.Parked, "A's redeliveries waited for A's lease")
-	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
-	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	f.requireEachDigestOnce(digests)
 	require.Equal(t, uint64(0), f.count("SELECT count() FROM pipeline_batches WHERE replayed"), "A wrote the batch's health row before dying: the adoption's is deduplicated")
 }
 
@@ -250,8 +255,7 @@ func TestOwnRecordLeftByALostAnswerIsReplayed(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the record is replayed and the rest committed")
 	require.NoError(t, stop())
 	require.EqualValues(t, 1, p.Stats()[0].Replayed)
-	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
-	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	f.requireEachDigestOnce(digests)
 }
 
 // TestRecordTakenOverWhileClearingIsNotDeleted: A clears its batch's
@@ -293,6 +297,5 @@ func TestRecordTakenOverWhileClearingIsNotDeleted(t *testing.T) {
 	t.Logf("A %+v", a.Stats()[0])
 	t.Logf("B %+v", b.Stats()[0])
 	require.EqualValues(t, 1, b.Stats()[0].Replayed)
-	require.Equal(t, uint64(digests), f.count("SELECT count() FROM sofarpc_digest"), "every line once")
-	require.Equal(t, uint64(digests), f.count("SELECT sum(calls) FROM sofarpc_latency_1m"), "every call once in the view")
+	f.requireEachDigestOnce(digests)
 }
