@@ -5,10 +5,12 @@ package schema
 // (sql/tables/webdebug_events.sql). Every row carries its document's id and
 // version, its place in the event tree (position "0.2.1", parent position,
 // depth, document order, time order), the event's common fields, the
-// payload as compact JSON text, the well-known payload fields of the
-// documented event types as columns (empty or NULL for other types), the
-// document's request (doc_*) and the cross-source sample it adds
-// (sample_kind; see the SQL for what latency and error mean).
+// payload as compact JSON text, the query target and shape of query events
+// (the views group by them), the document's request (doc_*) and the
+// cross-source sample it adds (sample_kind; see the SQL for what latency and
+// error mean). The other well-known payload fields (message, query, uri, ...)
+// are the table's ALIAS columns, read from payload: tapline does not send
+// them.
 var WebdebugEvents = NewTable("webdebug_events",
 	Time("time", 3),
 	String("doc_id"),
@@ -36,25 +38,8 @@ var WebdebugEvents = NewTable("webdebug_events",
 	NullableInt("defined_in_position_start", "UInt32"),
 	NullableInt("defined_in_position_end", "UInt32"),
 	String("payload"),
-	String("message"),
-	String("context"),
 	LowCardString("query_target"),
-	String("query"),
-	LowCardString("query_syntax"),
 	LowCardString("query_shape"),
-	LowCardString("method"),
-	String("uri"),
-	NullableInt("response_status", "UInt16"),
-	NullableInt("memory_peak", "UInt64"),
-	LowCardString("name"),
-	LowCardString("group_name"),
-	String("email_subject"),
-	LowCardString("email_from"),
-	StringArray("email_to"),
-	LowCardString("access"),
-	LowCardString("access_control"),
-	LowCardString("access_object"),
-	LowCardString("access_action"),
 	LowCardString("doc_method"),
 	LowCardString("doc_host"),
 	LowCardString("doc_route"),

@@ -311,3 +311,115 @@ func wdReadFile(t *testing.T, path string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestWebdebugPayloadColumns proves the ALIAS columns of webdebug_events
+// (the well-known payload fields, read from payload at query time) on the
+// real engine: each case is one event decoded by the real decoder and
+// inserted, and every ALIAS column of its row is asserted. The cases are
+// the upstream quirks the decoder used to read into stored columns: PHP's
+// double-encoded context, email "to" as a string or an array, legacy query
+// requests, status written as a string or as statusCode, values that are
+// not strings.
+func TestWebdebugPayloadColumns(t *testing.T) {
+	ctx := context.Background()
+	db := embeddedtest.Target(t, 1)
+	require.NoError(t, sql.Apply(ctx, db))
+	dec, err := webdebug.New(decode.Options{})
+	require.NoError(t, err)
+
+	// Every ALIAS column with nothing set; each case overrides what it reads.
+	empty := map[string]any{
+		"message": "", "context": "", "query": "", "query_syntax": "", "method": "", "uri": "",
+		"response_status": nil, "memory_peak": nil, "name": "", "group_name": "", "email_subject": "",
+		"email_from": "", "email_to": []any{}, "access": "", "access_control": "", "access_object": "", "access_action": "",
+	}
+	cases := []struct {
+		name, event string
+		want        map[string]any
+	}{
+		{"log message, double-encoded context unescaped once", `{"type": "log", "payload": {"message": "m", "context": "{\"user_id\": 12345}"}}`,
+			map[string]any{"message": "m", "context": `{"user_id": 12345}`}},
+		{"object context as compact JSON", `{"type": "log", "payload": {"message": "m", "context": {"a": [1, 2]}}}`,
+			map[string]any{"message": "m", "context": `{"a":[1,2]}`}},
+		{"legacy log group", `{"type": "log", "payload": {"message": "x", "group": "php:app_03"}}`,
+			map[string]any{"message": "x", "group_name": "php:app_03"}},
+		{"escaped message", `{"type": "log", "payload": {"message": "caf\u00e9 \/ \"q\""}}`,
+			map[string]any{"message": `café / "q"`}},
+		{"a number as a message is its text, null is empty", `{"type": "log", "payload": {"message": 15, "context": null}}`,
+			map[string]any{"message": "15"}},
+		{"non-object payload reads nothing", `{"type": "log", "payload": "just text"}`, map[string]any{}},
+		{"missing payload reads nothing", `{"type": "response"}`, map[string]any{}},
+		{"a custom type reads nothing", `{"type": "cache", "payload": {"key": "user:1", "name": "n", "message": "m"}}`, map[string]any{}},
+		{"PHP empty payload", `{"type": "template", "payload": []}`, map[string]any{}},
+		{"template", `{"type": "template", "payload": {"name": "t", "message": "not a log"}}`, map[string]any{"name": "t"}},
+		{"middleware", `{"type": "middleware", "payload": {"name": "auth", "group": "not an event"}}`, map[string]any{"name": "auth"}},
+		{"event", `{"type": "event", "payload": {"name": "kernel.request", "group": "kernel"}}`,
+			map[string]any{"name": "kernel.request", "group_name": "kernel"}},
+		{"email to as a string", `{"type": "email", "payload": {"subject": "s", "from": "f@x", "to": "a@x", "body": ""}}`,
+			map[string]any{"email_subject": "s", "email_from": "f@x", "email_to": []any{"a@x"}}},
+		{"email to as an array, nulls left out", `{"type": "email", "payload": {"to": ["a@x", "b@x", null]}}`,
+			map[string]any{"email_to": []any{"a@x", "b@x"}}},
+		{"email to items that are not strings", `{"type": "email", "payload": {"to": [1, {"x": 2}]}}`,
+			map[string]any{"email_to": []any{"1", `{"x":2}`}}},
+		{"email without to", `{"type": "email", "payload": {"subject": "s", "to": null}}`, map[string]any{"email_subject": "s"}},
+		{"access check", `{"type": "accessCheck", "payload": {"access": "DENIED", "control": "Cockpit", "object": "R2-D2", "action": "fly"}}`,
+			map[string]any{"access": "DENIED", "access_control": "Cockpit", "access_object": "R2-D2", "access_action": "fly"}},
+		{"response status and memory peak as strings", `{"type": "response", "payload": {"memoryPeak": "2097152", "status": "503"}}`,
+			map[string]any{"memory_peak": json.Number("2097152"), "response_status": json.Number("503")}},
+		{"status code", `{"type": "response", "payload": {"statusCode": 500, "memoryPeak": 1024}}`,
+			map[string]any{"memory_peak": json.Number("1024"), "response_status": json.Number("500")}},
+		{"status before status code", `{"type": "response", "payload": {"statusCode": 500, "status": 404}}`,
+			map[string]any{"response_status": json.Number("404")}},
+		{"a status beyond 999 or negative is not read", `{"type": "response", "payload": {"status": 5000, "statusCode": -1, "memoryPeak": -5}}`,
+			map[string]any{}},
+		{"query", `{"type": "query", "duration": 3, "payload": {"target": "mysql", "query": "SELECT 1", "syntax": "sql"}}`,
+			map[string]any{"query": "SELECT 1", "query_syntax": "sql"}},
+		{"legacy query request", `{"type": "request", "payload": {"type": "mysql", "query": "SELECT 1", "duration": 15}}`,
+			map[string]any{"query": "SELECT 1"}},
+		{"a current request's param[] query is not a query", `{"type": "request", "payload": {"method": "GET", "uri": "/a", "query": [{"key": "page", "value": 2}]}}`,
+			map[string]any{"method": "GET", "uri": "/a"}},
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	out := decode.Output{}
+	for _, tbl := range dec.Tables() {
+		out.Builders = append(out.Builders, tbl.NewBuilder(mem))
+	}
+	for i, tc := range cases {
+		dec.Decode([]byte(fmt.Sprintf(`{"id": "case-%02d", "version": 1, "events": [%s]}`, i, tc.event)), decode.Meta{}, &out)
+		require.Empty(t, out.Rejects, tc.name)
+	}
+	require.Equal(t, len(cases), out.Records)
+	for i, tbl := range dec.Tables() {
+		rec := out.Builders[i].NewRecord()
+		embeddedtest.Insert(t, db, tbl, rec, "payload-columns-"+tbl.Name())
+		rec.Release()
+		out.Builders[i].Release()
+	}
+	mem.AssertSize(t, 0)
+
+	var cols []string
+	for c := range empty {
+		cols = append(cols, c)
+	}
+	b, err := db.Query(ctx, "SELECT doc_id, "+strings.Join(cols, ", ")+" FROM webdebug_events ORDER BY doc_id"+
+		" SETTINGS output_format_json_quote_64bit_integers = 0", "JSONEachRow", nil)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	require.Len(t, lines, len(cases))
+	for i, tc := range cases {
+		d := json.NewDecoder(strings.NewReader(lines[i]))
+		d.UseNumber()
+		var got map[string]any
+		require.NoError(t, d.Decode(&got), lines[i])
+		require.Equal(t, fmt.Sprintf("case-%02d", i), got["doc_id"])
+		delete(got, "doc_id")
+		want := map[string]any{}
+		for k, v := range empty {
+			want[k] = v
+		}
+		for k, v := range tc.want {
+			want[k] = v
+		}
+		require.Equal(t, want, got, tc.name)
+	}
+}

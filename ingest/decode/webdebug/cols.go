@@ -11,27 +11,21 @@ import (
 // record builders so that appending is free of type assertions.
 type cols struct {
 	// webdebug_events
-	time                                 *array.TimestampBuilder
-	docID, position, parentPosition      *schema.StringColumn
-	version                              *array.Uint16Builder
-	depth                                *array.Uint8Builder
-	docOrder, timeOrder, children        *array.Uint32Builder
-	timeInherited, isError               *array.BooleanBuilder
-	typ, sampleKind                      *schema.StringColumn
-	duration                             *array.Float64Builder
-	success                              *array.BooleanBuilder
-	importance                           *array.Uint8Builder
-	tags, emailTo                        listCol
-	calledFrom, definedIn                locCols
-	payload, message, context            *schema.StringColumn
-	target, query, syntax, shape         *schema.StringColumn
-	method, uri                          *schema.StringColumn
-	status                               *array.Uint16Builder
-	memoryPeak                           *array.Uint64Builder
-	name, group, emailSubject, emailFrom *schema.StringColumn
-	access, control, object, action      *schema.StringColumn
-	docMethod, docHost, docRoute         *schema.StringColumn
-	extra                                mapCol
+	time                            *array.TimestampBuilder
+	docID, position, parentPosition *schema.StringColumn
+	version                         *array.Uint16Builder
+	depth                           *array.Uint8Builder
+	docOrder, timeOrder, children   *array.Uint32Builder
+	timeInherited, isError          *array.BooleanBuilder
+	typ, sampleKind                 *schema.StringColumn
+	duration                        *array.Float64Builder
+	success                         *array.BooleanBuilder
+	importance                      *array.Uint8Builder
+	tags                            listCol
+	calledFrom, definedIn           locCols
+	payload, target, shape          *schema.StringColumn
+	docMethod, docHost, docRoute    *schema.StringColumn
+	extra                           mapCol
 	// webdebug_documents
 	dTime                        *array.TimestampBuilder
 	dID                          *schema.StringColumn
@@ -80,15 +74,9 @@ func (c *cols) bind(events, docs *schema.Builder) {
 	c.typ, c.sampleKind = str("type"), str("sample_kind")
 	c.duration = f("duration_ms").(*array.Float64Builder)
 	c.importance = f("importance").(*array.Uint8Builder)
-	c.tags, c.emailTo = bindList(f("tags")), bindList(f("email_to"))
+	c.tags = bindList(f("tags"))
 	c.calledFrom, c.definedIn = loc("called_from"), loc("defined_in")
-	c.payload, c.message, c.context = str("payload"), str("message"), str("context")
-	c.target, c.query, c.syntax, c.shape = str("query_target"), str("query"), str("query_syntax"), str("query_shape")
-	c.method, c.uri = str("method"), str("uri")
-	c.status = f("response_status").(*array.Uint16Builder)
-	c.memoryPeak = f("memory_peak").(*array.Uint64Builder)
-	c.name, c.group, c.emailSubject, c.emailFrom = str("name"), str("group_name"), str("email_subject"), str("email_from")
-	c.access, c.control, c.object, c.action = str("access"), str("access_control"), str("access_object"), str("access_action")
+	c.payload, c.target, c.shape = str("payload"), str("query_target"), str("query_shape")
 	c.docMethod, c.docHost, c.docRoute = str("doc_method"), str("doc_host"), str("doc_route")
 	c.extra = bindMap(f("extra"))
 
@@ -191,33 +179,8 @@ func (c *cols) appendDocument(d *Decoder) {
 		c.calledFrom.append(&e.calledFrom)
 		c.definedIn.append(&e.definedIn)
 		c.payload.Append(e.payload)
-		c.message.Append(e.message)
-		c.context.Append(e.context)
 		c.target.Append(e.target)
-		c.query.Append(e.query)
-		c.syntax.Append(e.syntax)
 		c.shape.Append(e.shape)
-		c.method.Append(e.method)
-		c.uri.Append(e.uri)
-		if e.hasStatus {
-			c.status.Append(e.status)
-		} else {
-			c.status.AppendNull()
-		}
-		if e.hasMemoryPeak {
-			c.memoryPeak.Append(e.memoryPeak)
-		} else {
-			c.memoryPeak.AppendNull()
-		}
-		c.name.Append(e.name)
-		c.group.Append(e.group)
-		c.emailSubject.Append(e.emailSubject)
-		c.emailFrom.Append(e.emailFrom)
-		c.emailTo.append(e.emailTo)
-		c.access.Append(e.access)
-		c.control.Append(e.control)
-		c.object.Append(e.object)
-		c.action.Append(e.action)
 		c.docMethod.Append(doc.method)
 		c.docHost.Append(doc.host)
 		c.docRoute.Append(doc.route)

@@ -10,12 +10,15 @@ import (
 )
 
 // readPayload keeps the event's payload as compact JSON text and reads the
-// well-known fields of the documented event types
-// (web-debug-proto docs/scheme/events.md) into their columns. It runs after
-// the whole event was read, because "type" may follow "payload". Custom
-// types keep only the JSON text. A payload that is not an object is kept as
-// written (compacted), with no fields read; PHP writes an empty payload as
-// "[]", kept as "{}".
+// payload fields tapline computes from (web-debug-proto
+// docs/scheme/events.md): a query's target, syntax and text (the target is
+// stored, the shape is computed from the text), a request's method, uri and
+// Host header (the document's request), a response's status (errors). The
+// other documented fields are read from payload by the table's ALIAS
+// columns (sql/tables/webdebug_events.sql). It runs after the whole event
+// was read, because "type" may follow "payload". A payload that is not an
+// object is kept as written (compacted), with no fields read; PHP writes an
+// empty payload as "[]", kept as "{}".
 func (d *Decoder) readPayload(e *event) {
 	raw := e.rawPayload
 	if raw == nil {
@@ -26,33 +29,19 @@ func (d *Decoder) readPayload(e *event) {
 		return
 	}
 	e.payload = d.compact(raw)
-	if raw[0] != '{' {
+	typ := typeOf(e.typ)
+	if raw[0] != '{' || (typ != typeQuery && typ != typeRequest && typ != typeResponse) {
 		return
 	}
 	ps := &d.ps
 	ps.Reset(raw)
 	ps.EnterObject()
-	typ := typeOf(e.typ)
 	for {
 		k, ok := ps.Key()
 		if !ok {
 			break
 		}
 		switch typ {
-		case typeLog:
-			switch string(k) {
-			case "message":
-				e.message = d.text(ps)
-			case "context":
-				// Free-form JSON encoded as a string (PHP json_encode of
-				// the context array); an object is kept as its JSON text.
-				e.context = d.text(ps)
-			case "group":
-				// Drafts before 2019-03 grouped logs ("php:app_03").
-				e.group = d.text(ps)
-			default:
-				ps.Skip()
-			}
 		case typeQuery:
 			switch string(k) {
 			case "target":
@@ -68,10 +57,6 @@ func (d *Decoder) readPayload(e *event) {
 			d.requestMember(e, k)
 		case typeResponse:
 			switch string(k) {
-			case "memoryPeak":
-				if v, ok := d.payloadUint(ps); ok {
-					e.memoryPeak, e.hasMemoryPeak = v, true
-				}
 			case "status", "statusCode":
 				// Not in the docs' payload table, though the event type
 				// list says a response carries its "status code".
@@ -81,58 +66,6 @@ func (d *Decoder) readPayload(e *event) {
 			default:
 				ps.Skip()
 			}
-		case typeMiddleware, typeTemplate:
-			if string(k) == "name" {
-				e.name = d.text(ps)
-			} else {
-				ps.Skip()
-			}
-		case typeEvent:
-			switch string(k) {
-			case "name":
-				e.name = d.text(ps)
-			case "group":
-				e.group = d.text(ps)
-			default:
-				ps.Skip()
-			}
-		case typeEmail:
-			switch string(k) {
-			case "subject":
-				e.emailSubject = d.text(ps)
-			case "from":
-				e.emailFrom = d.text(ps)
-			case "to":
-				// string[] in the docs; the repo's example writes a string.
-				if ps.Peek() == jsonscan.Array {
-					ps.EnterArray()
-					for ps.Elem() {
-						if ps.Null() {
-							continue
-						}
-						e.emailTo = append(e.emailTo, d.text(ps))
-					}
-				} else if !ps.Null() {
-					e.emailTo = append(e.emailTo, d.text(ps))
-				}
-			default:
-				ps.Skip()
-			}
-		case typeAccessCheck:
-			switch string(k) {
-			case "access":
-				e.access = d.text(ps)
-			case "control":
-				e.control = d.text(ps)
-			case "object":
-				e.object = d.text(ps)
-			case "action":
-				e.action = d.text(ps)
-			default:
-				ps.Skip()
-			}
-		default:
-			ps.Skip()
 		}
 	}
 	if typ == typeRequest && e.query != nil {

@@ -48,22 +48,15 @@ type event struct {
 	definedIn   location
 	extra       []kv
 
-	// Well-known payload fields (payload.go).
-	message, context                []byte
-	target, query, syntax           []byte
-	shape                           []byte
-	legacyQuery                     bool // a legacy "request" event carrying a query
-	legacyDuration                  float64
-	hasLegacyDuration               bool
-	method, uri, host               []byte
-	status                          uint16
-	hasStatus                       bool
-	memoryPeak                      uint64
-	hasMemoryPeak                   bool
-	name, group                     []byte
-	emailSubject, emailFrom         []byte
-	emailTo                         [][]byte
-	access, control, object, action []byte
+	// The payload fields tapline computes from (payload.go).
+	target, query, syntax []byte
+	shape                 []byte
+	legacyQuery           bool // a legacy "request" event carrying a query
+	legacyDuration        float64
+	hasLegacyDuration     bool
+	method, uri, host     []byte
+	status                uint16
+	hasStatus             bool
 
 	// Decided in finish.
 	isError bool
@@ -71,7 +64,7 @@ type event struct {
 }
 
 func (e *event) reset() {
-	*e = event{success: -1, state: -1, tags: e.tags[:0], extra: e.extra[:0], emailTo: e.emailTo[:0]}
+	*e = event{success: -1, state: -1, tags: e.tags[:0], extra: e.extra[:0]}
 }
 
 // isQuery says whether the event is a database (or any backend) query: type
@@ -125,7 +118,6 @@ func (d *Decoder) forget() {
 		e := &d.evs[i]
 		clear(e.tags[:cap(e.tags)])
 		clear(e.extra[:cap(e.extra)])
-		clear(e.emailTo[:cap(e.emailTo)])
 		e.reset()
 	}
 	clear(d.doc.extra[:cap(d.doc.extra)])
