@@ -125,6 +125,14 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 	for _, s := range sts {
 		require.Equal(t, sql.Applied, s.State, s.Version)
 	}
+	// Web debug events written while their payload fields were stored
+	// (before alters/0005) read the same fields from payload after it.
+	require.NoError(t, old.Exec(ctx, `INSERT INTO webdebug_events (time, type, payload, message, response_status, email_to)
+		VALUES (now(), 'log', '{"message":"m"}', 'm', NULL, []), (now(), 'response', '{"status":503}', '', 503, []),
+		       (now(), 'email', '{"to":"a@x"}', '', NULL, ['a@x'])`))
+	const payloadFields = "SELECT type, message, response_status, email_to FROM webdebug_events WHERE type != '' ORDER BY type"
+	storedFields, err := old.Query(ctx, payloadFields, "TabSeparated", nil)
+	require.NoError(t, err)
 	before := seed(ctx, t, old)
 
 	ms, err := sql.Migrations(sql.RenderOptions{})
@@ -161,7 +169,11 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 		seeded = append(seeded, table)
 	}
 	require.Equal(t, before, counts(ctx, t, old, seeded), "rows survive the upgrade")
-	out, err := old.Query(ctx, "SELECT instance, adopted FROM pipeline_batches", "TabSeparated", nil)
+	out, err := old.Query(ctx, payloadFields, "TabSeparated", nil)
+	require.NoError(t, err)
+	require.Equal(t, "email\t\t\\N\t['a@x']\nlog\tm\t\\N\t[]\nresponse\t\t503\t[]\n", string(storedFields))
+	require.Equal(t, string(storedFields), string(out), "web debug events read the same payload fields after alters/0005")
+	out, err = old.Query(ctx, "SELECT instance, adopted FROM pipeline_batches", "TabSeparated", nil)
 	require.NoError(t, err)
 	require.Equal(t, "\tfalse\n", string(out), "rows committed before the alter read '' and false")
 	out, err = old.Query(ctx, "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'sofarpc_digest'", "TabSeparatedRaw", nil)
@@ -205,4 +217,46 @@ func TestUpgradeMatchesFreshInstall(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, changes, "a second run alters no TTL")
 	}
+}
+
+// TestAltersKeepTheTableFilesColumns proves that the alters/ files, which
+// a fresh install runs right after creating every table from its current
+// file, leave each column the file defines as the file defines it (position,
+// type, default, codec). Otherwise a fresh install would get an alter's
+// definition instead of its table file's, and two copies of one definition
+// (an ALIAS expression in tables/webdebug_events.sql and in alters/0005,
+// which drops and adds it back) could drift apart unseen: the upgrade test
+// compares two databases that both ran the alter. An alter may add what a
+// file does not define (alters/0002's updated_at columns, 0003's settings).
+func TestAltersKeepTheTableFilesColumns(t *testing.T) {
+	ctx := context.Background()
+	ms, err := sql.Migrations(sql.RenderOptions{})
+	require.NoError(t, err)
+	var tables, withAlters []sql.Migration
+	for _, m := range ms {
+		if strings.HasPrefix(m.Version, "tables/") {
+			tables = append(tables, m)
+		}
+		if !strings.HasPrefix(m.Version, "views/") {
+			withAlters = append(withAlters, m)
+		}
+	}
+	require.Greater(t, len(withAlters), len(tables), "there are alters/ files")
+	db := embeddedtest.Target(t, 1)
+	columns := func() []string {
+		out, err := db.Query(ctx, `SELECT table, position, name, type, default_kind, default_expression, compression_codec
+			FROM system.columns WHERE database = currentDatabase() AND table != 'tapline_migrations' ORDER BY table, position`, "TabSeparatedRaw", nil)
+		require.NoError(t, err)
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	_, err = sql.Migrate(ctx, db, tables, sql.RenderOptions{})
+	require.NoError(t, err)
+	created := columns()
+	require.NotEmpty(t, created)
+	sts, err := sql.Migrate(ctx, db, withAlters, sql.RenderOptions{})
+	require.NoError(t, err)
+	for _, s := range sts {
+		require.Equal(t, sql.Applied, s.State, s.Version)
+	}
+	require.Subset(t, columns(), created, "an alters/ file changed a column as its table file defines it: make the two agree")
 }
