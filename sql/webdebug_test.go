@@ -19,6 +19,7 @@ import (
 	"github.com/tapline/tapline/ingest/decode/webdebug"
 	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
+	"github.com/tapline/tapline/sink"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -229,20 +230,7 @@ func TestWebdebugDocumentWithoutDuration(t *testing.T) {
 	require.NoError(t, err)
 	insert := func(payload []byte, token string) {
 		t.Helper()
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		out := decode.Output{}
-		for _, tbl := range dec.Tables() {
-			out.Builders = append(out.Builders, tbl.NewBuilder(mem))
-		}
-		dec.Decode(payload, decode.Meta{}, &out)
-		require.Equal(t, 1, out.Records, "%+v", out.Rejects)
-		for i, tbl := range dec.Tables() {
-			rec := out.Builders[i].NewRecord()
-			embeddedtest.Insert(t, db, tbl, rec, token+"-"+tbl.Name())
-			rec.Release()
-			out.Builders[i].Release()
-		}
-		mem.AssertSize(t, 0)
+		wdDecodeInsert(t, db, dec, token, payload)
 	}
 	request := func() map[string]string {
 		t.Helper()
@@ -269,6 +257,31 @@ func TestWebdebugDocumentWithoutDuration(t *testing.T) {
 	                         WHERE doc_id = '9c1f0e2a-7d4b-4e8a-b1c3-5a6d7e8f9a0b' AND sample_kind != ''`, "JSONEachRow", nil)
 	require.NoError(t, err)
 	require.Equal(t, []map[string]string{{"type": "response", "k": "request", "d": "1"}}, wdRows(t, b), "the response is the request's row")
+}
+
+// wdDecodeInsert decodes the documents with the real decoder into one batch
+// (each must decode, none be rejected) and inserts each of its tables into
+// db under token plus the table's name, checking that no Arrow memory is
+// left.
+func wdDecodeInsert(t *testing.T, db sink.Target, dec decode.Decoder, token string, docs ...[]byte) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	out := decode.Output{}
+	for _, tbl := range dec.Tables() {
+		out.Builders = append(out.Builders, tbl.NewBuilder(mem))
+	}
+	for _, doc := range docs {
+		dec.Decode(doc, decode.Meta{}, &out)
+	}
+	require.Equal(t, len(docs), out.Records, "%+v", out.Rejects)
+	require.Empty(t, out.Rejects)
+	for i, tbl := range dec.Tables() {
+		rec := out.Builders[i].NewRecord()
+		embeddedtest.Insert(t, db, tbl, rec, token+"-"+tbl.Name())
+		rec.Release()
+		out.Builders[i].Release()
+	}
+	mem.AssertSize(t, 0)
 }
 
 // wdRows reads JSONEachRow output as rows of text values, whether the
@@ -379,23 +392,11 @@ func TestWebdebugPayloadColumns(t *testing.T) {
 		{"a current request's param[] query is not a query", `{"type": "request", "payload": {"method": "GET", "uri": "/a", "query": [{"key": "page", "value": 2}]}}`,
 			map[string]any{"method": "GET", "uri": "/a"}},
 	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	out := decode.Output{}
-	for _, tbl := range dec.Tables() {
-		out.Builders = append(out.Builders, tbl.NewBuilder(mem))
-	}
+	docs := make([][]byte, len(cases))
 	for i, tc := range cases {
-		dec.Decode([]byte(fmt.Sprintf(`{"id": "case-%02d", "version": 1, "events": [%s]}`, i, tc.event)), decode.Meta{}, &out)
-		require.Empty(t, out.Rejects, tc.name)
+		docs[i] = []byte(fmt.Sprintf(`{"id": "case-%02d", "version": 1, "events": [%s]}`, i, tc.event))
 	}
-	require.Equal(t, len(cases), out.Records)
-	for i, tbl := range dec.Tables() {
-		rec := out.Builders[i].NewRecord()
-		embeddedtest.Insert(t, db, tbl, rec, "payload-columns-"+tbl.Name())
-		rec.Release()
-		out.Builders[i].Release()
-	}
-	mem.AssertSize(t, 0)
+	wdDecodeInsert(t, db, dec, "payload-columns", docs...)
 
 	var cols []string
 	for c := range empty {
