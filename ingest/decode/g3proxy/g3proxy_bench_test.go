@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tapline/tapline/internal/decodetest"
 )
 
 // benchLines returns the valid records of testdata (every task type, every
-// task_event, every envelope; not the adversarial file), one per line.
+// task_event, every envelope), one per line: not the adversarial file, and
+// not the pretty-printed ones (*-pretty.log), whose records span lines.
 func benchLines(b *testing.B) [][]byte {
 	paths, err := filepath.Glob("testdata/*.log")
 	if err != nil {
@@ -19,7 +21,7 @@ func benchLines(b *testing.B) [][]byte {
 	}
 	var lines [][]byte
 	for _, p := range paths {
-		if filepath.Base(p) == "adversarial.log" {
+		if name := filepath.Base(p); name == "adversarial.log" || strings.HasSuffix(name, "-pretty.log") {
 			continue
 		}
 		data, err := os.ReadFile(p)
