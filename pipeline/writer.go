@@ -154,7 +154,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 // and the table name, retrying temporary failures. The tables go in at
 // once: each insert has its own token, so their order does not matter to
 // exactly-once, and a batch's second table no longer waits for the first
-// to be written before its rows are queryable (README, "A batch's tables
+// to be written before its rows are queryable (docs/performance.md, "A batch's tables
 // at once"). A source that inserts in order (Source.InOrder,
 // decode.Ordered) writes them one after the other in the decoder's table
 // order, since its views may join one table's rows to another's. The

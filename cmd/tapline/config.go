@@ -114,7 +114,7 @@ const defaultDataDir = app.DefaultDataDir
 // set during two merges, the process peaked at or under 1.5 GiB resident in
 // 45-s runs, and stayed flat over ten minutes at 5-10% less rate than with
 // 1 GiB. Below the maximum the heap stays under the limit, and the limit does
-// nothing (README, "The Go heap's soft limit: 896 MiB").
+// nothing (docs/performance.md, "The Go heap's soft limit: 896 MiB").
 const defaultMemoryLimit = 896 << 20
 
 // newFlags returns a FlagSet for a command with the groups' flags.
@@ -153,7 +153,7 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.DurationVar(&s.BatchAge, "batch-age", time.Second, "close a batch this long after its first message")
 		fs.IntVar(&s.Inserters, "inserters", 2, "batches of one source inserted at once, each committed on its own (1 holds the fewest batches in memory; more help a drain only while the engine has idle CPU)")
 		fs.Int64Var(&s.MemoryLimit, "memory-limit", defaultMemoryLimit, "soft limit of the Go heap in bytes (Go's GOMEMLIMIT, which wins when set): the collector works harder near it, so a run that falls behind stays near it instead of growing with the lag; the embedded ClickHouse engine's memory (90-600 MB) is not in it; 0 means no limit")
-		fs.IntVar(&s.GCPercent, "gc-percent", 50, "Go collector's target (Go's GOGC, which wins when set): the heap grows to this percentage above what is live before a collection; lower holds less memory for more collector work (Go's default is 100; the README's loadtest section measures 50 against it); -1 turns the collector off below --memory-limit")
+		fs.IntVar(&s.GCPercent, "gc-percent", 50, "Go collector's target (Go's GOGC, which wins when set): the heap grows to this percentage above what is live before a collection; lower holds less memory for more collector work (Go's default is 100; docs/performance.md measures 50 against it); -1 turns the collector off below --memory-limit")
 		fs.StringVar(&s.Instance, "instance", "", "name of this process among the tapline processes sharing a durable consumer (a pod or host name; unique per process); empty means the host name. Batches an earlier start of the same instance left are replayed at start; those of others once their lease (2 × --ack-wait) ran out")
 		fs.StringVar(&s.Metrics, "metrics", "", "address of /metrics (Prometheus), /healthz and /readyz, e.g. 127.0.0.1:9464; empty disables them")
 		fs.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, commit the batches in hand for at most this long; what is not committed by then is left unacknowledged for the next run (exit code 3)")

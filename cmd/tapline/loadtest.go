@@ -44,7 +44,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Int64Var(&lf.maxInFlight, "max-in-flight", 200_000, "publishers wait while this many records are published and not yet committed or dead-lettered; 0 means no bound (open loop: with --rate 0 the stream fills as fast as NATS takes it)")
 	fs.IntVar(&lf.publishers, "publishers", 4, "concurrent publishers, each with its own NATS connection and generators")
 	fs.IntVar(&lf.perMessage, "records-per-message", 100, "records (newline-separated lines) per message for the line formats sofarpc, g3proxy, django; documents (webdebug, envoytap) are one per message")
-	fs.IntVar(&lf.maxMsgBytes, "max-message-bytes", 16<<10, "close a line-format message before it passes this many bytes (0: no bound); tapline's consumers pull 1000 messages at a time, and nats-server drops a connection holding more than 64 MiB it has not delivered (see README, Loadtest)")
+	fs.IntVar(&lf.maxMsgBytes, "max-message-bytes", 16<<10, "close a line-format message before it passes this many bytes (0: no bound); tapline's consumers pull 1000 messages at a time, and nats-server drops a connection holding more than 64 MiB it has not delivered (see docs/performance.md, \"Limits this tool found, and fixed\")")
 	fs.BoolVar(&lf.sync, "sync-publish", false, "wait for each publish's acknowledgement and retry a failed one with the same message id (slower); default: publish asynchronously, acknowledgements awaited at the end, any failure fails the run")
 	fs.StringVar(&lf.mix, "mix", defaultMix, "share of records per format, format=weight,...; formats not in --sources are dropped")
 	fs.Uint64Var(&lf.seed, "seed", 1, "generator seed (printed; the same seed publishes the same records)")

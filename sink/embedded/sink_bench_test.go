@@ -42,7 +42,7 @@ func digestRecord(tb testing.TB, n int) arrow.Record {
 // materialized views (views=on) and into a plain copy of the table
 // (views=off). Each insert carries its own deduplication token, as the
 // pipeline's do. rows=100 isolates what every insert pays before its rows
-// (README, "What an insert costs whatever its rows").
+// (docs/performance.md, "What an insert costs whatever its rows").
 func BenchmarkInsert(b *testing.B) {
 	ctx := context.Background()
 	e, err := embedded.Open(ctx, embedded.Config{DataDir: b.TempDir()})

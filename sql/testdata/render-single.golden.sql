@@ -1147,7 +1147,8 @@ CREATE TABLE IF NOT EXISTS webdebug_events
     -- Well-known payload fields of the documented types, read from payload
     -- when queried (ALIAS: each event is stored once, in payload; this
     -- table's merges and inserts cost about a quarter less than with the
-    -- fields stored twice, README "Performance").
+    -- fields stored twice; docs/performance.md, "Kept: each web debug
+    -- event stored once").
     -- '' / NULL / [] for other types. A field's text is the string
     -- unescaped ('' for null or absent), any other JSON value as its JSON
     -- text; of a key written twice, the first. Only query_target and
