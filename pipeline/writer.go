@@ -154,8 +154,8 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 // and the table name, retrying temporary failures. The tables go in at
 // once: each insert has its own token, so their order does not matter to
 // exactly-once, and a batch's second table no longer waits for the first
-// to be written before its rows are queryable (docs/performance.md, "A batch's tables
-// at once"). A source that inserts in order (Source.InOrder,
+// to be written before its rows are queryable (docs/performance.md, "A
+// batch's tables at once"). A source that inserts in order (Source.InOrder,
 // decode.Ordered) writes them one after the other in the decoder's table
 // order, since its views may join one table's rows to another's. The
 // error is the first table's, in that order; the batch then stays

@@ -16,7 +16,8 @@ var dictSeed = maphash.MakeSeed()
 // It replaced a map[string]int32, whose every new key was a copied string:
 // on the drain's generated SOFARPC digests, where remote_host has tens of
 // thousands of distinct values per batch, the map's lookups and copies took
-// 9% of the drain's Go CPU (docs/performance.md, "A dictionary's index without Go's map").
+// 9% of the drain's Go CPU (docs/performance.md, "A dictionary's index
+// without Go's map").
 type dictIndex struct {
 	slots []uint64 // 0: empty; else hash<<32 | (index + 1)
 	used  int

@@ -154,8 +154,8 @@ type Live struct {
 	// is the same per minute of the live phase (the last minute may be
 	// partial; 0 for a minute without inserts). A ratio that rises from
 	// minute to minute is merge work the first minute did not pay, so the
-	// first minute's CPU is not the sustained cost (docs/performance.md, "The climb in
-	// ten minutes, pinned down").
+	// first minute's CPU is not the sustained cost (docs/performance.md,
+	// "The climb in ten minutes, pinned down").
 	EngineInsertedRows        uint64    `json:"engine_inserted_rows,omitempty"`
 	EngineMergedRows          uint64    `json:"engine_merged_rows,omitempty"`
 	MergedPerInserted         float64   `json:"merged_per_inserted,omitempty"`
@@ -163,8 +163,9 @@ type Live struct {
 	// EngineInsertedParts is the parts the engine wrote for inserts over
 	// the live phase (see Point), and PartsPerSecond that over the phase's
 	// seconds. Each part costs the engine a fixed amount whatever its rows
-	// (docs/performance.md, "What an insert costs whatever its rows"), so this is the
-	// part of the engine's CPU that the batch age sets, not the rate.
+	// (docs/performance.md, "What an insert costs whatever its rows"), so
+	// this is the part of the engine's CPU that the batch age sets, not the
+	// rate.
 	EngineInsertedParts uint64  `json:"engine_inserted_parts,omitempty"`
 	PartsPerSecond      float64 `json:"parts_per_second,omitempty"`
 	// MergeTimeByTable is the engine's merge time by table over the live

@@ -94,7 +94,8 @@ func (c Config) log() io.Writer {
 // Config.MemoryPurge says otherwise. On the live loadtest the engine's
 // allocator held 100-330 MB more resident than it had allocated, for up to
 // five seconds after each burst of merges; purging every second keeps the
-// difference to a few tens of MB (docs/performance.md, "The engine's memory peak").
+// difference to a few tens of MB (docs/performance.md, "The engine's
+// memory peak").
 const DefaultMemoryPurge = time.Second
 
 // DefaultMemoryPurgeAbove is the resident memory above which the purge runs
@@ -105,8 +106,8 @@ const DefaultMemoryPurge = time.Second
 // in page faults when the engine reused the pages; purging only above 1 GiB
 // ran at 132-161% against 147-168% CPU (four alternating pairs) with the
 // same peak. At the maximum rate the process stays above it most of the
-// time and the purge keeps the peak down as before (docs/performance.md, "The purge only
-// above 1 GiB").
+// time and the purge keeps the peak down as before (docs/performance.md,
+// "The purge only above 1 GiB").
 const DefaultMemoryPurgeAbove = 1 << 30
 
 // DefaultServer returns the server settings the embedded engine runs with
