@@ -199,12 +199,23 @@ func (s *Scanner) Key() (key []byte, ok bool) {
 		}
 		return nil, false
 	}
+	top := len(s.comma) - 1
+	// Compact JSON, as loggers write it, has the name right after the '{'
+	// or the ',', and its ':' right after it: no white space to skip.
+	if p := s.pos; s.comma[top] {
+		if p+1 < len(s.data) && s.data[p] == ',' && s.data[p+1] == '"' {
+			s.pos = p + 1
+			return s.name()
+		}
+	} else if p < len(s.data) && s.data[p] == '"' {
+		s.comma[top] = true
+		return s.name()
+	}
 	s.skipSpace()
 	if s.pos >= len(s.data) {
 		s.fail("unexpected end of input in object")
 		return nil, false
 	}
-	top := len(s.comma) - 1
 	c := s.data[s.pos]
 	if c == '}' {
 		s.pos++
@@ -229,9 +240,18 @@ func (s *Scanner) Key() (key []byte, ok bool) {
 		return nil, false
 	}
 	s.comma[top] = true
-	key, ok = s.readString(&s.keyBuf)
+	return s.name()
+}
+
+// name reads a member name at s.pos (which is '"') and the ':' after it.
+func (s *Scanner) name() ([]byte, bool) {
+	key, ok := s.readString(&s.keyBuf)
 	if !ok {
 		return nil, false
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == ':' {
+		s.pos++
+		return key, true
 	}
 	s.skipSpace()
 	if s.pos >= len(s.data) || s.data[s.pos] != ':' {

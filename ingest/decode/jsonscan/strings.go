@@ -2,6 +2,8 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -20,31 +22,64 @@ func (s *Scanner) Str() ([]byte, bool) {
 func (s *Scanner) readString(buf *[]byte) ([]byte, bool) {
 	start := s.pos + 1
 	rest := s.data[start:]
-	// Most values in logs are short: a byte loop finds the closing quote
-	// (or an escape) sooner than two calls into the vectorised search.
-	n := len(rest)
-	if n > 32 {
-		n = 32
-	}
-	for i := 0; i < n; i++ {
-		switch rest[i] {
-		case '"':
-			s.pos = start + i + 1
-			return rest[:i], true
-		case '\\':
-			return s.unescape(start, buf)
+	// Most values in logs are short: eight bytes at a time (quoteOrEscape)
+	// find the closing quote (or an escape) sooner than two calls into the
+	// vectorised search; longer strings take the vectorised search.
+	i := 0
+	for ; i+8 <= len(rest) && i < 32; i += 8 {
+		if m := quoteOrEscape(binary.LittleEndian.Uint64(rest[i:])); m != 0 {
+			j := i + bits.TrailingZeros64(m)>>3
+			if rest[j] == '\\' {
+				return s.unescape(start, buf)
+			}
+			s.pos = start + j + 1
+			return rest[:j], true
 		}
 	}
-	end := bytes.IndexByte(rest, '"')
+	if i < 32 {
+		// Fewer than eight bytes are left before the input ends.
+		for ; i < len(rest); i++ {
+			switch rest[i] {
+			case '"':
+				s.pos = start + i + 1
+				return rest[:i], true
+			case '\\':
+				return s.unescape(start, buf)
+			}
+		}
+		s.fail("unterminated string")
+		return nil, false
+	}
+	end := bytes.IndexByte(rest[i:], '"')
 	if end < 0 {
 		s.fail("unterminated string")
 		return nil, false
 	}
-	if bytes.IndexByte(rest[:end], '\\') < 0 {
+	end += i
+	if bytes.IndexByte(rest[i:end], '\\') < 0 {
 		s.pos = start + end + 1
 		return rest[:end], true
 	}
 	return s.unescape(start, buf)
+}
+
+// Byte-wise constants for quoteOrEscape.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// quoteOrEscape returns w (eight bytes of input, the first in the lowest
+// byte) with the high bit of its first '"' or '\\' byte set, and bits of
+// later bytes perhaps set too; 0 when none of the eight is either. So the
+// lowest set bit, and only it, tells where the first one is. (A byte is
+// zero after the XOR exactly when it matches; subtracting ones sets the
+// high bit of the lowest zero byte, and a borrow can only disturb bytes
+// above it.)
+func quoteOrEscape(w uint64) uint64 {
+	q := w ^ (ones * '"')
+	e := w ^ (ones * '\\')
+	return ((q-ones)&^q | (e-ones)&^e) & highs
 }
 
 func (s *Scanner) unescape(start int, buf *[]byte) ([]byte, bool) {
