@@ -23,6 +23,7 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 		}
 	}
 	bl := &rep.Baselines
+	r.settle(ctx, r.env.Target, "the broker baseline")
 	r.progress("baseline: the broker alone (consume and acknowledge %d streams)...", len(streams))
 	reads, elapsed, err := baseline.Broker(ctx, r.env.Dial, BrokerDurable, streams)
 	if err != nil {
@@ -67,6 +68,7 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	if err := baseline.Prepare(ctx, edb); err != nil {
 		return err
 	}
+	r.settle(ctx, r.env.Target, "the engine baseline")
 	r.progress("baseline: the engine's own JSON ingestion (FORMAT JSONEachRow) of %d formats...", len(jsonStreams))
 	conn, err := r.env.Dial(ctx)
 	if err != nil {
@@ -106,6 +108,7 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	if err != nil {
 		return err
 	}
+	r.settle(ctx, r.env.Target, "the drain")
 	r.progress("baseline: tapline draining the same JSON lines from the stream, one format at a time...")
 	if conn, err = r.env.Dial(ctx); err != nil {
 		return err

@@ -1,0 +1,53 @@
+package loadtest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/internal/embeddedtest"
+)
+
+// TestSettleWaitsForRunningMerges starts a merge in the embedded engine
+// (OPTIMIZE ... FINAL of a table of a few parts), waits until
+// system.merges shows it, and then settles: settle must not return while
+// that merge runs, and must say in a note that it waited.
+func TestSettleWaitsForRunningMerges(t *testing.T) {
+	ctx := context.Background()
+	target := embeddedtest.Target(t, 2)
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE settle_big (k UInt64, s String) ENGINE = MergeTree ORDER BY k SETTINGS merge_selector_base = 1000"))
+	for part := 0; part < 4; part++ {
+		require.NoError(t, target.Exec(ctx, "INSERT INTO settle_big SELECT rand64(), randomPrintableASCII(40) FROM numbers(3000000)"))
+	}
+	mergesOfTable := func() string {
+		out, err := target.Query(ctx, "SELECT count() FROM system.merges WHERE database = currentDatabase() AND table = 'settle_big'", "TabSeparated", nil)
+		require.NoError(t, err)
+		return strings.TrimSpace(string(out))
+	}
+	done := make(chan error, 1)
+	go func() { done <- target.Exec(ctx, "OPTIMIZE TABLE settle_big FINAL") }()
+	seen := false
+	for !seen {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			t.Fatal("the merge ended before system.merges showed it: make the table bigger")
+		default:
+		}
+		seen = mergesOfTable() != "0"
+		if !seen {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	r := &run{}
+	waited := r.settle(ctx, target, "the test's baseline")
+	require.Equal(t, "0", mergesOfTable(), "settle returned while the table's merge still ran")
+	require.Greater(t, waited, time.Duration(0))
+	require.Len(t, r.notes, 1)
+	require.Contains(t, r.notes[0], "Before the test's baseline, it waited")
+	require.NoError(t, <-done)
+}
