@@ -29,9 +29,11 @@ const runningMerges = "SELECT count() FROM system.merges WHERE NOT is_mutation"
 // doubled drain ÷ broker. It adds a note to the report when it waited at
 // least a poll, when the merges outlasted settleMax (the baseline then runs
 // beside them), or when system.merges could not be read (it then does not
-// wait). before names the baseline, for the notes.
+// wait). While merges run it says so once on the progress output. before
+// names the baseline, for the notes and the progress line.
 func (r *run) settle(ctx context.Context, t sink.Target, before string) time.Duration {
 	start := time.Now()
+	told := false
 	for {
 		out, err := t.Query(ctx, runningMerges, "TabSeparated", nil)
 		if err != nil {
@@ -49,6 +51,10 @@ func (r *run) settle(ctx context.Context, t sink.Target, before string) time.Dur
 				r.notes = append(r.notes, fmt.Sprintf("Before %s, it waited %.1f s for the engine's merges of earlier parts to end, so that they did not share the machine with it.", before, waited.Seconds()))
 			}
 			return waited
+		}
+		if !told {
+			r.progress("baseline: waiting for the engine's %d running merges to end before %s (at most %v)...", n, before, settleMax)
+			told = true
 		}
 		if waited >= settleMax {
 			r.notes = append(r.notes, fmt.Sprintf("Before %s: %d merges still ran after %v; it ran beside them, so its rate is understated.", before, n, settleMax))

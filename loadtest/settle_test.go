@@ -14,7 +14,8 @@ import (
 // TestSettleWaitsForRunningMerges starts a merge in the embedded engine
 // (OPTIMIZE ... FINAL of a table of a few parts), waits until
 // system.merges shows it, and then settles: settle must not return while
-// that merge runs, and must say in a note that it waited.
+// that merge runs, and must say on the progress output that it waits and in
+// a note that it waited.
 func TestSettleWaitsForRunningMerges(t *testing.T) {
 	ctx := context.Background()
 	target := embeddedtest.Target(t, 2)
@@ -43,11 +44,13 @@ func TestSettleWaitsForRunningMerges(t *testing.T) {
 		}
 	}
 
-	r := &run{}
+	var progress strings.Builder
+	r := &run{cfg: Config{Progress: &progress}}
 	waited := r.settle(ctx, target, "the test's baseline")
 	require.Equal(t, "0", mergesOfTable(), "settle returned while the table's merge still ran")
 	require.Greater(t, waited, time.Duration(0))
 	require.Len(t, r.notes, 1)
 	require.Contains(t, r.notes[0], "Before the test's baseline, it waited")
+	require.Contains(t, progress.String(), "baseline: waiting for the engine's")
 	require.NoError(t, <-done)
 }
