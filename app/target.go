@@ -100,6 +100,11 @@ func ApplySchema(ctx context.Context, t *Target, cluster string, w io.Writer) er
 	if err != nil {
 		return err
 	}
+	if et, ok := t.Target.(*embedded.Target); ok {
+		if _, err := et.SpreadMerges(ctx); err != nil {
+			return err
+		}
+	}
 	WarnChanged(sts, w)
 	return nil
 }

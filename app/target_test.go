@@ -2,11 +2,16 @@ package app
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/embeddedtest"
+	"github.com/tapline/tapline/sink/embedded"
 	"github.com/tapline/tapline/sql"
 )
 
@@ -38,4 +43,21 @@ func TestWarnChanged(t *testing.T) {
 	require.Contains(t, lines[2], "views/latency_1m_webdebug_mv.sql changed")
 	require.Contains(t, lines[2], "run `tapline schema apply` to replace the view's query in place")
 	require.NotContains(t, w.String(), "by hand if the change matters")
+}
+
+// TestApplySchemaSpreadsMergesOnTheEmbeddedEngine: applying the schema to
+// the embedded engine also gives the busiest tables their own merge widths
+// (embedded.DefaultMergeWidths), so that their merges do not come in step.
+func TestApplySchemaSpreadsMergesOnTheEmbeddedEngine(t *testing.T) {
+	ctx := context.Background()
+	et := embeddedtest.Target(t, 2)
+	require.NoError(t, ApplySchema(ctx, &Target{Target: et, Database: et.Pool().Database()}, "", io.Discard))
+	widths := embedded.DefaultMergeWidths()
+	require.NotEmpty(t, widths)
+	for name, w := range widths {
+		out, err := et.Query(ctx, "SHOW CREATE TABLE "+name, "TabSeparatedRaw", nil)
+		require.NoError(t, err, "%s is a table of the schema", name)
+		settings := string(out)[strings.LastIndex(string(out), "SETTINGS"):]
+		require.Contains(t, settings, fmt.Sprintf("merge_selector_base = %d", w), name)
+	}
 }

@@ -56,6 +56,15 @@ type Config struct {
 	// DefaultMergeTree(); an empty map sets none and removes a
 	// ServerConfigFile an earlier start wrote.
 	MergeTree map[string]string
+	// MergeWidths gives single tables a merge_selector_base of their own,
+	// kept in each table's metadata (ALTER TABLE … MODIFY SETTING, run by
+	// Target.SpreadMerges once the schema exists; a table not there yet is
+	// skipped). nil means DefaultMergeWidths() while MergeTree is nil, and
+	// none with a MergeTree of the caller's own, whose merge settings it
+	// would otherwise override for those tables; an empty map changes none.
+	// A width set by an earlier start stays in the table's metadata until
+	// changed.
+	MergeWidths map[string]int
 	// Server are server-level settings (the top level of a ClickHouse
 	// server config), written with MergeTree to DataDir/ServerConfigFile.
 	// nil means DefaultServer(); an empty map sets none. The engine's
@@ -174,6 +183,38 @@ func DefaultMergeTree() map[string]string {
 	return map[string]string{"merge_selector_base": "20"}
 }
 
+// DefaultMergeWidths returns the merge_selector_base the embedded engine
+// gives the busiest tables besides webdebug_events (which keeps
+// DefaultMergeTree's 20), a different one each. Every source inserts about
+// one part per second into its tables, so with one width for all of them
+// the tables reached their merges in the same second: at half the maximum
+// rate the raw tables' merges ran together every 17-18 s, took both cores
+// for two to three seconds, and the probes inserted meanwhile waited (the
+// freshness p99's outliers came in those bursts; docs/performance.md,
+// "Merges in step"). A table whose merges take a few more parts each
+// reaches them at other moments, and drifts further from the others with
+// each merge. Wider merges rewrite each row a little less often; the price
+// is a few more parts between merges.
+func DefaultMergeWidths() map[string]int {
+	return map[string]int{
+		"g3proxy_task":    23,
+		"sofarpc_digest":  26,
+		"django_events":   29,
+		"envoytap_events": 32,
+	}
+}
+
+// mergeWidths returns the per-table merge widths to run with.
+func (c Config) mergeWidths() map[string]int {
+	switch {
+	case c.MergeWidths != nil:
+		return c.MergeWidths
+	case c.MergeTree == nil:
+		return DefaultMergeWidths()
+	}
+	return nil
+}
+
 // mergeTree returns the MergeTree settings to run with.
 func (c Config) mergeTree() map[string]string {
 	if c.MergeTree == nil {
@@ -194,6 +235,14 @@ func (c Config) Validate() error {
 	}
 	if c.Connections < 0 {
 		errs = append(errs, fmt.Errorf("embedded engine: connections = %d: must be 0 (default 4) or more", c.Connections))
+	}
+	for _, k := range sortedKeys(c.MergeWidths) {
+		if !settingName.MatchString(k) {
+			errs = append(errs, fmt.Errorf("embedded engine: merge width for %q: not a table name (letters, digits and _)", k))
+		}
+		if w := c.MergeWidths[k]; w < 2 || w > 1000 {
+			errs = append(errs, fmt.Errorf("embedded engine: merge width %d for %s: must be 2 to 1000 (ClickHouse's default is 5, tapline's 20)", w, k))
+		}
 	}
 	for k := range c.Settings {
 		if !settingName.MatchString(k) {
@@ -281,7 +330,7 @@ func first(s []string) string {
 	return s[0]
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -82,6 +82,8 @@ type Engine struct {
 	closed  bool
 	control *Pool // one connection for KILL QUERY, opened on first use
 
+	mergeWidths map[string]int // Config.MergeWidths resolved; see Target.SpreadMerges
+
 	stopPurge context.CancelFunc // ends the purge goroutine; nil without one
 	purging   sync.WaitGroup
 }
@@ -159,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	for _, r := range repairs {
 		fmt.Fprintf(cfg.log(), "tapline: embedded engine: %s: the insert of part %s was cut between recording its deduplication token and writing the part (the process was killed); the token is released so that the replay of that batch is inserted (block ID %s)\n", r.Table, r.Part, r.BlockID)
 	}
-	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock}
+	e := &Engine{lib: process.lib, dataDir: dataDir, lock: lock, mergeWidths: cfg.mergeWidths()}
 	e.args = []string{"clickhouse", "--path=" + filepath.Join(dataDir, "clickhouse")}
 	if mt, srv := cfg.mergeTree(), cfg.server(); len(mt) > 0 || len(srv) > 0 {
 		path, err := writeServerConfig(dataDir, srv, mt)

@@ -321,3 +321,58 @@ func TestFreedMemoryGoesBackToTheSystem(t *testing.T) {
 	require.Less(t, heldAfter(100*time.Millisecond, rss/2), int64(64*mib), "purged every 100ms while above half of this process's resident memory, the freed memory is returned")
 	require.Greater(t, heldAfter(100*time.Millisecond, 1<<40), int64(128*mib), "purged only above 1 TiB of resident memory, which this process never reaches, the allocator keeps what the query freed")
 }
+
+// TestSpreadMergesGivesTablesTheirOwnWidths: with the default
+// configuration SpreadMerges gives each table DefaultMergeWidths names that
+// exists its own merge_selector_base, in the table's metadata, and leaves
+// the others to the engine-wide default; a MergeTree of the caller's own
+// (whose merge settings it would override) or an empty MergeWidths sets
+// none; a MergeWidths of the caller's own is what is set.
+func TestSpreadMergesGivesTablesTheirOwnWidths(t *testing.T) {
+	ctx := context.Background()
+	widths := DefaultMergeWidths()
+	seen := map[int]string{}
+	def := DefaultMergeTree()["merge_selector_base"]
+	for name, w := range widths {
+		require.NotEqual(t, def, fmt.Sprint(w), "%s: a width of its own, not the engine-wide %s", name, def)
+		require.Empty(t, seen[w], "%s and %s share width %d: their merges would come at the same moments", name, seen[w], w)
+		seen[w] = name
+	}
+	spread := func(cfg Config, tables ...string) ([]string, map[string]string) {
+		t.Helper()
+		cfg.DataDir = t.TempDir()
+		e, err := Open(ctx, cfg)
+		require.NoError(t, err)
+		defer e.Close()
+		for _, name := range tables {
+			require.NoError(t, e.Exec(ctx, "CREATE TABLE "+name+" (k UInt8) ENGINE = MergeTree ORDER BY k", nil))
+		}
+		set, err := NewTarget(e.Pool).SpreadMerges(ctx)
+		require.NoError(t, err)
+		created := map[string]string{}
+		for _, name := range tables {
+			created[name] = query(t, e.Pool, "SHOW CREATE TABLE "+name)
+		}
+		return set, created
+	}
+
+	set, created := spread(Config{}, "django_events", "g3proxy_task", "sofarpc_digest", "webdebug_events")
+	require.Equal(t, []string{"django_events", "g3proxy_task", "sofarpc_digest"}, set, "the named tables that exist, in order; envoytap_events does not exist here")
+	for _, name := range set {
+		require.Contains(t, created[name], fmt.Sprintf("merge_selector_base = %d", widths[name]), name)
+	}
+	require.NotContains(t, created["webdebug_events"], "merge_selector_base", "a table not named keeps the engine-wide width")
+
+	set, created = spread(Config{MergeTree: map[string]string{"merge_selector_base": "8"}}, "sofarpc_digest")
+	require.Empty(t, set, "the caller's own MergeTree settings are not overridden")
+	require.NotContains(t, created["sofarpc_digest"], "merge_selector_base")
+	set, _ = spread(Config{MergeWidths: map[string]int{}}, "sofarpc_digest")
+	require.Empty(t, set, "an empty MergeWidths sets none")
+	set, created = spread(Config{MergeWidths: map[string]int{"own_table": 7}}, "own_table", "sofarpc_digest")
+	require.Equal(t, []string{"own_table"}, set)
+	require.Contains(t, created["own_table"], "merge_selector_base = 7")
+
+	err := Config{DataDir: "x", MergeWidths: map[string]int{"t": 1, "a-b": 20}}.Validate()
+	require.ErrorContains(t, err, "merge width 1 for t: must be 2 to 1000")
+	require.ErrorContains(t, err, `merge width for "a-b": not a table name`)
+}

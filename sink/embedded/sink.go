@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -82,6 +83,40 @@ func (t *Target) Insert(ctx context.Context, table *schema.Table, rec arrow.Reco
 		return wrap("insert into "+table.Name(), err)
 	}
 	return nil
+}
+
+// SpreadMerges gives each table of the target's database that the engine's
+// Config.MergeWidths names its merge width (ALTER TABLE … MODIFY SETTING
+// merge_selector_base), so that tables receiving parts at the same pace
+// reach their merges at different moments (see DefaultMergeWidths). Run it
+// after the schema is applied: tables that do not exist are skipped. It
+// returns the tables it set; setting a width a table has already is
+// harmless.
+func (t *Target) SpreadMerges(ctx context.Context) ([]string, error) {
+	widths := t.p.engine.mergeWidths
+	if len(widths) == 0 {
+		return nil, nil
+	}
+	out, err := t.p.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree'", "TabSeparatedRaw", nil)
+	if err != nil {
+		return nil, wrap("spread merges: list tables", err)
+	}
+	exists := map[string]bool{}
+	for _, name := range strings.Fields(string(out.Data)) {
+		exists[name] = true
+	}
+	var set []string
+	for _, name := range sortedKeys(widths) {
+		if !exists[name] {
+			continue
+		}
+		stmt := fmt.Sprintf("ALTER TABLE %s MODIFY SETTING merge_selector_base = %d", sink.QuoteIdent(name), widths[name])
+		if err := t.p.Exec(ctx, stmt, nil); err != nil {
+			return set, wrap("spread merges: "+name, err)
+		}
+		set = append(set, name)
+	}
+	return set, nil
 }
 
 // Close does nothing: the engine is closed by whoever opened it.
