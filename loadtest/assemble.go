@@ -82,6 +82,7 @@ func (r *run) report() *report.Report {
 	if n := len(r.series); n > 0 {
 		l.RSSAvgBytes = uint64(rssSum / float64(n))
 		mergesByMinute(l, r.series)
+		partsByMinute(l, r.series)
 	}
 	if mc := r.mergeTime; mc != nil {
 		l.MergeSampleSeconds = mergeSampleInterval.Seconds()
@@ -175,6 +176,26 @@ func machine() report.Machine {
 		}
 	}
 	return m
+}
+
+// partsByMinute fills l's active part counts from the series' readings of
+// system.parts (points without one, ActiveParts 0, are skipped): the last
+// reading, the most of any reading, the most in each minute, and the most
+// in one partition.
+func partsByMinute(l *report.Live, series []report.Point) {
+	for _, p := range series {
+		if p.ActiveParts == 0 {
+			continue // no reading
+		}
+		l.ActivePartsEnd = p.ActiveParts
+		l.ActivePartsMax = max(l.ActivePartsMax, p.ActiveParts)
+		l.PartitionPartsMax = max(l.PartitionPartsMax, p.PartitionParts)
+		m := int(p.T / 60)
+		for len(l.ActivePartsByMinute) <= m {
+			l.ActivePartsByMinute = append(l.ActivePartsByMinute, 0)
+		}
+		l.ActivePartsByMinute[m] = max(l.ActivePartsByMinute[m], p.ActiveParts)
+	}
 }
 
 // mergesByMinute fills l's engine counters, merge ratios and parts per

@@ -166,3 +166,31 @@ func TestMergeClockCountsEachMergeForTheTimeSinceTheSampleBefore(t *testing.T) {
 	require.Equal(t, "no grant", never.unread())
 	require.Nil(t, never.byTable())
 }
+
+// TestPartsByMinuteTakesEachMinutesMost: the end is the last reading, not
+// the last point; points without a reading are skipped; each minute keeps
+// its most; a minute without a reading is 0.
+func TestPartsByMinuteTakesEachMinutesMost(t *testing.T) {
+	series := []report.Point{
+		{T: 0},
+		{T: 20, ActiveParts: 30, PartitionParts: 12},
+		{T: 40, ActiveParts: 45, PartitionParts: 18},
+		{T: 59, ActiveParts: 25, PartitionParts: 9},
+		// no reading in the second minute
+		{T: 70},
+		{T: 130, ActiveParts: 60, PartitionParts: 21},
+		{T: 150, ActiveParts: 40, PartitionParts: 15},
+		{T: 151}, // the last point, without a reading
+	}
+	var l report.Live
+	partsByMinute(&l, series)
+	require.Equal(t, uint64(40), l.ActivePartsEnd)
+	require.Equal(t, uint64(60), l.ActivePartsMax)
+	require.Equal(t, uint64(21), l.PartitionPartsMax)
+	require.Equal(t, []uint64{45, 0, 60}, l.ActivePartsByMinute)
+
+	var none report.Live
+	partsByMinute(&none, []report.Point{{T: 0}, {T: 1}})
+	require.Zero(t, none.ActivePartsMax)
+	require.Empty(t, none.ActivePartsByMinute)
+}

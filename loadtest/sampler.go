@@ -112,6 +112,9 @@ func (s *sampler) sample(ctx context.Context) {
 			p.EngineInsertedRows, p.EngineMergedRows, p.EngineInsertedParts = s.prev.EngineInsertedRows, s.prev.EngineMergedRows, s.prev.EngineInsertedParts
 		}
 	}
+	if c, err := activeParts(ctx, r.env.Target); err == nil {
+		p.ActiveParts, p.PartitionParts = c.active, c.partition
+	}
 	if proc, err := procstat.Read(); err == nil {
 		p.CPUPercent = procstat.CPUPercent(s.last, proc)
 		p.RSS = proc.RSS
@@ -174,6 +177,40 @@ func engineCounters(ctx context.Context, t sink.Target) (engineCounts, error) {
 		case "InsertedCompactParts", "InsertedWideParts":
 			c.parts += n
 		}
+	}
+	return c, nil
+}
+
+// partCounts are the engine's active parts of tapline's tables.
+type partCounts struct {
+	active    uint64 // in all
+	partition uint64 // the most in one partition of one table
+}
+
+// activePartsQuery counts the active parts of the tables in the current
+// database (tapline's), by table and partition.
+const activePartsQuery = "SELECT sum(n), max(n) FROM (SELECT count() AS n FROM system.parts WHERE database = currentDatabase() AND active GROUP BY table, partition_id)"
+
+// activeParts returns the active parts of the tables in t's database
+// (system.parts): in all, and the most in one partition of one table. An
+// error means this user may not read system.parts or the engine did not
+// answer; the sample then has no reading.
+func activeParts(ctx context.Context, t sink.Target) (partCounts, error) {
+	var c partCounts
+	out, err := t.Query(ctx, activePartsQuery, "TabSeparated", nil)
+	if err != nil {
+		return c, fmt.Errorf("loadtest: read the engine's active parts: %w", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		return c, fmt.Errorf("loadtest: read the engine's active parts: unexpected answer %q", out)
+	}
+	var perr error
+	if c.active, perr = strconv.ParseUint(f[0], 10, 64); perr == nil {
+		c.partition, perr = strconv.ParseUint(f[1], 10, 64)
+	}
+	if perr != nil {
+		return c, fmt.Errorf("loadtest: read the engine's active parts: unexpected answer %q", out)
 	}
 	return c, nil
 }

@@ -54,3 +54,37 @@ func TestSettleWaitsForRunningMerges(t *testing.T) {
 	require.Contains(t, progress.String(), "baseline: waiting for the engine's")
 	require.NoError(t, <-done)
 }
+
+// TestActivePartsCountsActivePartsByPartition writes five parts into two
+// partitions of a table and two into a second table's partition of the
+// same id, merges stopped, then merges the first table: the count is every
+// active part of the database and the most in one partition of one table,
+// and parts a merge replaced (inactive until the engine removes them) are
+// not counted.
+func TestActivePartsCountsActivePartsByPartition(t *testing.T) {
+	ctx := context.Background()
+	target := embeddedtest.Target(t, 2)
+	c, err := activeParts(ctx, target)
+	require.NoError(t, err)
+	require.Equal(t, partCounts{}, c, "an empty database has no parts")
+
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE parts_two (k UInt8, v UInt64) ENGINE = MergeTree PARTITION BY k ORDER BY v"))
+	require.NoError(t, target.Exec(ctx, "SYSTEM STOP MERGES parts_two"))
+	for _, k := range []int{0, 0, 0, 1, 1} {
+		require.NoError(t, target.Exec(ctx, "INSERT INTO parts_two SELECT "+string(rune('0'+k))+", number FROM numbers(10)"))
+	}
+	require.NoError(t, target.Exec(ctx, "CREATE TABLE parts_more (k UInt8, v UInt64) ENGINE = MergeTree PARTITION BY k ORDER BY v"))
+	require.NoError(t, target.Exec(ctx, "SYSTEM STOP MERGES parts_more"))
+	for range 2 {
+		require.NoError(t, target.Exec(ctx, "INSERT INTO parts_more SELECT 0, number FROM numbers(10)"))
+	}
+	c, err = activeParts(ctx, target)
+	require.NoError(t, err)
+	require.Equal(t, partCounts{active: 7, partition: 3}, c, "partition 0 of each table counts on its own")
+
+	require.NoError(t, target.Exec(ctx, "SYSTEM START MERGES parts_two"))
+	require.NoError(t, target.Exec(ctx, "OPTIMIZE TABLE parts_two FINAL"))
+	c, err = activeParts(ctx, target)
+	require.NoError(t, err)
+	require.Equal(t, partCounts{active: 4, partition: 2}, c, "the merged parts are counted, the parts they replaced are not")
+}

@@ -49,6 +49,9 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 	if len(l.MergeTimeByTable) > 0 {
 		fmt.Fprintf(w, "  merge time         %s (system.merges every %v; wall time)\n", report.MergeTimeList(l.MergeTimeByTable, 4), mergeSampleInterval)
 	}
+	if l.ActivePartsMax > 0 {
+		fmt.Fprintf(w, "  active parts       %d at the end, at most %d (by minute %s), at most %d in one partition (system.parts)\n", l.ActivePartsEnd, l.ActivePartsMax, report.CountList(l.ActivePartsByMinute), l.PartitionPartsMax)
+	}
 	if l.EngineInsertedParts > 0 {
 		fmt.Fprintf(w, "  parts written      %.1f/s by inserts, views' tables included (%d in all; each costs the engine a fixed amount whatever its rows)\n", l.PartsPerSecond, l.EngineInsertedParts)
 	}

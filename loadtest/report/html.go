@@ -51,6 +51,9 @@ func HTML(r *Report) string {
 		top := l.MergeTimeByTable[0]
 		card("most merge time", top.Table, fmt.Sprintf("%.0f%% of the engine's merge time (%.1fs, %d merges seen); then %s", top.Percent, top.Seconds, top.Merges, MergeTimeList(l.MergeTimeByTable[1:], 3)))
 	}
+	if l.ActivePartsMax > 0 {
+		card("active parts", fmt.Sprintf("%d", l.ActivePartsEnd), fmt.Sprintf("at the end; at most %d, by minute %s; at most %d in one partition", l.ActivePartsMax, CountList(l.ActivePartsByMinute), l.PartitionPartsMax))
+	}
 	if l.EngineInsertedParts > 0 {
 		card("parts written per second", fmt.Sprintf("%.1f", l.PartsPerSecond), fmt.Sprintf("by inserts, views' tables included; %d in all", l.EngineInsertedParts))
 	}

@@ -44,6 +44,9 @@ func Markdown(r *Report) string {
 	if l.EngineInsertedParts > 0 {
 		w("| parts written | %.1f/s (%d in all) | the engine's InsertedCompactParts and InsertedWideParts (system.events) over the live phase: every table's and view's table's part from an insert; each costs a fixed amount whatever its rows, so the batch age, not the rate, sets this |\n", l.PartsPerSecond, l.EngineInsertedParts)
 	}
+	if l.ActivePartsMax > 0 {
+		w("| active parts | %d at the end, at most %d; by minute %s; at most %d in one partition | system.parts read with every sample: every table's active parts, and the most in one partition of one table (what ClickHouse holds against parts_to_delay_insert); merges trade these against rows merged per row inserted |\n", l.ActivePartsEnd, l.ActivePartsMax, CountList(l.ActivePartsByMinute), l.PartitionPartsMax)
+	}
 	if len(l.MergeTimeByTable) > 0 {
 		w("| merge time by table | %s | system.merges read every %.1fs, each merge seen running counted for the time since the read before: wall time, a merge waiting for a core included; where the merges of the rows merged per row inserted go |\n", MergeTimeList(l.MergeTimeByTable, len(l.MergeTimeByTable)), l.MergeSampleSeconds)
 	} else if l.MergeTimeUnread != "" {

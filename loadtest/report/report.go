@@ -168,6 +168,18 @@ type Live struct {
 	// rate.
 	EngineInsertedParts uint64  `json:"engine_inserted_parts,omitempty"`
 	PartsPerSecond      float64 `json:"parts_per_second,omitempty"`
+	// ActivePartsEnd is the active parts of tapline's tables at the live
+	// phase's last reading of system.parts (see Point), ActivePartsMax the
+	// most any reading saw, ActivePartsByMinute the most in each minute (0
+	// for a minute without a reading), and PartitionPartsMax the most any
+	// reading saw in one partition of one table. Merges trade these against
+	// MergedPerInserted: wider merges rewrite rows less often and leave more
+	// parts for every query to read. All 0 (and the list empty) when
+	// system.parts never answered.
+	ActivePartsEnd      uint64   `json:"active_parts_end,omitempty"`
+	ActivePartsMax      uint64   `json:"active_parts_max,omitempty"`
+	ActivePartsByMinute []uint64 `json:"active_parts_by_minute,omitempty"`
+	PartitionPartsMax   uint64   `json:"partition_parts_max,omitempty"`
 	// MergeTimeByTable is the engine's merge time by table over the live
 	// phase, largest first, sampled: system.merges read every
 	// MergeSampleSeconds, each merge seen running counting for the time
@@ -447,6 +459,13 @@ type Point struct {
 	// every table's and every view's table's; merges not counted). 0 when
 	// the engine did not answer.
 	EngineInsertedParts uint64 `json:"engine_inserted_parts,omitempty"`
+	// ActiveParts is the active parts of every table in tapline's database
+	// now (system.parts), and PartitionParts the most of them in one
+	// partition of one table: the count ClickHouse holds against
+	// parts_to_delay_insert and parts_to_throw_insert. Both 0 when the
+	// engine did not answer.
+	ActiveParts    uint64 `json:"active_parts,omitempty"`
+	PartitionParts uint64 `json:"partition_parts,omitempty"`
 }
 
 // Percentile returns the p-th percentile (0 < p <= 1, nearest rank) of
@@ -495,18 +514,30 @@ func Write(r *Report, dir string) ([]string, error) {
 	return paths, nil
 }
 
+// CountList formats counts comma-separated: all of them up to twelve, else
+// the first six and the last six around "…".
+func CountList(v []uint64) string {
+	return list(v, func(x uint64) string { return strconv.FormatUint(x, 10) })
+}
+
 // RatioList formats ratios with two decimals, comma-separated: all of them
 // up to twelve, else the first six and the last six around "…".
 func RatioList(v []float64) string {
-	f := func(v []float64) []string {
+	return list(v, func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) })
+}
+
+// list formats v with format, comma-separated: all of it up to twelve
+// values, else the first six and the last six around "…".
+func list[T any](v []T, format func(T) string) string {
+	f := func(v []T) string {
 		out := make([]string, len(v))
 		for i, x := range v {
-			out[i] = strconv.FormatFloat(x, 'f', 2, 64)
+			out[i] = format(x)
 		}
-		return out
+		return strings.Join(out, ", ")
 	}
 	if len(v) <= 12 {
-		return strings.Join(f(v), ", ")
+		return f(v)
 	}
-	return strings.Join(f(v[:6]), ", ") + ", …, " + strings.Join(f(v[len(v)-6:]), ", ")
+	return f(v[:6]) + ", …, " + f(v[len(v)-6:])
 }

@@ -108,7 +108,7 @@ func TestWriteRendersEveryForm(t *testing.T) {
 }
 
 // TestRatioListShortensLongRuns: up to twelve minutes are all listed, a
-// longer run its first and last six.
+// longer run its first and last six (ratios and counts alike).
 func TestRatioListShortensLongRuns(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "", RatioList(nil))
@@ -119,6 +119,12 @@ func TestRatioListShortensLongRuns(t *testing.T) {
 	}
 	require.Equal(t, "0.00, 1.00, 2.00, 3.00, 4.00, 5.00, …, 8.00, 9.00, 10.00, 11.00, 12.00, 13.00", RatioList(long))
 	require.Len(t, strings.Split(RatioList(long[:12]), ", "), 12)
+	counts := make([]uint64, 13)
+	for i := range counts {
+		counts[i] = uint64(10 * i)
+	}
+	require.Equal(t, "0, 10, 20, 30, 40, 50, …, 70, 80, 90, 100, 110, 120", CountList(counts))
+	require.Equal(t, "7", CountList([]uint64{7}))
 }
 
 func TestNiceStep(t *testing.T) {
