@@ -100,13 +100,23 @@ func ApplySchema(ctx context.Context, t *Target, cluster string, w io.Writer) er
 	if err != nil {
 		return err
 	}
-	if et, ok := t.Target.(*embedded.Target); ok {
-		if _, err := et.SpreadMerges(ctx); err != nil {
-			return err
-		}
+	if _, err := SpreadMerges(ctx, t); err != nil {
+		return err
 	}
 	WarnChanged(sts, w)
 	return nil
+}
+
+// SpreadMerges gives the embedded engine's busiest tables merge widths of
+// their own (embedded.Target.SpreadMerges) and returns the tables it set;
+// it does nothing on a ClickHouse server, whose merges are its own
+// configuration's. ApplySchema calls it; so does `tapline schema apply`.
+func SpreadMerges(ctx context.Context, t *Target) ([]string, error) {
+	et, ok := t.Target.(*embedded.Target)
+	if !ok {
+		return nil, nil
+	}
+	return et.SpreadMerges(ctx)
 }
 
 // CheckSchema refuses a target whose migrations are not all applied or

@@ -64,6 +64,22 @@ func TestSchemaRetentionFlags(t *testing.T) {
 	}
 }
 
+// TestSchemaApplySpreadsMerges: `tapline schema apply` on the embedded
+// engine gives the busiest tables their merge widths, as `run` does, and
+// lists them; a table without a width of its own keeps the engine's.
+func TestSchemaApplySpreadsMerges(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, errs := tapline(t, "schema", "apply", "--data-dir", dir)
+	require.Equal(t, exitOK, code, errs)
+	require.Regexp(t, `merge width set\s+sofarpc_digest`, out)
+	require.NotRegexp(t, `merge width set\s+webdebug_events`, out)
+
+	code, out, errs = tapline(t, "sql", "--data-dir", dir, "--format", "TabSeparated",
+		`SELECT name, extract(create_table_query, 'merge_selector_base = ([0-9]+)') FROM system.tables WHERE database = currentDatabase() AND name IN ('sofarpc_digest', 'webdebug_events') ORDER BY name`)
+	require.Equal(t, exitOK, code, errs)
+	require.Equal(t, "sofarpc_digest\t26\nwebdebug_events\t\n", out)
+}
+
 func TestRetentionValue(t *testing.T) {
 	t.Parallel()
 	var d time.Duration

@@ -93,9 +93,12 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	}
 	var sts []sql.Status
 	var ttls []sql.TTLChange
+	var spread []string
 	if sub == "apply" {
 		if sts, err = sql.Migrate(ctx, t, ms, opts); err == nil {
-			ttls, err = sql.ApplyRetention(ctx, t, s.Retention, opts)
+			if ttls, err = sql.ApplyRetention(ctx, t, s.Retention, opts); err == nil {
+				spread, err = app.SpreadMerges(ctx, t)
+			}
 		}
 	} else if sts, err = sql.StatusOf(ctx, t, ms); err == nil {
 		ttls, err = retentionStatus(ctx, t, s.Retention, opts, sts)
@@ -123,6 +126,9 @@ Flags (each also TAPLINE_<NAME> in the environment):
 			notApplied++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", state, c.Table, ttlText(c.Have)+" -> "+ttlText(c.Want))
+	}
+	for _, table := range spread {
+		fmt.Fprintf(tw, "merge width set\t%s\n", table)
 	}
 	_ = tw.Flush()
 	app.WarnChanged(sts, stderr)
