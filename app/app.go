@@ -272,6 +272,7 @@ func Open(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Metrics != "" {
 		st.metrics = metrics.New(metrics.Inputs{})
 		pcfg.ObserveInsert = st.metrics.ObserveInsert
+		pcfg.ObservePhase = pipeline.ObservePhases(st.metrics.ObservePhase, pcfg.ObservePhase)
 	}
 	if st.Pipeline, err = pipeline.New(pcfg, st.Target, journal, st.DLQ, sources); err != nil {
 		return nil, err

@@ -66,6 +66,9 @@ func (r *run) report() *report.Report {
 		l.DeadLetters += st.Rejected
 		l.Formats = append(l.Formats, fl)
 	}
+	if r.phases != nil {
+		l.CommitPhases = r.phases.phases()
+	}
 	l.RecordsPerSec = per(float64(l.Committed+l.DeadLetters), l.EndToEndSec)
 	l.RowsPerSec = per(float64(l.Rows), l.EndToEndSec)
 	var rssSum float64

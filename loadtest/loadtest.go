@@ -227,6 +227,8 @@ func Run(ctx context.Context, cfg Config, stack app.Config) (*report.Report, err
 		return nil, err
 	}
 	stack.Sources = cfg.Formats()
+	phases := &phaseClock{}
+	stack.Pipeline.ObservePhase = pipeline.ObservePhases(stack.Pipeline.ObservePhase, phases.observe)
 	st, err := app.Open(ctx, stack)
 	if err != nil {
 		return nil, err
@@ -247,7 +249,7 @@ func Run(ctx context.Context, cfg Config, stack app.Config) (*report.Report, err
 			return nil, fmt.Errorf("BUG: loadtest: env lists no tables for %s", f)
 		}
 	}
-	r := &run{cfg: cfg, env: env, formats: cfg.Formats(), began: time.Now(), doneFormat: map[string]*atomic.Uint64{}}
+	r := &run{cfg: cfg, env: env, formats: cfg.Formats(), began: time.Now(), doneFormat: map[string]*atomic.Uint64{}, phases: phases}
 	for _, f := range r.formats {
 		r.doneFormat[f] = &atomic.Uint64{}
 	}

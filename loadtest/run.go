@@ -55,7 +55,9 @@ type run struct {
 	cpuSplit                map[string]time.Duration
 	// mergeTime is the engine's merge time by table over the live phase.
 	mergeTime *mergeClock
-	notes     []string
+	// phases are the live pipeline's commit phases.
+	phases *phaseClock
+	notes  []string
 }
 
 func (r *run) run(ctx context.Context) (*report.Report, error) {

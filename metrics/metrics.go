@@ -1,12 +1,12 @@
 // Package metrics serves a running tapline's operational endpoints:
 // Prometheus metrics at /metrics (per source: messages, records, dead
 // letters, rows per table, batches, replayed batches, lost messages,
-// retries, insert latency, consumer lag and ack pending; the journal's
-// size; process and Go runtime), /healthz (the process answers) and /readyz
+// retries, insert latency, each commit phase's latency, consumer lag and
+// ack pending; the journal's size; process and Go runtime), /healthz (the process answers) and /readyz
 // (connected to NATS and ClickHouse, schema applied, not draining). It uses
 // the Prometheus Go client; counters are read from the pipeline's own
 // statistics at scrape time, so the hot path pays nothing but the insert
-// histogram.
+// and commit-phase histograms.
 package metrics
 
 import (
@@ -42,11 +42,12 @@ type Inputs struct {
 	Ready func(ctx context.Context) error
 }
 
-// Metrics holds the registry and the insert histogram.
+// Metrics holds the registry and the insert and commit-phase histograms.
 type Metrics struct {
 	reg     *prometheus.Registry
 	in      Inputs
 	inserts *prometheus.HistogramVec
+	phases  *prometheus.HistogramVec
 	drain   atomic.Bool
 }
 
@@ -59,7 +60,12 @@ func New(in Inputs) *Metrics {
 		Help:    "Duration of one committed insert of one table of a batch, retries included.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 	}, []string{"source", "table"})
-	m.reg.MustRegister(m.inserts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), (*collector)(m))
+	m.phases = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tapline_commit_phase_duration_seconds",
+		Help:    "Duration of one phase of committing one batch: queued (sealed until a writer takes it), claim (journal and clearance), insert (all its tables; its rows are queryable after it), health (its pipeline_batches row), journal (marked committed and acknowledged).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+	}, []string{"source", "phase"})
+	m.reg.MustRegister(m.inserts, m.phases, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), (*collector)(m))
 	return m
 }
 
@@ -67,6 +73,12 @@ func New(in Inputs) *Metrics {
 // pipeline.Config.ObserveInsert.
 func (m *Metrics) ObserveInsert(source, table string, d time.Duration) {
 	m.inserts.WithLabelValues(source, table).Observe(d.Seconds())
+}
+
+// ObservePhase records one commit phase's duration: hand it to
+// pipeline.Config.ObservePhase.
+func (m *Metrics) ObservePhase(source string, phase pipeline.Phase, d time.Duration) {
+	m.phases.WithLabelValues(source, string(phase)).Observe(d.Seconds())
 }
 
 // SetInputs replaces what the metrics read (before serving scrapes).

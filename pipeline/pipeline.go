@@ -87,6 +87,13 @@ type Config struct {
 	// order, possibly at once from different goroutines: it must be safe
 	// for concurrent use.
 	ObserveCommit func(source string, records, deadLettered int)
+	// ObservePhase, when set, is called once per Phase of each batch this
+	// process reads and commits (not for batches replayed from the
+	// journal, nor for batches abandoned to another process), after its
+	// messages were acknowledged and before Stats counts it, with the
+	// phase's duration. Like
+	// ObserveCommit it must be cheap and safe for concurrent use.
+	ObservePhase func(source string, phase Phase, d time.Duration)
 
 	// crashAfterInsert, set by tests, makes the writer stop dead after the
 	// n-th batch's inserts (n counted from 1), before it is marked committed

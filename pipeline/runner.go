@@ -72,6 +72,7 @@ type batch struct {
 	journal ingest.BatchRecord
 	records int
 	rejects int
+	sealed  time.Time // handed to the writers (PhaseQueued starts)
 }
 
 // rows counts the batch's rows over all tables.
@@ -374,6 +375,7 @@ func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}
 	b.journal.Token = Token(b.journal)
 	r.msgs, r.seqs, r.bytes, r.out.Records, r.rejects = nil, nil, 0, 0, 0
 	sealed := time.Now()
+	b.sealed = sealed
 	r.readBuilding.Add(int64(sealed.Sub(sealing)))
 	select {
 	case batches <- b:

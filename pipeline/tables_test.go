@@ -70,3 +70,62 @@ func TestBatchTablesAreInsertedAtOnce(t *testing.T) {
 	require.Positive(t, both, "batches held digests and stats")
 	require.Equal(t, uint64(valid), f.count("SELECT count() FROM sofarpc_digest")+f.count("SELECT count() FROM sofarpc_stat"), "every record once")
 }
+
+// phaseTarget slows every data insert by data and every pipeline_batches
+// insert by health.
+type phaseTarget struct {
+	*embedded.Target
+	data, health time.Duration
+}
+
+func (s *phaseTarget) Insert(ctx context.Context, table *schema.Table, rec arrow.Record, token string) error {
+	if table == schema.PipelineBatches {
+		time.Sleep(s.health)
+	} else {
+		time.Sleep(s.data)
+	}
+	return s.Target.Insert(ctx, table, rec, token)
+}
+
+// TestCommitPhasesAreTimedWhereTheyHappen commits SOFARPC batches with
+// every data insert 150 ms slower and every pipeline_batches insert 450 ms
+// slower: each committed batch reports each phase once, the insert phase
+// holds the first delay and not the second, the health phase holds the
+// second, and neither delay shows up in the phases around them.
+func TestCommitPhasesAreTimedWhereTheyHappen(t *testing.T) {
+	const data, health = 150 * time.Millisecond, 450 * time.Millisecond
+	f := newFixture(t)
+	recs := f.publish(1_500, 50, 0)
+	valid, _ := countValid(recs, false)
+	cons, dec := f.sofarpcSource(0)
+	var mu sync.Mutex
+	seen := map[Phase][]time.Duration{}
+	sources := map[string]bool{}
+	cfg := Config{MaxRows: 500, MaxAge: 100 * time.Millisecond, Inserters: 1, ObservePhase: func(source string, ph Phase, d time.Duration) {
+		mu.Lock()
+		seen[ph] = append(seen[ph], d)
+		sources[source] = true
+		mu.Unlock()
+	}}
+	p, err := New(cfg, &phaseTarget{Target: f.target, data: data, health: health}, f.journal, f.dlq, []Source{{Name: "sofarpc", Decoder: dec, Consumer: cons}})
+	require.NoError(t, err)
+	require.NoError(t, f.runUntil(p, func() bool { return p.Stats()[0].RecordsCommitted >= uint64(valid) }))
+
+	mu.Lock()
+	defer mu.Unlock()
+	batches := int(p.Stats()[0].Batches)
+	require.Positive(t, batches)
+	require.Equal(t, map[string]bool{"sofarpc": true}, sources)
+	require.Len(t, seen, len(Phases), "every phase is reported")
+	for _, ph := range Phases {
+		require.Len(t, seen[ph], batches, "phase %s once per committed batch", ph)
+	}
+	for i := range batches {
+		require.GreaterOrEqual(t, seen[PhaseInsert][i], data, "batch %d: the data inserts' delay is in the insert phase", i)
+		require.Less(t, seen[PhaseInsert][i], health, "batch %d: the pipeline_batches insert is not in the insert phase", i)
+		require.GreaterOrEqual(t, seen[PhaseHealth][i], health, "batch %d: the pipeline_batches insert's delay is in the health phase", i)
+		for _, ph := range []Phase{PhaseClaim, PhaseJournal} {
+			require.Less(t, seen[ph][i], data, "batch %d: no insert's delay is in the %s phase", i, ph)
+		}
+	}
+}

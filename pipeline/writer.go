@@ -103,6 +103,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		r.abandon(b, "its sequences are in another process's batch "+others[0].Record.Token)
 		return nil
 	}
+	claiming := time.Now()
 	e, err := r.claim(ctx, b)
 	if err != nil || e == nil {
 		return err
@@ -118,6 +119,7 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 	if r.p.cfg.crashAfterInsert == n {
 		return errCrashed
 	}
+	marking := time.Now()
 	if err := r.markCommitted(ctx, *e, b.msgs); err != nil {
 		return err
 	}
@@ -133,6 +135,14 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		delete(r.inflight, m.Seq)
 	}
 	r.mu.Unlock()
+	// Before the batch is counted: whoever sees it counted sees its phases.
+	if obs := r.p.cfg.ObservePhase; obs != nil {
+		obs(r.src.Name, PhaseQueued, claiming.Sub(b.sealed))
+		obs(r.src.Name, PhaseClaim, began.Sub(claiming))
+		obs(r.src.Name, PhaseInsert, h.insert)
+		obs(r.src.Name, PhaseHealth, marking.Sub(began)-h.insert)
+		obs(r.src.Name, PhaseJournal, time.Since(marking))
+	}
 	r.stats.update(func(s *Stats) {
 		s.Batches++
 		s.RecordsCommitted += uint64(b.records)

@@ -14,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/gen"
+	"github.com/tapline/tapline/pipeline"
 )
 
 // TestRunServesMetricsAndHealth runs `tapline run --metrics`, publishes
 // generated SOFARPC lines and reads /metrics with Prometheus' own parser:
-// rows per table equal what was published, inserts were timed, the
+// rows per table equal what was published, inserts and every commit phase
+// of every batch were timed, the
 // reader's time is counted, the consumer has no lag left, process metrics
 // are there; /healthz and
 // /readyz answer 200.
@@ -57,7 +59,21 @@ func TestRunServesMetricsAndHealth(t *testing.T) {
 	timed := families["tapline_insert_duration_seconds"].GetMetric()
 	require.NotEmpty(t, timed, "inserts are timed")
 	require.Positive(t, timed[0].GetHistogram().GetSampleCount(), "inserts are timed")
-	require.Positive(t, value(families, "tapline_batches_total", map[string]string{"source": "sofarpc"}))
+	batches := value(families, "tapline_batches_total", map[string]string{"source": "sofarpc"})
+	require.Positive(t, batches)
+	phases := map[string]uint64{}
+	for _, m := range families["tapline_commit_phase_duration_seconds"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["source"] == "sofarpc" {
+			phases[labels["phase"]] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	for _, ph := range pipeline.Phases {
+		require.Equal(t, uint64(batches), phases[string(ph)], "phase %s is timed once per committed batch", ph)
+	}
 	require.Zero(t, value(families, "tapline_dead_letters_total", map[string]string{"source": "sofarpc"}))
 	for _, state := range []string{"building", "waiting"} {
 		require.Positive(t, value(families, "tapline_reader_seconds_total", map[string]string{"source": "sofarpc", "state": state}), "the reader's time %s is counted", state)

@@ -189,8 +189,38 @@ type Live struct {
 	MergeTimeByTable   []TableMergeTime `json:"merge_time_by_table,omitempty"`
 	MergeSampleSeconds float64          `json:"merge_sample_seconds,omitempty"`
 	MergeTimeUnread    string           `json:"merge_time_unread,omitempty"`
+	// CommitPhases are the live pipeline's batches by commit phase
+	// (pipeline.Phases, all sources together): a record's freshness is
+	// its wait in its batch (up to the batch age) plus queued, claim and
+	// insert. Empty when no batch was committed.
+	CommitPhases []CommitPhase `json:"commit_phases,omitempty"`
 	// Formats breaks the totals down.
 	Formats []FormatLive `json:"formats"`
+}
+
+// CommitPhase is one phase of committing a batch (pipeline.Phase) over the
+// live phase's Batches: its percentiles and maximum in milliseconds.
+type CommitPhase struct {
+	Phase   string  `json:"phase"`
+	Batches int     `json:"batches"`
+	P50Ms   float64 `json:"p50_ms"`
+	P90Ms   float64 `json:"p90_ms"`
+	P99Ms   float64 `json:"p99_ms"`
+	MaxMs   float64 `json:"max_ms"`
+}
+
+// PhaseList formats phases as "queued 0.2/13ms, claim 2.9/86ms, insert
+// 89ms/1.20s, ..." (p50 and p99 of each; the unit once when they share it).
+func PhaseList(phases []CommitPhase) string {
+	parts := make([]string, len(phases))
+	for i, p := range phases {
+		p50, p99 := Ms(p.P50Ms), Ms(p.P99Ms)
+		if strings.HasSuffix(p50, "ms") && strings.HasSuffix(p99, "ms") {
+			p50 = strings.TrimSuffix(p50, "ms")
+		}
+		parts[i] = fmt.Sprintf("%s %s/%s", p.Phase, p50, p99)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // TableMergeTime is one table's sampled merge time (see
