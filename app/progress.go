@@ -46,7 +46,8 @@ func (st *Stack) ReportProgress(done <-chan struct{}, w io.Writer, every time.Du
 }
 
 // PrintStats writes one line per source: records, dead letters, batches,
-// replays and rows per table, then where its reader's time went.
+// replays and rows per table, then where its reader's time went and, once
+// it committed a batch, where a batch's commit time went.
 func (st *Stack) PrintStats(w io.Writer) {
 	for _, s := range st.Pipeline.Stats() {
 		var tables []string
@@ -56,7 +57,38 @@ func (st *Stack) PrintStats(w io.Writer) {
 		sort.Strings(tables)
 		fmt.Fprintf(w, "  %-9s records %d, dead letters %d, batches %d, replayed %d, rows %s\n", s.Source, s.Records, s.Rejected, s.Batches, s.Replayed, strings.Join(tables, " "))
 		fmt.Fprintf(w, "  %-9s %s\n", "", ReaderTime(s))
+		if s.Batches > 0 {
+			fmt.Fprintf(w, "  %-9s %s\n", "", CommitTime(s))
+		}
 	}
+}
+
+// CommitTime says where a source's batches spent their commit time, as the
+// mean per batch of each pipeline.Phase: "commit per batch: queued 0.2ms,
+// claim 3.1ms, insert 85ms, health 10ms, journal 4.2ms".
+func CommitTime(s pipeline.Stats) string {
+	parts := make([]string, len(pipeline.Phases))
+	for i, ph := range pipeline.Phases {
+		mean := time.Duration(0)
+		if s.Batches > 0 {
+			mean = s.PhaseTime[ph] / time.Duration(s.Batches)
+		}
+		parts[i] = fmt.Sprintf("%s %s", ph, roundDuration(mean))
+	}
+	return "commit per batch: " + strings.Join(parts, ", ")
+}
+
+// roundDuration keeps two or three significant digits: 85ms, 3.1ms, 1.25s.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Microsecond)
 }
 
 // ReaderTime says where a source's reader spent its time: building

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/pipeline"
 )
 
 // TestPublishProgress: a long publish reports records, megabytes and
@@ -40,4 +41,18 @@ func TestPublishProgress(t *testing.T) {
 	require.NotEmpty(t, lines)
 	require.Contains(t, lines[len(lines)-1], "published 2000 records, 2.0 MB (2.0 MB acknowledged)")
 	require.Contains(t, lines[len(lines)-1], "records/s")
+}
+
+// TestCommitTimeGivesEachPhasesMeanPerBatch: each phase's sum over the
+// batches, divided by the batches, in the order a batch passes them; a
+// phase without time reads 0s.
+func TestCommitTimeGivesEachPhasesMeanPerBatch(t *testing.T) {
+	t.Parallel()
+	s := pipeline.Stats{Batches: 4, PhaseTime: map[pipeline.Phase]time.Duration{
+		pipeline.PhaseJournal: 17 * time.Millisecond,
+		pipeline.PhaseInsert:  5 * time.Second,
+		pipeline.PhaseClaim:   12345 * time.Microsecond,
+		pipeline.PhaseQueued:  800 * time.Microsecond,
+	}}
+	require.Equal(t, "commit per batch: queued 200µs, claim 3.1ms, insert 1.25s, health 0s, journal 4.3ms", CommitTime(s))
 }

@@ -50,6 +50,10 @@ type Stats struct {
 	// is the slower side. One blocked most of the time waits on the inserts.
 	// One waiting most of the time keeps up with what the stream delivers.
 	ReadBuilding, ReadWaiting, ReadBlocked time.Duration
+	// PhaseTime is each Phase's time summed over Batches (the batches
+	// Config.ObservePhase sees): divided by Batches, where a batch's commit
+	// time goes on average.
+	PhaseTime map[Phase]time.Duration
 }
 
 type stats struct {
@@ -61,6 +65,7 @@ func (st *stats) update(f func(*Stats)) {
 	st.mu.Lock()
 	if st.s.Rows == nil {
 		st.s.Rows = map[string]uint64{}
+		st.s.PhaseTime = map[Phase]time.Duration{}
 	}
 	f(&st.s)
 	st.mu.Unlock()
@@ -74,6 +79,10 @@ func (st *stats) snapshot(name string) Stats {
 	s.Rows = make(map[string]uint64, len(st.s.Rows))
 	for k, v := range st.s.Rows {
 		s.Rows[k] = v
+	}
+	s.PhaseTime = make(map[Phase]time.Duration, len(st.s.PhaseTime))
+	for k, v := range st.s.PhaseTime {
+		s.PhaseTime[k] = v
 	}
 	return s
 }

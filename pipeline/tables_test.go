@@ -91,7 +91,8 @@ func (s *phaseTarget) Insert(ctx context.Context, table *schema.Table, rec arrow
 // every data insert 150 ms slower and every pipeline_batches insert 450 ms
 // slower: each committed batch reports each phase once, the insert phase
 // holds the first delay and not the second, the health phase holds the
-// second, and neither delay shows up in the phases around them.
+// second, and neither delay shows up in the phases around them; Stats sums
+// each phase over the batches.
 func TestCommitPhasesAreTimedWhereTheyHappen(t *testing.T) {
 	const data, health = 150 * time.Millisecond, 450 * time.Millisecond
 	f := newFixture(t)
@@ -119,6 +120,11 @@ func TestCommitPhasesAreTimedWhereTheyHappen(t *testing.T) {
 	require.Len(t, seen, len(Phases), "every phase is reported")
 	for _, ph := range Phases {
 		require.Len(t, seen[ph], batches, "phase %s once per committed batch", ph)
+		var sum time.Duration
+		for _, d := range seen[ph] {
+			sum += d
+		}
+		require.Equal(t, sum, p.Stats()[0].PhaseTime[ph], "Stats sums phase %s over the batches", ph)
 	}
 	for i := range batches {
 		require.GreaterOrEqual(t, seen[PhaseInsert][i], data, "batch %d: the data inserts' delay is in the insert phase", i)

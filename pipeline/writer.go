@@ -135,15 +135,26 @@ func (r *runner) commit(ctx context.Context, b *batch, n int) error {
 		delete(r.inflight, m.Seq)
 	}
 	r.mu.Unlock()
+	phases := [...]struct {
+		p Phase
+		d time.Duration
+	}{
+		{PhaseQueued, claiming.Sub(b.sealed)},
+		{PhaseClaim, began.Sub(claiming)},
+		{PhaseInsert, h.insert},
+		{PhaseHealth, marking.Sub(began) - h.insert},
+		{PhaseJournal, time.Since(marking)},
+	}
 	// Before the batch is counted: whoever sees it counted sees its phases.
 	if obs := r.p.cfg.ObservePhase; obs != nil {
-		obs(r.src.Name, PhaseQueued, claiming.Sub(b.sealed))
-		obs(r.src.Name, PhaseClaim, began.Sub(claiming))
-		obs(r.src.Name, PhaseInsert, h.insert)
-		obs(r.src.Name, PhaseHealth, marking.Sub(began)-h.insert)
-		obs(r.src.Name, PhaseJournal, time.Since(marking))
+		for _, ph := range phases {
+			obs(r.src.Name, ph.p, ph.d)
+		}
 	}
 	r.stats.update(func(s *Stats) {
+		for _, ph := range phases {
+			s.PhaseTime[ph.p] += ph.d
+		}
 		s.Batches++
 		s.RecordsCommitted += uint64(b.records)
 		for i, rec := range b.recs {
