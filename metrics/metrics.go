@@ -2,8 +2,9 @@
 // Prometheus metrics at /metrics (per source: messages, records, dead
 // letters, rows per table, batches, replayed batches, lost messages,
 // retries, insert latency, each commit phase's latency, consumer lag and
-// ack pending; the journal's size; process and Go runtime), /healthz (the process answers) and /readyz
-// (connected to NATS and ClickHouse, schema applied, not draining). It uses
+// ack pending; the journal's size; process and Go runtime), /healthz (the
+// process answers) and /readyz (connected to NATS and ClickHouse, schema
+// applied, not draining). It uses
 // the Prometheus Go client; counters are read from the pipeline's own
 // statistics at scrape time, so the hot path pays nothing but the insert
 // and commit-phase histograms.

@@ -54,11 +54,9 @@ func HTML(r *Report) string {
 	if l.ActivePartsMax > 0 {
 		card("active parts", fmt.Sprintf("%d", l.ActivePartsEnd), fmt.Sprintf("at the end; at most %d, by minute %s; at most %d in one partition", l.ActivePartsMax, CountList(l.ActivePartsByMinute), l.PartitionPartsMax))
 	}
-	if len(l.CommitPhases) > 0 {
-		for _, p := range l.CommitPhases {
-			if p.Phase == "insert" {
-				card("insert per batch", Ms(p.P50Ms), fmt.Sprintf("p50; p99 %s. Commit phases p50/p99: %s", Ms(p.P99Ms), PhaseList(l.CommitPhases)))
-			}
+	for _, p := range l.CommitPhases {
+		if p.Phase == "insert" { // pipeline.PhaseInsert
+			card("insert per batch", Ms(p.P50Ms), fmt.Sprintf("p50; p99 %s. Commit phases p50/p99: %s", Ms(p.P99Ms), PhaseList(l.CommitPhases)))
 		}
 	}
 	if l.EngineInsertedParts > 0 {
