@@ -53,7 +53,7 @@ func PrintSummary(w io.Writer, r *report.Report, paths []string) {
 		fmt.Fprintf(w, "  active parts       %d at the end, at most %d (by minute %s), at most %d in one partition (system.parts)\n", l.ActivePartsEnd, l.ActivePartsMax, report.CountList(l.ActivePartsByMinute), l.PartitionPartsMax)
 	}
 	if len(l.CommitPhases) > 0 {
-		fmt.Fprintf(w, "  commit phases      p50/p99 per batch: %s (freshness is the wait in a batch plus queued, claim and insert)\n", report.PhaseList(l.CommitPhases))
+		fmt.Fprintf(w, "  commit phases      p50/p99 per batch: %s (a record is queryable after its wait in a batch plus queued, claim and insert; the probes' ingested_at is stamped early in the insert)\n", report.PhaseList(l.CommitPhases))
 	}
 	if l.EngineInsertedParts > 0 {
 		fmt.Fprintf(w, "  parts written      %.1f/s by inserts, views' tables included (%d in all; each costs the engine a fixed amount whatever its rows)\n", l.PartsPerSecond, l.EngineInsertedParts)

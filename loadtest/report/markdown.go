@@ -42,7 +42,7 @@ func Markdown(r *Report) string {
 			l.MergedPerInserted, SI(float64(l.EngineMergedRows)), SI(float64(l.EngineInsertedRows)), RatioList(l.MergedPerInsertedByMinute))
 	}
 	if len(l.CommitPhases) > 0 {
-		w("| commit phases | p50/p99 per batch: %s; %d batches | pipeline.Phase, every committed batch of the live phase: queued (sealed until a writer takes it), claim (journal write and clearance), insert (every table of the batch; its rows are queryable after it), health (its pipeline_batches row), journal (marked committed, messages acknowledged). A record's freshness is its wait in its batch (up to the batch age) plus queued, claim and insert |\n", PhaseList(l.CommitPhases), l.CommitPhases[0].Batches)
+		w("| commit phases | p50/p99 per batch: %s; %d batches | pipeline.Phase, every committed batch of the live phase: queued (sealed until a writer takes it), claim (journal write and clearance), insert (every table of the batch; its rows are queryable after it), health (its pipeline_batches row), journal (marked committed, messages acknowledged). A record is queryable after its wait in its batch (up to the batch age) plus queued, claim and insert; the probes' freshness stops at ingested_at, stamped early in the insert (as the engine reads the block, before it writes the part), so it leaves out most of the insert |\n", PhaseList(l.CommitPhases), l.CommitPhases[0].Batches)
 	}
 	if l.EngineInsertedParts > 0 {
 		w("| parts written | %.1f/s (%d in all) | the engine's InsertedCompactParts and InsertedWideParts (system.events) over the live phase: every table's and view's table's part from an insert; each costs a fixed amount whatever its rows, so the batch age, not the rate, sets this |\n", l.PartsPerSecond, l.EngineInsertedParts)

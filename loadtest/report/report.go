@@ -190,7 +190,7 @@ type Live struct {
 	MergeSampleSeconds float64          `json:"merge_sample_seconds,omitempty"`
 	MergeTimeUnread    string           `json:"merge_time_unread,omitempty"`
 	// CommitPhases are the live pipeline's batches by commit phase
-	// (pipeline.Phases, all sources together): a record's freshness is
+	// (pipeline.Phases, all sources together): a record is queryable after
 	// its wait in its batch (up to the batch age) plus queued, claim and
 	// insert. Empty when no batch was committed.
 	CommitPhases []CommitPhase `json:"commit_phases,omitempty"`
