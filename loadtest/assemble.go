@@ -67,7 +67,10 @@ func (r *run) report() *report.Report {
 		l.Formats = append(l.Formats, fl)
 	}
 	if r.phases != nil {
-		l.CommitPhases = r.phases.phases()
+		l.CommitPhases = r.phases.phases("")
+		for i := range l.Formats {
+			l.Formats[i].CommitPhases = r.phases.phases(l.Formats[i].Format)
+		}
 	}
 	l.RecordsPerSec = per(float64(l.Committed+l.DeadLetters), l.EndToEndSec)
 	l.RowsPerSec = per(float64(l.Rows), l.EndToEndSec)

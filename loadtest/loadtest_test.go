@@ -197,20 +197,29 @@ func TestPartsByMinuteTakesEachMinutesMost(t *testing.T) {
 
 // TestPhaseClockReportsEachPhaseInCommitOrder: phases observed out of order
 // and from several sources come out in the order a batch passes them, each
-// with its own batches and percentiles; a phase never observed is left out.
+// with its own batches and percentiles, for all sources together and for
+// each; a phase never observed is left out.
 func TestPhaseClockReportsEachPhaseInCommitOrder(t *testing.T) {
 	t.Parallel()
 	var c phaseClock
-	require.Empty(t, c.phases(), "no batch, no phases")
+	require.Empty(t, c.phases(""), "no batch, no phases")
 	for i := 1; i <= 100; i++ {
 		c.observe("sofarpc", pipeline.PhaseInsert, time.Duration(i)*time.Millisecond)
 		c.observe("django", pipeline.PhaseClaim, time.Duration(i)*100*time.Microsecond)
 	}
 	c.observe("django", pipeline.PhaseQueued, 3*time.Millisecond)
-	got := c.phases()
+	c.observe("django", pipeline.PhaseInsert, 500*time.Millisecond)
+	got := c.phases("")
 	require.Len(t, got, 3)
 	require.Equal(t, report.CommitPhase{Phase: "queued", Batches: 1, P50Ms: 3, P90Ms: 3, P99Ms: 3, MaxMs: 3}, got[0])
 	require.Equal(t, report.CommitPhase{Phase: "claim", Batches: 100, P50Ms: 5, P90Ms: 9, P99Ms: 9.9, MaxMs: 10}, got[1])
-	require.Equal(t, report.CommitPhase{Phase: "insert", Batches: 100, P50Ms: 50, P90Ms: 90, P99Ms: 99, MaxMs: 100}, got[2])
-	require.Equal(t, "queued 3.0/3.0ms, claim 5.0/9.9ms, insert 50/99ms", report.PhaseList(got))
+	require.Equal(t, report.CommitPhase{Phase: "insert", Batches: 101, P50Ms: 51, P90Ms: 91, P99Ms: 100, MaxMs: 500}, got[2])
+	require.Equal(t, "queued 3.0/3.0ms, claim 5.0/9.9ms, insert 51/100ms", report.PhaseList(got))
+
+	sofarpc := c.phases("sofarpc")
+	require.Equal(t, []report.CommitPhase{{Phase: "insert", Batches: 100, P50Ms: 50, P90Ms: 90, P99Ms: 99, MaxMs: 100}}, sofarpc)
+	django := c.phases("django")
+	require.Len(t, django, 3)
+	require.Equal(t, report.CommitPhase{Phase: "insert", Batches: 1, P50Ms: 500, P90Ms: 500, P99Ms: 500, MaxMs: 500}, django[2])
+	require.Empty(t, c.phases("g3proxy"))
 }

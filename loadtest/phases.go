@@ -9,30 +9,41 @@ import (
 )
 
 // phaseClock collects the live pipeline's commit phases
-// (pipeline.Config.ObservePhase), all sources together.
+// (pipeline.Config.ObservePhase) by source.
 type phaseClock struct {
 	mu sync.Mutex
-	ms map[pipeline.Phase][]float64
+	ms map[string]map[pipeline.Phase][]float64
 }
 
-// observe records one phase of one batch; safe for concurrent use.
-func (c *phaseClock) observe(_ string, ph pipeline.Phase, d time.Duration) {
+// observe records one phase of one batch of source; safe for concurrent
+// use.
+func (c *phaseClock) observe(source string, ph pipeline.Phase, d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ms == nil {
-		c.ms = map[pipeline.Phase][]float64{}
+		c.ms = map[string]map[pipeline.Phase][]float64{}
 	}
-	c.ms[ph] = append(c.ms[ph], ms(d))
+	if c.ms[source] == nil {
+		c.ms[source] = map[pipeline.Phase][]float64{}
+	}
+	c.ms[source][ph] = append(c.ms[source][ph], ms(d))
 }
 
 // phases returns each phase's batches and percentiles, in the order a
-// batch passes them; nil when no batch was committed.
-func (c *phaseClock) phases() []report.CommitPhase {
+// batch passes them, for source ("" for all sources together); nil when
+// no batch of it was committed.
+func (c *phaseClock) phases(source string) []report.CommitPhase {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []report.CommitPhase
 	for _, ph := range pipeline.Phases {
-		s := report.Sorted(c.ms[ph])
+		var v []float64
+		for src, by := range c.ms {
+			if source == "" || src == source {
+				v = append(v, by[ph]...)
+			}
+		}
+		s := report.Sorted(v)
 		if len(s) == 0 {
 			continue
 		}

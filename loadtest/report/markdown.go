@@ -124,6 +124,15 @@ func Markdown(r *Report) string {
 		parts = append(parts, fmt.Sprintf("%s p50 %s, p99 %s (%d/%d)", x.Format, Ms(x.P50Ms), Ms(x.P99Ms), x.Found, x.Probes))
 	}
 	w("%s.\n\n", strings.Join(parts, "; "))
+	parts = parts[:0]
+	for _, x := range l.Formats {
+		if len(x.CommitPhases) > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s (%d batches)", x.Format, PhaseList(x.CommitPhases), x.CommitPhases[0].Batches))
+		}
+	}
+	if len(parts) > 0 {
+		w("Commit phases per format, p50/p99 per batch: %s.\n\n", strings.Join(parts, "; "))
+	}
 
 	w("## Loss and duplication checks\n\n| check | compares | published | found | |\n|---|---|---|---|---|\n")
 	for _, c := range r.Checks {

@@ -275,6 +275,9 @@ type FormatLive struct {
 	Committed   uint64            `json:"committed"`
 	DeadLetters uint64            `json:"dead_letters"`
 	Rows        map[string]uint64 `json:"rows"`
+	// CommitPhases are the format's batches by commit phase (see
+	// Live.CommitPhases); empty when none was committed.
+	CommitPhases []CommitPhase `json:"commit_phases,omitempty"`
 	// Reader is where the format's pipeline reader spent the live phase's
 	// time (the time before it included): building batches, waiting for
 	// messages, blocked on a writer.
