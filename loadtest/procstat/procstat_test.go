@@ -71,7 +71,7 @@ func TestCPUByLabelSplitsAProfile(t *testing.T) {
 		runtime.KeepAlive(x)
 	}
 	var wg sync.WaitGroup
-	const unit = 150_000_000
+	const unit = 450_000_000 // about 45 samples for "a" at 100 Hz: fewer left the ratio to chance under load (4.7 once)
 	for _, job := range []struct {
 		label string
 		d     int
@@ -124,7 +124,7 @@ func burnFramed(n int) uint64 {
 func TestCPUByLabelTellsUnlabelledWorkByItsCode(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, pprof.StartCPUProfile(&buf))
-	const unit = 150_000_000
+	const unit = 450_000_000 // as in TestCPUByLabelSplitsAProfile: enough samples for the ratio under load
 	var wg sync.WaitGroup
 	wg.Go(func() { runtime.KeepAlive(burnFramed(2 * unit)) })
 	wg.Go(func() {
