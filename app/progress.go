@@ -57,6 +57,9 @@ func (st *Stack) PrintStats(w io.Writer) {
 		sort.Strings(tables)
 		fmt.Fprintf(w, "  %-9s records %d, dead letters %d, batches %d, replayed %d, rows %s\n", s.Source, s.Records, s.Rejected, s.Batches, s.Replayed, strings.Join(tables, " "))
 		fmt.Fprintf(w, "  %-9s %s\n", "", ReaderTime(s))
+		if line := SealedBy(s); line != "" {
+			fmt.Fprintf(w, "  %-9s %s\n", "", line)
+		}
 		if s.Batches > 0 {
 			fmt.Fprintf(w, "  %-9s %s\n", "", CommitTime(s))
 		}
@@ -76,6 +79,22 @@ func CommitTime(s pipeline.Stats) string {
 		parts[i] = fmt.Sprintf("%s %s", ph, roundDuration(mean))
 	}
 	return "commit per batch: " + strings.Join(parts, ", ")
+}
+
+// SealedBy says why a source's batches were closed, in pipeline.Seals'
+// order, leaving out reasons that closed none: "batches closed by age 52,
+// bytes 3, caught up 1". It is "" when no batch was closed.
+func SealedBy(s pipeline.Stats) string {
+	var parts []string
+	for _, why := range pipeline.Seals {
+		if n := s.Sealed[why]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", strings.ReplaceAll(string(why), "_", " "), n))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "batches closed by " + strings.Join(parts, ", ")
 }
 
 // roundDuration keeps two or three significant digits: 85ms, 3.1ms, 1.25s.

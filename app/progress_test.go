@@ -56,3 +56,10 @@ func TestCommitTimeGivesEachPhasesMeanPerBatch(t *testing.T) {
 	}}
 	require.Equal(t, "commit per batch: queued 200µs, claim 3.1ms, insert 1.25s, health 0s, journal 4.3ms", CommitTime(s))
 }
+
+func TestSealedBySaysWhyBatchesClosedInSealsOrder(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "", SealedBy(pipeline.Stats{}))
+	s := pipeline.Stats{Sealed: map[pipeline.Seal]uint64{pipeline.SealCaughtUp: 1, pipeline.SealAge: 52, pipeline.SealBytes: 3, pipeline.SealStop: 0}}
+	require.Equal(t, "batches closed by age 52, bytes 3, caught up 1", SealedBy(s))
+}

@@ -142,7 +142,7 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	bl.DrainBroker = per(float64(brecs), bsec)
 	bl.DrainRatio = per(d.PerSec, bl.DrainBroker)
 	r.notes = append(r.notes,
-		"Engine baseline: the JSON lines of the live phase, read back from the streams (not timed) and inserted with FORMAT JSONEachRow in inserts as large as tapline's batches into a Null table per kind of line whose columns are the raw keys; a materialized view maps them into the same tables (database "+EngineDatabase+", tapline's schema and views); only the inserts are timed. The drain is tapline's pipeline on the same lines from the stream (database "+DrainDatabase+"), NATS included, timed to the commit of its last full batch. The ratio compares the two, one format at a time.",
+		"Engine baseline: the JSON lines of the live phase, read back from the streams (not timed) and inserted with FORMAT JSONEachRow in inserts as large as tapline's batches into a Null table per kind of line whose columns are the raw keys; a materialized view maps them into the same tables (database "+EngineDatabase+", tapline's schema and views); only the inserts are timed. The drain is tapline's pipeline on the same lines from the stream (database "+DrainDatabase+"), NATS included, timed to the commit of its last batch (of the one before it when the last one closed by its age, the stream having run dry in it). The ratio compares the two, one format at a time.",
 		"The drain dead-letters the malformed lines again; the dead-letter stream drops the copies within its 2-minute duplicate window of the originals and keeps the later ones (tapline dlq list shows them twice).")
 	return nil
 }

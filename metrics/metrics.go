@@ -156,6 +156,7 @@ var (
 	descSkipped   = prometheus.NewDesc("tapline_redeliveries_skipped_total", "Redeliveries of committed messages acknowledged without work.", []string{"source"}, nil)
 	descRetries   = prometheus.NewDesc("tapline_retries_total", "Temporary failures retried per source.", []string{"source"}, nil)
 	descReader    = prometheus.NewDesc("tapline_reader_seconds_total", "Time each source's reader spent building batches (decoding), waiting for messages, and blocked until a writer took a sealed batch: a reader building nearly all the time bounds the source, one blocked waits on the inserts.", []string{"source", "state"}, nil)
+	descSealed    = prometheus.NewDesc("tapline_batches_sealed_total", "Batches the reader closed per source, by why: age (--batch-age), rows, bytes, caught_up (a backlog's end), stop. A live source's batches close by age; many closed by age while its reader builds nearly all the time mean it falls behind with small batches.", []string{"source", "reason"}, nil)
 	descLag       = prometheus.NewDesc("tapline_consumer_pending_messages", "Messages of the stream not yet delivered to the durable consumer (lag).", []string{"stream", "durable"}, nil)
 	descAckPend   = prometheus.NewDesc("tapline_consumer_ack_pending_messages", "Messages delivered and not yet acknowledged.", []string{"stream", "durable"}, nil)
 	descJournal   = prometheus.NewDesc("tapline_journal_entries", "Entries in the batch journal (the writes kept of records in flight, and markers of deleted ones).", nil, nil)
@@ -163,7 +164,7 @@ var (
 
 // Describe sends every descriptor.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descAdopted, descParked, descAbandoned, descLost, descSkipped, descRetries, descReader, descLag, descAckPend, descJournal} {
+	for _, d := range []*prometheus.Desc{descMessages, descRecords, descDead, descCommitted, descRows, descBatches, descReplayed, descAdopted, descParked, descAbandoned, descLost, descSkipped, descRetries, descReader, descSealed, descLag, descAckPend, descJournal} {
 		ch <- d
 	}
 }
@@ -190,6 +191,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descRetries, s.Retries)
 			for state, d := range map[string]time.Duration{"building": s.ReadBuilding, "waiting": s.ReadWaiting, "blocked": s.ReadBlocked} {
 				ch <- prometheus.MustNewConstMetric(descReader, prometheus.CounterValue, d.Seconds(), s.Source, state)
+			}
+			for _, why := range pipeline.Seals {
+				ch <- prometheus.MustNewConstMetric(descSealed, prometheus.CounterValue, float64(s.Sealed[why]), s.Source, string(why))
 			}
 			for table, n := range s.Rows {
 				ch <- prometheus.MustNewConstMetric(descRows, prometheus.CounterValue, float64(n), s.Source, table)

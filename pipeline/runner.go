@@ -220,13 +220,13 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		default:
 		}
 		if ctx.Err() != nil {
-			return r.sealAndSend(batches, writerFailed)
+			return r.sealAndSend(batches, writerFailed, SealStop)
 		}
 		wait := cfg.maxAge()
 		if len(r.msgs) > 0 {
 			wait = time.Until(r.opened.Add(cfg.maxAge()))
 			if wait <= 0 {
-				r.sealAndSend(batches, writerFailed)
+				r.sealAndSend(batches, writerFailed, SealAge)
 				continue
 			}
 		}
@@ -257,8 +257,13 @@ func (r *runner) read(ctx context.Context, batches chan<- *batch, writerFailed <
 		if err != nil {
 			return err
 		}
-		if rows := r.rows(); rows >= cfg.maxRows() || r.bytes >= cfg.maxBytes() || r.backlogDone(m, rows) {
-			r.sealAndSend(batches, writerFailed)
+		switch rows := r.rows(); {
+		case rows >= cfg.maxRows():
+			r.sealAndSend(batches, writerFailed, SealRows)
+		case r.bytes >= cfg.maxBytes():
+			r.sealAndSend(batches, writerFailed, SealBytes)
+		case r.backlogDone(m, rows):
+			r.sealAndSend(batches, writerFailed, SealCaughtUp)
 		}
 	}
 }
@@ -348,13 +353,15 @@ func (r *runner) deadLetter(ctx context.Context, subject string, seq uint64, dat
 	return nil
 }
 
-// sealAndSend closes the batch in hand (if any) and hands it to the
-// writer; when the writer is gone the batch is dropped unacknowledged (its
-// messages are redelivered to the next run).
-func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}) error {
+// sealAndSend closes the batch in hand (if any) for the reason why,
+// counted in Stats.Sealed, and hands it to the writer; when the writer is
+// gone the batch is dropped unacknowledged (its messages are redelivered to
+// the next run).
+func (r *runner) sealAndSend(batches chan<- *batch, writerFailed <-chan struct{}, why Seal) error {
 	if len(r.msgs) == 0 {
 		return nil
 	}
+	r.stats.update(func(s *Stats) { s.Sealed[why]++ })
 	sealing := time.Now()
 	b := &batch{msgs: r.msgs, records: r.out.Records, rejects: r.rejects, recs: make([]arrow.Record, len(r.tables))}
 	for i, bl := range r.out.Builders {

@@ -54,6 +54,9 @@ type Stats struct {
 	// Config.ObservePhase sees): divided by Batches, where a batch's commit
 	// time goes on average.
 	PhaseTime map[Phase]time.Duration
+	// Sealed counts the batches the reader closed, by why it closed them
+	// (abandoned ones included; replays are not sealed).
+	Sealed map[Seal]uint64
 }
 
 type stats struct {
@@ -66,6 +69,7 @@ func (st *stats) update(f func(*Stats)) {
 	if st.s.Rows == nil {
 		st.s.Rows = map[string]uint64{}
 		st.s.PhaseTime = map[Phase]time.Duration{}
+		st.s.Sealed = map[Seal]uint64{}
 	}
 	f(&st.s)
 	st.mu.Unlock()
@@ -83,6 +87,10 @@ func (st *stats) snapshot(name string) Stats {
 	s.PhaseTime = make(map[Phase]time.Duration, len(st.s.PhaseTime))
 	for k, v := range st.s.PhaseTime {
 		s.PhaseTime[k] = v
+	}
+	s.Sealed = make(map[Seal]uint64, len(st.s.Sealed))
+	for k, v := range st.s.Sealed {
+		s.Sealed[k] = v
 	}
 	return s
 }

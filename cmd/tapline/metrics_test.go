@@ -20,7 +20,7 @@ import (
 // TestRunServesMetricsAndHealth runs `tapline run --metrics`, publishes
 // generated SOFARPC lines and reads /metrics with Prometheus' own parser:
 // rows per table equal what was published, inserts and every commit phase
-// of every batch were timed, the
+// of every batch were timed, every batch was sealed for a reason, the
 // reader's time is counted, the consumer has no lag left, process metrics
 // are there; /healthz and
 // /readyz answer 200.
@@ -74,6 +74,13 @@ func TestRunServesMetricsAndHealth(t *testing.T) {
 	for _, ph := range pipeline.Phases {
 		require.Equal(t, uint64(batches), phases[string(ph)], "phase %s is timed once per committed batch", ph)
 	}
+	sealed := 0.0
+	for _, why := range pipeline.Seals {
+		n := value(families, "tapline_batches_sealed_total", map[string]string{"source": "sofarpc", "reason": string(why)})
+		require.GreaterOrEqual(t, n, 0.0, "batches sealed by %s are served", why)
+		sealed += n
+	}
+	require.GreaterOrEqual(t, sealed, batches, "every committed batch was sealed for a reason")
 	require.Zero(t, value(families, "tapline_dead_letters_total", map[string]string{"source": "sofarpc"}))
 	for _, state := range []string{"building", "waiting"} {
 		require.Positive(t, value(families, "tapline_reader_seconds_total", map[string]string{"source": "sofarpc", "state": state}), "the reader's time %s is counted", state)

@@ -40,13 +40,18 @@ type Drained struct {
 	// Records committed and Rejected (dead-lettered), Batches committed.
 	Records, Rejected, Batches uint64
 	// Counted records (committed and rejected) were done Elapsed after the
-	// start. Unless Tail, they are those of every batch but the last: the
-	// last batch closes when it is MaxAge old (the stream ran dry), a wait
-	// that is not ingestion. Tail is set when there was only one batch and
-	// Elapsed includes that wait.
+	// start. When no batch waited for its age (Sealed), they are all of
+	// them, to the last commit: the last batch closed as the consumer caught
+	// up (pipeline.SealCaughtUp). Otherwise the last batch, too small to
+	// close that way, closed when it was MaxAge old (the stream ran dry), a
+	// wait that is not ingestion: Counted and Elapsed are those of every
+	// batch but the last, unless there was only one batch, whose wait
+	// Elapsed then includes (Tail).
 	Counted uint64
 	Elapsed time.Duration
 	Tail    bool
+	// Sealed counts the drain's batches by why the reader closed them.
+	Sealed map[pipeline.Seal]uint64
 	// Reader is the drain's reader time over the whole run (the final wait
 	// for more messages included): building, waiting and blocked, as in
 	// pipeline.Stats.
@@ -152,9 +157,13 @@ func drainOne(ctx context.Context, cfg DrainConfig, journal *ingest.Journal, s S
 	last = p.Stats()[0]
 	d.Records, d.Rejected, d.Batches = last.RecordsCommitted, last.Rejected, last.Batches
 	d.Reader = ReaderTime{Building: last.ReadBuilding, Waiting: last.ReadWaiting, Blocked: last.ReadBlocked}
+	d.Sealed = last.Sealed
 	mu.Lock()
 	defer mu.Unlock()
 	switch n := len(commits); {
+	case n == 0:
+	case d.Sealed[pipeline.SealAge] == 0:
+		d.Counted, d.Elapsed = commits[n-1].records, commits[n-1].at.Sub(start)
 	case n >= 2:
 		d.Counted, d.Elapsed = commits[n-2].records, commits[n-2].at.Sub(start)
 	case n == 1:
