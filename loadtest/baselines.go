@@ -122,7 +122,11 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	var dTime time.Duration
 	for _, x := range drained {
 		rt := report.ReaderTime{BuildingSec: x.Reader.Building.Seconds(), WaitingSec: x.Reader.Waiting.Seconds(), BlockedSec: x.Reader.Blocked.Seconds()}
-		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail, Reader: &rt})
+		sealed := map[string]uint64{}
+		for why, n := range x.Sealed {
+			sealed[string(why)] = n
+		}
+		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail, Sealed: sealed, Reader: &rt})
 		d.Reader = d.Reader.Add(rt)
 		d.Records += x.Counted
 		dTime += x.Elapsed

@@ -92,8 +92,11 @@ func Markdown(r *Report) string {
 				ratio = d.PerSec / e.PerSec
 			}
 			tail := ""
-			if d.Tail {
+			switch {
+			case d.Tail:
 				tail = ", incl. the last batch's wait"
+			case d.Sealed["age"] > 0:
+				tail = ", the last left out: it waited for its age"
 			}
 			reader := ""
 			if d.Reader != nil {

@@ -402,6 +402,10 @@ type FormatRate struct {
 	// Batches and whether Seconds includes the last batch's wait (drain).
 	Batches uint64 `json:"batches,omitempty"`
 	Tail    bool   `json:"tail,omitempty"`
+	// Sealed counts the batches by why the reader closed them (drain;
+	// pipeline.Seal): the last one is left out of Seconds and PerSec when a
+	// batch waited for its age ("age").
+	Sealed map[string]uint64 `json:"sealed,omitempty"`
 	// Reader is where the drain's reader spent its time (drain).
 	Reader *ReaderTime `json:"reader,omitempty"`
 }

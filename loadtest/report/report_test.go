@@ -53,7 +53,7 @@ func sample() *Report {
 		Baselines: Baselines{Broker: &BrokerBaseline{RecordsPerSec: 9000}, BrokerRatio: 0.05, Skipped: []string{"the engine: <reason>"},
 			Engine: &EngineBaseline{Lines: 100, PerSec: 50, Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 50, Rows: 100}}},
 			Drain: &DrainBaseline{Records: 100, PerSec: 80, Reader: ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1},
-				Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 80, Batches: 2, Reader: &ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1}}}},
+				Formats: []FormatRate{{Format: "sofarpc", Records: 100, PerSec: 80, Batches: 2, Sealed: map[string]uint64{"rows": 1, "age": 1}, Reader: &ReaderTime{BuildingSec: 1.6, WaitingSec: 0.3, BlockedSec: 0.1}}}},
 			EngineRatio: 1.6, DrainBroker: 400, DrainRatio: 0.2},
 		Series: []Point{{T: 0}, {T: 1, Published: 500, Committed: 400, Rows: 800, CPUPercent: 150, RSS: 1 << 30}, {T: 1.05, Published: 510}},
 		Notes:  []string{"a note"},
@@ -81,7 +81,7 @@ func TestWriteRendersEveryForm(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00", "| parts written | 29.0/s (290 in all) |",
-		"| 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |",
+		"(2 batches, the last left out: it waited for its age) | 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |",
 		"| sofarpc_digest 700 | building batches 25%, waiting for messages 50%, blocked on a writer 25% |"} {
 		require.Contains(t, string(md), want)
 	}
