@@ -26,7 +26,7 @@ func (r *run) report() *report.Report {
 			DurationSec: cfg.Duration.Seconds(), Count: cfg.Count, Publishers: cfg.publishers(), PerMessage: cfg.perMessage(), MaxMsgBytes: cfg.MaxMessageBytes,
 			MaxInFlight: cfg.MaxInFlight, Malformed: cfg.Malformed, ProbeEveryMs: ms(cfg.probeInterval()),
 			BatchRows: orDefault(cfg.Pipeline.MaxRows, 100_000), BatchBytes: orDefault(cfg.Pipeline.MaxBytes, 32<<20),
-			BatchAgeMs: ms(cfg.Pipeline.MaxAge), SampleEveryMs: ms(cfg.sampleInterval()),
+			BatchAgeMs: ms(cfg.Pipeline.MaxAge), SampleEveryMs: ms(cfg.sampleInterval()), Calibration: cfg.Calibration,
 		},
 		Series: r.series,
 	}

@@ -44,6 +44,10 @@ type Config struct {
 	// Rate is the target in records per second; 0 publishes as fast as
 	// tapline keeps up (bounded by MaxInFlight).
 	Rate float64
+	// Calibration says how Rate was found when the caller measured the
+	// maximum rate first and took a share of it (the report shows it); nil
+	// otherwise.
+	Calibration *report.Calibration
 	// Duration or Count ends publishing; the first reached wins.
 	Duration time.Duration
 	Count    int64

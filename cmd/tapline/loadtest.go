@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,8 +27,10 @@ const defaultMix = "sofarpc=40,g3proxy=20,django=20,webdebug=10,envoytap=10"
 // loadtestFlags are the loadtest's own flags.
 type loadtestFlags struct {
 	duration, probe, sample, drainTimeout time.Duration
+	calibrate                             time.Duration
 	count, maxInFlight                    int64
-	rate, malformed                       float64
+	rate                                  rateFlag
+	malformed                             float64
 	publishers, perMessage, maxMsgBytes   int
 	seed                                  uint64
 	mix, reportDir, cpuProfile            string
@@ -40,7 +43,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := s.newFlags("loadtest", "loadtest [flags]", groupData|groupNATS|groupPipeline, stderr)
 	fs.DurationVar(&lf.duration, "duration", 0, "publish for this long (default 60s, unless --count is set)")
 	fs.Int64Var(&lf.count, "count", 0, "publish this many records in all, then stop (with --duration: whichever comes first)")
-	fs.Float64Var(&lf.rate, "rate", 0, "target records per second over all publishers; 0 publishes as fast as tapline keeps up (see --max-in-flight)")
+	fs.Var(&lf.rate, "rate", "target rate over all publishers, `N` records per second; 0 publishes as fast as tapline keeps up (see --max-in-flight); N% is that share of the maximum rate, measured first by a calibration run (--calibrate) in a fresh embedded stack")
+	fs.DurationVar(&lf.calibrate, "calibrate", 30*time.Second, "with --rate N%: publish this long as fast as tapline keeps up to find the maximum rate (a child loadtest with the same flags, in a directory beside --data-dir, removed afterwards)")
 	fs.Int64Var(&lf.maxInFlight, "max-in-flight", 200_000, "publishers wait while this many records are published and not yet committed or dead-lettered; 0 means no bound (open loop: with --rate 0 the stream fills as fast as NATS takes it)")
 	fs.IntVar(&lf.publishers, "publishers", 4, "concurrent publishers, each with its own NATS connection and generators")
 	fs.IntVar(&lf.perMessage, "records-per-message", 100, "records (newline-separated lines) per message for the line formats sofarpc, g3proxy, django; documents (webdebug, envoytap) are one per message")
@@ -91,8 +95,14 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		if err := cfg.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-		if lf.publishOnly && lf.rate <= 0 && lf.count <= 0 {
+		if lf.publishOnly && lf.rate.perSec <= 0 && lf.rate.share <= 0 && lf.count <= 0 {
 			errs = append(errs, errors.New("--publish-only needs --rate or --count: nothing would bound it (no tapline to wait for)"))
+		}
+		if lf.rate.share > 0 && (lf.publishOnly || s.ClickHouse != "" || s.NATSURL != "") {
+			errs = append(errs, errors.New("--rate N% calibrates in a fresh embedded stack, so it needs the embedded NATS and ClickHouse and no --publish-only: give --rate in records per second"))
+		}
+		if lf.rate.share > 0 && lf.calibrate < 5*time.Second {
+			errs = append(errs, fmt.Errorf("--calibrate %v: at least 5s, or the first seconds (the engine's first inserts, the first merges) make the maximum", lf.calibrate))
 		}
 		return errors.Join(errs...)
 	}); err != nil {
@@ -112,6 +122,15 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	stack, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)
 	if err != nil {
 		return err
+	}
+	if lf.rate.share > 0 {
+		max, err := calibration(ctx, args, filepath.Clean(s.DataDir)+".calibrate", lf.calibrate, stderr)
+		if err != nil {
+			return err
+		}
+		cfg.Rate = lf.rate.share * max
+		cfg.Calibration = &report.Calibration{Share: lf.rate.share, MaxRecordsPerSec: max, Seconds: lf.calibrate.Seconds()}
+		fmt.Fprintf(stderr, "calibration: tapline committed %s records/s; this run publishes %s of it: %s records/s\n", report.SI(max), lf.rate.String(), report.SI(cfg.Rate))
 	}
 	if s.ClickHouse == "" || s.NATSURL == "" {
 		if err := freshDir(s.DataDir, loadtestMarker, "the loadtest"); err != nil {
@@ -148,7 +167,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 
 func loadtestConfig(lf loadtestFlags, s settings, mix map[string]float64, args []string) loadtest.Config {
 	c := loadtest.Config{
-		Mix: mix, Seed: lf.seed, Malformed: lf.malformed, Rate: lf.rate, Duration: lf.duration, Count: lf.count,
+		Mix: mix, Seed: lf.seed, Malformed: lf.malformed, Rate: lf.rate.perSec, Duration: lf.duration, Count: lf.count,
 		Publishers: lf.publishers, PerMessage: lf.perMessage, MaxInFlight: lf.maxInFlight, SyncPublish: lf.sync, MaxMessageBytes: lf.maxMsgBytes,
 		ProbeInterval: lf.probe, SampleInterval: lf.sample, DrainTimeout: lf.drainTimeout,
 		Baselines: lf.baselines, Pipeline: s.pipelineConfig(),

@@ -156,3 +156,49 @@ func TestLoadtestPublishOnlyFeedsARunningTapline(t *testing.T) {
 	cancel()
 	require.NoError(t, <-runDone, runErr.String())
 }
+
+// TestLoadtestRateShareCalibratesFirst runs `loadtest --rate 50%`: a child
+// loadtest first publishes as fast as tapline keeps up, and the run then
+// targets half of what the child committed, says so in its report, and
+// leaves no calibration directory behind.
+func TestLoadtestRateShareCalibratesFirst(t *testing.T) {
+	t.Setenv("TAPLINE_TEST_MAIN", "1") // the child is this test binary, running realMain
+	data, reports := filepath.Join(t.TempDir(), "data"), t.TempDir()
+	var out, errb bytes.Buffer
+	code := realMain([]string{"loadtest", "--data-dir", data, "--report-dir", reports, "--rate", "50%", "--calibrate", "5s", "--duration", "2s",
+		"--mix", "sofarpc=100", "--baselines=false", "--batch-age", "250ms", "--quiet"}, &out, &errb)
+	require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	require.Contains(t, errb.String(), "calibration: tapline committed")
+
+	b, err := os.ReadFile(filepath.Join(reports, "report.json"))
+	require.NoError(t, err)
+	var r report.Report
+	require.NoError(t, json.Unmarshal(b, &r))
+	require.True(t, r.Verdict.ZeroLoss, r.Verdict.Text)
+	c := r.Setup.Calibration
+	require.NotNil(t, c, "the report says how the rate was found")
+	require.Equal(t, 0.5, c.Share)
+	require.Equal(t, 5.0, c.Seconds)
+	require.Positive(t, c.MaxRecordsPerSec)
+	require.InDelta(t, c.MaxRecordsPerSec/2, r.Setup.Rate, 1e-6, "the run targets half the calibrated maximum")
+	md, err := os.ReadFile(filepath.Join(reports, "report.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "(50% of the maximum, ")
+	_, err = os.Stat(data + ".calibrate")
+	require.ErrorIs(t, err, os.ErrNotExist, "the calibration's directory is removed")
+}
+
+func TestRateFlagTakesRecordsPerSecondOrAShare(t *testing.T) {
+	t.Parallel()
+	var r rateFlag
+	require.NoError(t, r.Set("17000"))
+	require.Equal(t, rateFlag{perSec: 17000}, r)
+	require.NoError(t, r.Set(" 50% "))
+	require.Equal(t, rateFlag{share: 0.5}, r)
+	require.Equal(t, "50%", r.String())
+	require.NoError(t, r.Set("0"))
+	require.Equal(t, rateFlag{}, r)
+	for _, bad := range []string{"-1", "0%", "150%", "x%", "fast"} {
+		require.Error(t, r.Set(bad), bad)
+	}
+}

@@ -14,7 +14,7 @@ func Markdown(r *Report) string {
 	w("`%s`, %s to %s (UTC).\n\n", r.Command, r.Started.UTC().Format("2006-01-02 15:04:05"), r.Finished.UTC().Format("15:04:05"))
 	w("Machine: %d CPUs%s, %s memory, %s, %s. NATS: %s. ClickHouse: %s.\n\n", r.Machine.CPUs, paren(r.Machine.CPUModel), IBytes(r.Machine.MemoryBytes), r.Machine.OS, r.Machine.GoVersion, r.Setup.NATS, r.Setup.ClickHouse)
 	w("Load: %s, seed %d, %s, %d publishers, up to %d records and %s per message (line formats; documents one per message), %.2f%% malformed, at most %s records in flight; batches of %s rows / %s / %gms.\n\n",
-		mix(r.Setup.Mix), r.Setup.Seed, rateText(r.Setup.Rate), r.Setup.Publishers, r.Setup.PerMessage, bytesCap(r.Setup.MaxMsgBytes), 100*r.Setup.Malformed, inFlightText(r.Setup.MaxInFlight), SI(float64(r.Setup.BatchRows)), IBytes(uint64(r.Setup.BatchBytes)), r.Setup.BatchAgeMs)
+		mix(r.Setup.Mix), r.Setup.Seed, rateText(r.Setup.Rate, r.Setup.Calibration), r.Setup.Publishers, r.Setup.PerMessage, bytesCap(r.Setup.MaxMsgBytes), 100*r.Setup.Malformed, inFlightText(r.Setup.MaxInFlight), SI(float64(r.Setup.BatchRows)), IBytes(uint64(r.Setup.BatchBytes)), r.Setup.BatchAgeMs)
 
 	l := r.Live
 	w("## Figures\n\n| measure | value | how it is taken |\n|---|---|---|\n")
@@ -179,9 +179,12 @@ func mix(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-func rateText(rate float64) string {
-	if rate <= 0 {
+func rateText(rate float64, c *Calibration) string {
+	switch {
+	case rate <= 0:
 		return "as fast as tapline keeps up"
+	case c != nil:
+		return fmt.Sprintf("%s records/s target (%.0f%% of the maximum, %s records/s committed in a calibration run of %.0fs as fast as tapline keeps up)", SI(rate), 100*c.Share, SI(c.MaxRecordsPerSec), c.Seconds)
 	}
 	return SI(rate) + " records/s target"
 }

@@ -79,6 +79,18 @@ type Setup struct {
 	BatchBytes    int     `json:"batch_bytes"`
 	BatchAgeMs    float64 `json:"batch_age_ms"`
 	SampleEveryMs float64 `json:"sample_interval_ms"`
+	// Calibration is how Rate was found when it was given as a share of
+	// the maximum rate (--rate N%); nil otherwise.
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is a run as fast as tapline keeps up, for Seconds, before a
+// loadtest whose rate is Share of what it committed (MaxRecordsPerSec,
+// records per second end to end).
+type Calibration struct {
+	Share            float64 `json:"share"`
+	MaxRecordsPerSec float64 `json:"max_records_per_second"`
+	Seconds          float64 `json:"seconds"`
 }
 
 // Live is the live phase: publishing while tapline consumes.
