@@ -44,7 +44,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&lf.duration, "duration", 0, "publish for this long (default 60s, unless --count is set)")
 	fs.Int64Var(&lf.count, "count", 0, "publish this many records in all, then stop (with --duration: whichever comes first)")
 	fs.Var(&lf.rate, "rate", "target rate over all publishers, `N` records per second; 0 publishes as fast as tapline keeps up (see --max-in-flight); N% is that share of the maximum rate, measured first by a calibration run (--calibrate) in a fresh embedded stack")
-	fs.DurationVar(&lf.calibrate, "calibrate", 30*time.Second, "with --rate N%: publish this long as fast as tapline keeps up to find the maximum rate (a child loadtest with the same flags, in a directory beside --data-dir, removed afterwards)")
+	fs.DurationVar(&lf.calibrate, "calibrate", 60*time.Second, "with --rate N%: publish this long as fast as tapline keeps up to find the maximum rate, as a plain loadtest does by default (a child loadtest with the same flags, in a directory beside --data-dir, removed afterwards)")
 	fs.Int64Var(&lf.maxInFlight, "max-in-flight", 200_000, "publishers wait while this many records are published and not yet committed or dead-lettered; 0 means no bound (open loop: with --rate 0 the stream fills as fast as NATS takes it)")
 	fs.IntVar(&lf.publishers, "publishers", 4, "concurrent publishers, each with its own NATS connection and generators")
 	fs.IntVar(&lf.perMessage, "records-per-message", 100, "records (newline-separated lines) per message for the line formats sofarpc, g3proxy, django; documents (webdebug, envoytap) are one per message")
