@@ -57,6 +57,7 @@ func (r *run) report() *report.Report {
 			fl.Records, fl.Valid, fl.Malformed, fl.Probes = t.Records, t.Valid, t.Malformed, t.Probes
 			fl.Messages, fl.Bytes, fl.Samples = t.Messages, t.Bytes, t.Samples
 		}
+		fl.Sealed = sealedByName(st.Sealed)
 		for _, table := range r.env.Tables[f] {
 			n := r.after[rowsOf(table)] - min(r.after[rowsOf(table)], r.before[rowsOf(table)])
 			fl.Rows[table] = n

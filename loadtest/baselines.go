@@ -8,6 +8,7 @@ import (
 	"github.com/tapline/tapline/ingest"
 	"github.com/tapline/tapline/loadtest/baseline"
 	"github.com/tapline/tapline/loadtest/report"
+	"github.com/tapline/tapline/pipeline"
 )
 
 // baselines runs the broker baseline on every format's messages, then the
@@ -122,11 +123,7 @@ func (r *run) baselines(ctx context.Context, rep *report.Report) error {
 	var dTime time.Duration
 	for _, x := range drained {
 		rt := report.ReaderTime{BuildingSec: x.Reader.Building.Seconds(), WaitingSec: x.Reader.Waiting.Seconds(), BlockedSec: x.Reader.Blocked.Seconds()}
-		sealed := map[string]uint64{}
-		for why, n := range x.Sealed {
-			sealed[string(why)] = n
-		}
-		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail, Sealed: sealed, Reader: &rt})
+		d.Formats = append(d.Formats, report.FormatRate{Format: x.Format, Records: x.Records + x.Rejected, Seconds: x.Elapsed.Seconds(), PerSec: per(float64(x.Counted), x.Elapsed.Seconds()), Batches: x.Batches, Tail: x.Tail, Sealed: sealedByName(x.Sealed), Reader: &rt})
 		d.Reader = d.Reader.Add(rt)
 		d.Records += x.Counted
 		dTime += x.Elapsed
@@ -156,4 +153,17 @@ func (r *run) progress(format string, args ...any) {
 	if r.cfg.Progress != nil {
 		fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
 	}
+}
+
+// sealedByName turns a pipeline's Stats.Sealed into the report's form
+// (reasons by name); nil when no batch was closed.
+func sealedByName(sealed map[pipeline.Seal]uint64) map[string]uint64 {
+	if len(sealed) == 0 {
+		return nil
+	}
+	out := make(map[string]uint64, len(sealed))
+	for why, n := range sealed {
+		out[string(why)] = n
+	}
+	return out
 }

@@ -136,6 +136,15 @@ func Markdown(r *Report) string {
 	if len(parts) > 0 {
 		w("Commit phases per format, p50/p99 per batch: %s.\n\n", strings.Join(parts, "; "))
 	}
+	parts = parts[:0]
+	for _, x := range l.Formats {
+		if len(x.Sealed) > 0 {
+			parts = append(parts, x.Format+" "+SealedList(x.Sealed))
+		}
+	}
+	if len(parts) > 0 {
+		w("Batches closed per format, by why (pipeline.Seal: age is --batch-age; a live source that keeps up closes by age): %s.\n\n", strings.Join(parts, "; "))
+	}
 
 	w("## Loss and duplication checks\n\n| check | compares | published | found | |\n|---|---|---|---|---|\n")
 	for _, c := range r.Checks {

@@ -290,6 +290,9 @@ type FormatLive struct {
 	// CommitPhases are the format's batches by commit phase (see
 	// Live.CommitPhases); empty when none was committed.
 	CommitPhases []CommitPhase `json:"commit_phases,omitempty"`
+	// Sealed counts the format's batches by why the reader closed them
+	// (pipeline.Seal: age, rows, bytes, caught_up, stop).
+	Sealed map[string]uint64 `json:"sealed,omitempty"`
 	// Reader is where the format's pipeline reader spent the live phase's
 	// time (the time before it included): building batches, waiting for
 	// messages, blocked on a writer.
@@ -589,4 +592,19 @@ func list[T any](v []T, format func(T) string) string {
 		return f(v)
 	}
 	return f(v[:6]) + ", …, " + f(v[len(v)-6:])
+}
+
+// SealOrder is the order SealedList gives the reasons in: pipeline.Seals'.
+var SealOrder = []string{"age", "rows", "bytes", "caught_up", "stop"}
+
+// SealedList gives batches by why they were closed, in SealOrder, leaving
+// out reasons that closed none: "age 52, bytes 3, caught_up 1".
+func SealedList(sealed map[string]uint64) string {
+	var parts []string
+	for _, why := range SealOrder {
+		if n := sealed[why]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", why, n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

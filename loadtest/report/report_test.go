@@ -43,7 +43,7 @@ func sample() *Report {
 		Command: "tapline loadtest --duration 2s", Started: time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, OS: "linux/amd64", GoVersion: "go1.26"},
 		Setup:   Setup{Mix: map[string]float64{"sofarpc": 3, "webdebug": 1}, SampleEveryMs: 1000, BatchAgeMs: 1000},
-		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}, Reader: &ReaderTime{BuildingSec: 0.5, WaitingSec: 1, BlockedSec: 0.5}}},
+		Live: Live{Records: 1000, PublishedPerSec: 500, RecordsPerSec: 450, Formats: []FormatLive{{Format: "sofarpc", Rows: map[string]uint64{"sofarpc_digest": 700}, Sealed: map[string]uint64{"caught_up": 1, "age": 9, "stop": 0}, Reader: &ReaderTime{BuildingSec: 0.5, WaitingSec: 1, BlockedSec: 0.5}}},
 			CPUByPart:          []PartCPU{{Part: "pipeline <b>", Percent: 80}},
 			EngineInsertedRows: 2000, EngineMergedRows: 2900, MergedPerInserted: 1.45, MergedPerInsertedByMinute: []float64{0.9, 2}, EngineInsertedParts: 290, PartsPerSecond: 29},
 		Freshness: Freshness{P50Ms: 800, P99Ms: 1900, Formats: []FormatFreshness{{Format: "sofarpc", P50Ms: 800, P99Ms: 1900}},
@@ -82,7 +82,8 @@ func TestWriteRendersEveryForm(t *testing.T) {
 	require.NoError(t, err)
 	for _, want := range []string{"# tapline loadtest: LOSS: x (1 of 2)", "## Figures", "## Baselines", "**0.05**", "not measured: the engine: <reason>", "| x |", "**FAILED**", "a note", "sofarpc 75%, webdebug 25%", "| engine merges | 1.45 rows merged per row inserted", "by minute 0.90, 2.00", "| parts written | 29.0/s (290 in all) |",
 		"(2 batches, the last left out: it waited for its age) | 1.60 | building batches 80%, waiting for messages 15%, blocked on a writer 5% |",
-		"| sofarpc_digest 700 | building batches 25%, waiting for messages 50%, blocked on a writer 25% |"} {
+		"| sofarpc_digest 700 | building batches 25%, waiting for messages 50%, blocked on a writer 25% |",
+		"a live source that keeps up closes by age): sofarpc age 9, caught_up 1."} {
 		require.Contains(t, string(md), want)
 	}
 
