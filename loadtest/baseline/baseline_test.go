@@ -115,11 +115,11 @@ func TestBaselinesReadEveryPublishedMessage(t *testing.T) {
 }
 
 // TestDrainCountsTheLastBatchUnlessItWaitedForItsAge drains two backlogs of
-// SOFARPC lines in batches of 200 rows. 1,100 records leave a last batch of
-// about 100 rows, which closes as the consumer catches up: every record
-// counts, to the last commit. 1,010 leave at most 10 rows, too few to close
-// that way (under an eighth of the batch), so the last batch waits for its
-// age and the count stops at the batch before it.
+// SOFARPC lines, one per message, in batches of 200 rows. 1,100 records
+// leave a last batch of 100 rows, which closes as the consumer catches up:
+// every record counts, to the last commit. 1,010 leave 10 rows, too few to
+// close that way (under an eighth of the batch), so the last batch waits
+// for its age and the count stops at the batch before it.
 func TestDrainCountsTheLastBatchUnlessItWaitedForItsAge(t *testing.T) {
 	ctx := context.Background()
 	drain := func(t *testing.T, count int64) Drained {
@@ -131,7 +131,7 @@ func TestDrainCountsTheLastBatchUnlessItWaitedForItsAge(t *testing.T) {
 		require.NoError(t, err)
 		pub, err := b.Publisher(0, nil)
 		require.NoError(t, err)
-		res, err := publish.Run(ctx, publish.Config{Formats: map[string]float64{"sofarpc": 1}, Seed: 3, Count: count, PerMessage: 10, RunID: "tail", Senders: []publish.Sender{pub}}, nil)
+		res, err := publish.Run(ctx, publish.Config{Formats: map[string]float64{"sofarpc": 1}, Seed: 3, Count: count, PerMessage: 1, RunID: "tail", Senders: []publish.Sender{pub}}, nil)
 		require.NoError(t, err)
 		require.Equal(t, uint64(count), res.Formats["sofarpc"].Records)
 		db := embeddedtest.Target(t, 2)
@@ -159,10 +159,7 @@ func TestDrainCountsTheLastBatchUnlessItWaitedForItsAge(t *testing.T) {
 	t.Run("waited for its age", func(t *testing.T) {
 		d := drain(t, 1010)
 		require.Equal(t, map[pipeline.Seal]uint64{pipeline.SealRows: 5, pipeline.SealAge: 1}, d.Sealed)
-		// Five batches of at least 200 rows each (a message holds up to 10
-		// lines of one subject, so a batch may pass 200 by a few).
-		require.GreaterOrEqual(t, d.Counted, uint64(1000))
-		require.Less(t, d.Counted, uint64(1010), "the last batch waited for its age: the count stops before it")
+		require.Equal(t, uint64(1000), d.Counted, "the last batch waited for its age: the count stops before it")
 		require.False(t, d.Tail)
 	})
 }
