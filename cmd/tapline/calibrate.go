@@ -20,8 +20,9 @@ import (
 // rateFlag is --rate: records per second, or a share of the maximum rate
 // written "N%", which the loadtest measures first (calibrate).
 type rateFlag struct {
-	perSec float64 // records/s; 0 with share 0: as fast as tapline keeps up
-	share  float64 // 0..1 of the calibrated maximum; 0 when perSec is given
+	perSec  float64 // records/s; 0 with share 0: as fast as tapline keeps up
+	share   float64 // of the calibrated maximum (0..1 once valid); 0 when perSec is given
+	percent bool    // written as a share
 }
 
 // String returns the flag's value as written.
@@ -29,28 +30,39 @@ func (r *rateFlag) String() string {
 	if r == nil {
 		return "0"
 	}
-	if r.share > 0 {
+	if r.percent {
 		return strconv.FormatFloat(100*r.share, 'f', -1, 64) + "%"
 	}
 	return strconv.FormatFloat(r.perSec, 'f', -1, 64)
 }
 
-// Set reads "17000" (records/s) or "50%" (of the maximum rate).
+// Set reads "17000" (records/s) or "50%" (of the maximum rate). It only
+// rejects what is not a number: the ranges are checked with the other
+// flags (validate), so that every problem is reported at once.
 func (r *rateFlag) Set(v string) error {
 	v = strings.TrimSpace(v)
 	if p, ok := strings.CutSuffix(v, "%"); ok {
 		n, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || n <= 0 || n > 100 {
-			return fmt.Errorf("want a share of the maximum rate above 0%% and at most 100%%, e.g. 50%%")
+		if err != nil {
+			return fmt.Errorf("want a share of the maximum rate, e.g. 50%%")
 		}
-		r.perSec, r.share = 0, n/100
+		r.perSec, r.share, r.percent = 0, n/100, true
 		return nil
 	}
 	n, err := strconv.ParseFloat(v, 64)
-	if err != nil || n < 0 {
+	if err != nil {
 		return fmt.Errorf("want records per second (0: as fast as tapline keeps up) or a share of the maximum rate, e.g. 17000 or 50%%")
 	}
-	r.perSec, r.share = n, 0
+	r.perSec, r.share, r.percent = n, 0, false
+	return nil
+}
+
+// validate reports a share outside (0%, 100%]; a negative rate in records
+// per second is loadtest.Config's to report.
+func (r *rateFlag) validate() error {
+	if r.percent && (r.share <= 0 || r.share > 1) {
+		return fmt.Errorf("--rate %s: want a share of the maximum rate above 0%% and at most 100%%, e.g. 50%%", r)
+	}
 	return nil
 }
 

@@ -98,6 +98,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		if lf.publishOnly && lf.rate.perSec <= 0 && lf.rate.share <= 0 && lf.count <= 0 {
 			errs = append(errs, errors.New("--publish-only needs --rate or --count: nothing would bound it (no tapline to wait for)"))
 		}
+		errs = append(errs, lf.rate.validate())
 		if lf.rate.share > 0 && (lf.publishOnly || s.ClickHouse != "" || s.NATSURL != "") {
 			errs = append(errs, errors.New("--rate N% calibrates in a fresh embedded stack, so it needs the embedded NATS and ClickHouse and no --publish-only: give --rate in records per second"))
 		}

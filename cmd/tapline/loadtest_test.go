@@ -125,6 +125,11 @@ func TestLoadtestReportsEveryConfigProblemAtOnce(t *testing.T) {
 	errb.Reset()
 	require.Equal(t, exitUsage, realMain([]string{"loadtest", "--sources", "webdebug", "--mix", "sofarpc=1"}, &out, &errb))
 	require.Contains(t, errb.String(), "share no format")
+	errb.Reset()
+	require.Equal(t, exitUsage, realMain([]string{"loadtest", "--rate", "150%", "--calibrate", "1s", "--mix", "nope=1"}, &out, &errb))
+	for _, want := range []string{"--rate 150%: want a share", "--calibrate 1s: at least 5s", `unknown format "nope"`} {
+		require.Contains(t, errb.String(), want, "every problem at once")
+	}
 }
 
 // TestLoadtestPublishOnlyFeedsARunningTapline: with no producer yet, the
@@ -194,11 +199,16 @@ func TestRateFlagTakesRecordsPerSecondOrAShare(t *testing.T) {
 	require.NoError(t, r.Set("17000"))
 	require.Equal(t, rateFlag{perSec: 17000}, r)
 	require.NoError(t, r.Set(" 50% "))
-	require.Equal(t, rateFlag{share: 0.5}, r)
+	require.Equal(t, rateFlag{share: 0.5, percent: true}, r)
 	require.Equal(t, "50%", r.String())
+	require.NoError(t, r.validate())
 	require.NoError(t, r.Set("0"))
 	require.Equal(t, rateFlag{}, r)
-	for _, bad := range []string{"-1", "0%", "150%", "x%", "fast"} {
+	for _, bad := range []string{"x%", "fast", ""} {
 		require.Error(t, r.Set(bad), bad)
+	}
+	for _, out := range []string{"0%", "150%", "-5%"} {
+		require.NoError(t, r.Set(out), out)
+		require.ErrorContains(t, r.validate(), "--rate "+out+": want a share", out)
 	}
 }
