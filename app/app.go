@@ -108,7 +108,8 @@ func (c Config) logger() *slog.Logger {
 }
 
 // natsConfig is c.NATS with the embedded server's store in DataDir/nats,
-// reporting a slow start of that server to c.Log.
+// reporting a slow start of that server, and the connection's own errors,
+// disconnects and reconnects, to c.Log.
 func (c Config) natsConfig() ingest.Config {
 	n := c.NATS
 	if n.URL == "" && n.StoreDir == "" {
@@ -116,6 +117,9 @@ func (c Config) natsConfig() ingest.Config {
 	}
 	if n.Progress == nil {
 		n.Progress = c.Log
+	}
+	if n.Log == nil {
+		n.Log = c.logger()
 	}
 	return n
 }
@@ -387,7 +391,7 @@ func (st *Stack) Config() Config { return st.cfg }
 func (st *Stack) Dial(ctx context.Context, name string) (*ingest.Broker, error) {
 	cfg := st.cfg.natsConfig()
 	if st.Broker.Embedded() {
-		cfg = ingest.Config{URL: st.Broker.URL()}
+		cfg = ingest.Config{URL: st.Broker.URL(), Log: cfg.Log}
 	}
 	cfg.Name = name
 	return ingest.Start(ctx, cfg)

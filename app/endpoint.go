@@ -81,7 +81,7 @@ func OpenBroker(ctx context.Context, c Config) (*ingest.Broker, error) {
 	cfg := c.natsConfig()
 	if cfg.URL == "" {
 		if ep := RunningEndpoint(ctx, c.DataDir); ep != nil && ep.NATS != "" {
-			cfg = ingest.Config{URL: ep.NATS, Name: cfg.Name}
+			cfg = ingest.Config{URL: ep.NATS, Name: cfg.Name, Log: cfg.Log}
 		}
 	}
 	return ingest.Start(ctx, cfg)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,6 +48,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b := &Broker{}
 	opts := []nats.Option{nats.Name(name), nats.Timeout(timeout), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
+	opts = append(opts, connLog(cfg.Log)...)
 	if cfg.Embedded() {
 		if err := b.startServer(ctx, cfg); err != nil {
 			return nil, err
@@ -55,7 +57,11 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.url = b.srv.ClientURL()
 	} else {
 		b.url = cfg.URL
-		opts = append(opts, clientAuth(cfg)...)
+		auth, err := clientAuth(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, auth...)
 	}
 	nc, err := nats.Connect(b.url, opts...)
 	if err != nil {
@@ -95,15 +101,45 @@ func Temporary(err error) bool {
 		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrNoServers) || errors.Is(err, ErrStaleState)
 }
 
-func clientAuth(cfg Config) []nats.Option {
+// connLog sends what a connection reports on its own while it runs to log
+// (nil: slog.Default()) instead of the NATS client's bare lines on
+// standard error.
+func connLog(log *slog.Logger) []nats.Option {
+	if log == nil {
+		log = slog.Default()
+	}
+	return []nats.Option{
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"server", nc.ConnectedUrlRedacted(), "err", err}
+			if sub != nil {
+				args = append(args, "subject", sub.Subject)
+			}
+			log.Warn("nats: connection error; the client reconnects on its own, and messages not acknowledged are delivered again", args...)
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil { // nil: closed on purpose
+				log.Warn("nats: disconnected; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Warn("nats: reconnected", "server", nc.ConnectedUrlRedacted())
+		}),
+	}
+}
+
+// clientAuth returns the connection options of cfg's credentials and TLS
+// files, or an error that names the flag of a file it cannot use.
+func clientAuth(cfg Config) ([]nats.Option, error) {
 	var o []nats.Option
 	if cfg.CredsFile != "" {
 		o = append(o, nats.UserCredentials(cfg.CredsFile))
 	}
 	if cfg.NKeyFile != "" {
-		if opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile); err == nil {
-			o = append(o, opt)
+		opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats: --nats-nkey %s: %w (the file must hold an NKey user seed, a line starting with SU, as nk -gen user writes)", cfg.NKeyFile, err)
 		}
+		o = append(o, opt)
 	}
 	if cfg.User != "" {
 		o = append(o, nats.UserInfo(cfg.User, string(cfg.Password)))
@@ -117,7 +153,7 @@ func clientAuth(cfg Config) []nats.Option {
 	if cfg.CertFile != "" {
 		o = append(o, nats.ClientCert(cfg.CertFile, cfg.KeyFile))
 	}
-	return o
+	return o, nil
 }
 
 // startServer starts the embedded server and waits until it accepts
@@ -194,7 +230,9 @@ var startProgressEvery = 5 * time.Second
 func waitReady(ctx context.Context, srv *server.Server, fatal *startLog, progress io.Writer, store string) error {
 	began := time.Now()
 	next := began.Add(startProgressEvery)
-	for !srv.ReadyForConnections(100 * time.Millisecond) {
+	// Each wait for readiness is at most a progress interval, so that a
+	// start a little longer than one interval is reported too.
+	for !srv.ReadyForConnections(min(100*time.Millisecond, startProgressEvery)) {
 		if msg := fatal.get(); msg != "" {
 			fix := "check that the store directory " + store + " is writable and its disk not full"
 			if strings.Contains(msg, "listen") {

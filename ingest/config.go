@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -70,6 +71,12 @@ type Config struct {
 	// Progress receives a line every few seconds while the embedded server
 	// is still starting; nil reports nothing.
 	Progress io.Writer
+	// Log receives, as warnings, what the connection reports on its own
+	// while it runs: an error the server or the client's reader hit (a
+	// slow consumer, a write to a closed connection), a disconnect and a
+	// reconnect. nil means slog.Default(). Without it the NATS client
+	// would write such errors bare to standard error.
+	Log *slog.Logger
 }
 
 // Validate reports every problem at once. It does not modify c.
