@@ -1,37 +1,19 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tapline/tapline/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the NATS client's callbacks.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestConnectionEventsGoToTheLog: a client of an embedded server that
 // stops and starts again on the same address reports the disconnect and
@@ -46,7 +28,7 @@ func TestConnectionEventsGoToTheLog(t *testing.T) {
 	require.NoError(t, l.Close())
 	server, err := Start(ctx, Config{StoreDir: t.TempDir(), Listen: addr})
 	require.NoError(t, err)
-	var log syncBuffer
+	var log syncbuf.Buffer
 	client, err := Start(ctx, Config{URL: server.URL(), Log: slog.New(slog.NewTextHandler(&log, nil))})
 	require.NoError(t, err)
 	defer client.Close()

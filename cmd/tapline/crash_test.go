@@ -23,6 +23,7 @@ import (
 
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/internal/syncbuf"
 )
 
 // TestMain lets this test binary act as the tapline command in a child
@@ -40,7 +41,7 @@ func TestMain(m *testing.M) {
 // child is a `tapline run` in another process.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer // written by the child's output goroutine while the test reads it
+	stderr *syncbuf.Buffer // written by the child's output goroutine while the test reads it
 	ep     endpoint
 }
 
@@ -57,7 +58,7 @@ func startRun(t *testing.T, dir string, extra ...string) *child {
 // runCommand returns the child `tapline run` on dir with extra flags, not
 // started.
 func runCommand(dir string, extra ...string) *child {
-	c := &child{stderr: &syncBuffer{}}
+	c := &child{stderr: &syncbuf.Buffer{}}
 	args := []string{"run", "--data-dir", dir, "--http", "127.0.0.1:0", "--batch-rows", "20000", "--batch-age", "200ms", "--ack-wait", "3s"}
 	c.cmd = exec.Command(os.Args[0], append(args, extra...)...)
 	c.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapline/tapline/internal/syncbuf"
 	"github.com/tapline/tapline/loadtest/report"
 )
 
@@ -139,7 +140,7 @@ func TestLoadtestPublishOnlyFeedsARunningTapline(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var runOut, runErr syncBuffer // written by the run goroutine while the test reads
+	var runOut, runErr syncbuf.Buffer // written by the run goroutine while the test reads
 	runDone := make(chan error, 1)
 	go func() {
 		runDone <- runRun(ctx, []string{"--data-dir", dir, "--http", "127.0.0.1:0", "--batch-age", "100ms"}, &runOut, &runErr)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest"
+	"github.com/tapline/tapline/internal/syncbuf"
 )
 
 // natsNode is one node of the test's NATS cluster, run in a child process
@@ -36,7 +37,7 @@ type natsNode struct {
 	Store       string
 
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 // runNATSNode serves one cluster node until it is killed.
@@ -98,25 +99,6 @@ func freePorts(t *testing.T, n int) []int {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer safe for a child's output goroutine and the
-// test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // instance is one `tapline run` of the scale-out test, restarted under the
 // same --instance name after each kill; its output of every start is kept.
 type instance struct {
@@ -124,7 +106,7 @@ type instance struct {
 	args    []string
 	metrics string
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *syncbuf.Buffer
 	alive   bool
 }
 
@@ -242,7 +224,7 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	var nodes []*natsNode
 	var urls []string
 	for i := range 3 {
-		n := &natsNode{Name: fmt.Sprintf("n%d", i+1), Port: ports[2*i], ClusterPort: ports[2*i+1], Store: t.TempDir(), out: &syncBuffer{}}
+		n := &natsNode{Name: fmt.Sprintf("n%d", i+1), Port: ports[2*i], ClusterPort: ports[2*i+1], Store: t.TempDir(), out: &syncbuf.Buffer{}}
 		for j := range 3 {
 			if j != i {
 				n.Routes = append(n.Routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[2*j+1]))
@@ -265,7 +247,7 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	// Three runs.
 	var runs []*instance
 	for i, port := range freePorts(t, 3) {
-		in := &instance{name: fmt.Sprintf("run-%d", i+1), metrics: fmt.Sprintf("127.0.0.1:%d", port), out: &syncBuffer{}}
+		in := &instance{name: fmt.Sprintf("run-%d", i+1), metrics: fmt.Sprintf("127.0.0.1:%d", port), out: &syncbuf.Buffer{}}
 		in.args = []string{"run", "--data-dir", t.TempDir(), "--http", "", "--nats-url", natsURL, "--stream-replicas", "3",
 			"--clickhouse", "http://" + sv.ep.HTTP + "/tapline", "--sources", "sofarpc,g3proxy", "--instance", in.name,
 			"--metrics", in.metrics, "--batch-rows", "10000", "--batch-age", "200ms", "--ack-wait", ackWait.String(), "--shutdown-timeout", "20s"}

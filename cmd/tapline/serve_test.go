@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/gen"
+	"github.com/tapline/tapline/internal/syncbuf"
 )
 
 // startChild starts `tapline <args>` in a child process on dir and waits
 // until its endpoint file names it (and, with wantHTTP, its HTTP endpoint).
 func startChild(t *testing.T, dir string, wantHTTP bool, args ...string) *child {
 	t.Helper()
-	c := &child{stderr: &syncBuffer{}}
+	c := &child{stderr: &syncbuf.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], args...)
 	c.cmd.Env = append(os.Environ(), "TAPLINE_TEST_MAIN=1")
 	c.cmd.Stdout = io.Discard

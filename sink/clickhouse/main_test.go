@@ -1,11 +1,9 @@
 package clickhouse_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tapline/tapline/internal/clickhousetest"
 	"github.com/tapline/tapline/internal/embeddedtest"
+	"github.com/tapline/tapline/internal/syncbuf"
 	"github.com/tapline/tapline/schema"
 	"github.com/tapline/tapline/sink/clickhouse"
 )
@@ -94,22 +93,7 @@ func eventsRowTSV(b, i int) string {
 
 // logBuffer is a slog handler target that tests can read while it is
 // written to.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type logBuffer struct{ syncbuf.Buffer }
 
 func (l *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
