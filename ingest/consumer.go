@@ -263,19 +263,28 @@ type State struct {
 
 // ErrStaleState is returned by State when the answer may be stale: a
 // replicated consumer's progress came from a node that is not its leader,
-// or its ack floor is below one State returned before. Read it again.
+// or its ack floor is below one State had returned before the request was
+// sent. Read it again.
 var ErrStaleState = errors.New("the consumer's progress came from a NATS node that is not its leader, or lags one read before (a node recovering after a restart, or a leader just elected); read it again")
 
 // State asks the server for the consumer's progress. It answers only from
 // the consumer's leader: while a node of a cluster restarts, it may answer
 // a consumer info request first, from a consumer it has not recovered yet
 // (an ack floor of 0) or from what it had on disk, and State then fails
-// with ErrStaleState (TestConsumerStateComesFromTheLeader). The ack floor
-// it returns never goes below one it returned before: every message up to
-// a floor the leader reported is acknowledged, whatever a node says later.
-// (A durable consumer deleted and created again under a running process
-// keeps failing so until the process restarts.)
+// with ErrStaleState (TestConsumerStateComesFromTheLeader): so does an
+// answer whose ack floor is below one State returned before this request
+// was sent. The ack floor it returns never goes below one it returned
+// before: every message up to a floor the leader reported is acknowledged,
+// whatever a node says later. Reads may run at once, and their answers
+// come back in any order; an answer lower than a floor another read
+// returned meanwhile is older, not stale, and is returned with that
+// higher floor (TestConcurrentStateReadsAreNotStale). (A durable consumer
+// deleted and created again under a running process keeps failing so
+// until the process restarts.)
 func (c *Consumer) State(ctx context.Context) (State, error) {
+	c.floorMu.Lock()
+	before := c.floor
+	c.floorMu.Unlock()
 	info, err := c.cons.Info(ctx)
 	if err != nil {
 		return State{}, fmt.Errorf("nats: consumer info %s/%s: %w", c.spec.Stream, c.spec.Durable, err)
@@ -284,11 +293,12 @@ func (c *Consumer) State(ctx context.Context) (State, error) {
 	if c.clustered.Load() && (info.Cluster == nil || info.Cluster.Leader == "") {
 		return State{}, fmt.Errorf("nats: consumer info %s/%s: %w", c.spec.Stream, c.spec.Durable, ErrStaleState)
 	}
-	c.floorMu.Lock()
-	defer c.floorMu.Unlock()
-	if info.AckFloor.Stream < c.floor {
-		return State{}, fmt.Errorf("nats: consumer info %s/%s: ack floor %d after %d: %w", c.spec.Stream, c.spec.Durable, info.AckFloor.Stream, c.floor, ErrStaleState)
+	if info.AckFloor.Stream < before {
+		return State{}, fmt.Errorf("nats: consumer info %s/%s: ack floor %d after %d: %w", c.spec.Stream, c.spec.Durable, info.AckFloor.Stream, before, ErrStaleState)
 	}
-	c.floor = info.AckFloor.Stream
-	return State{AckFloor: info.AckFloor.Stream, Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
+	c.floorMu.Lock()
+	c.floor = max(c.floor, info.AckFloor.Stream)
+	floor := c.floor
+	c.floorMu.Unlock()
+	return State{AckFloor: floor, Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
 }

@@ -199,3 +199,81 @@ func TestConsumerStateComesFromTheLeader(t *testing.T) {
 	require.Positive(t, raw.low.Load(), "no node answered from stale state in %d restarts, so this run proves nothing", rounds)
 	require.Zero(t, checked.low.Load(), "State returned an ack floor below one read before: %s", strings.Join(seen, ", "))
 }
+
+// TestConcurrentStateReadsAreNotStale: the pipeline's writers read a
+// consumer's state at the same time (one before journaling a batch, the
+// lead between batches), and their answers may come back in another order
+// than they were asked. On a single server every answer is the leader's,
+// so none may be refused as stale: an answer below a floor that another
+// read returned while this one was under way is older, not stale. Messages
+// are published and acknowledged all along, so the floor moves between the
+// reads. Each answer must still be no lower than a floor returned before
+// its own request was sent.
+func TestConcurrentStateReadsAreNotStale(t *testing.T) {
+	ctx, b := embedded(t, time.Minute)
+	_, err := b.EnsureStream(ctx, StreamSpec{Name: "RACE", Subjects: []string{"race.>"}})
+	require.NoError(t, err)
+	cons, err := b.Consumer(ctx, ConsumerSpec{Stream: "RACE", Durable: "d", AckWait: 5 * time.Second})
+	require.NoError(t, err)
+	defer cons.Stop()
+	pub, err := b.Publisher(0, nil)
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	until := func(step func()) {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			step()
+		}
+	}
+	var published atomic.Int64
+	wg.Go(func() {
+		until(func() {
+			_ = pub.PublishAsync(ctx, "race.x", []byte("x"), "")
+			published.Add(1)
+			time.Sleep(100 * time.Microsecond)
+		})
+	})
+	wg.Go(func() {
+		until(func() {
+			if m, err := cons.Next(ctx, 100*time.Millisecond); err == nil {
+				_ = m.Ack()
+			}
+		})
+	})
+	var highest atomic.Uint64
+	var reads, refused, low atomic.Int64
+	var firstErr atomic.Value
+	for range 6 {
+		wg.Go(func() {
+			until(func() {
+				before := highest.Load()
+				st, err := cons.State(ctx)
+				reads.Add(1)
+				switch {
+				case err != nil:
+					refused.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				case st.AckFloor < before:
+					low.Add(1)
+				default:
+					for h := highest.Load(); st.AckFloor > h && !highest.CompareAndSwap(h, st.AckFloor); h = highest.Load() {
+					}
+				}
+			})
+		})
+	}
+	time.Sleep(5 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d reads, %d refused, %d below a floor returned before; %d published, highest floor %d; first refusal: %v",
+		reads.Load(), refused.Load(), low.Load(), published.Load(), highest.Load(), firstErr.Load())
+	require.Greater(t, highest.Load(), uint64(1000), "the floor must move while the reads go on, or this run proves nothing")
+	require.Zero(t, refused.Load(), "a single server's answer was refused as stale: %v", firstErr.Load())
+	require.Zero(t, low.Load(), "State returned an ack floor below one returned before it was asked")
+}
