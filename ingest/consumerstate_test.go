@@ -74,6 +74,18 @@ func (c *cluster) start(i int) {
 	require.True(c.t, c.nodes[i].ReadyForConnections(30*time.Second))
 }
 
+// repeatUntil runs step over and over until stop is closed.
+func repeatUntil(stop <-chan struct{}, step func()) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		step()
+	}
+}
+
 func (c *cluster) urls() string {
 	var u []string
 	for _, o := range c.opts {
@@ -146,17 +158,7 @@ func TestConsumerStateComesFromTheLeader(t *testing.T) {
 			_ = pub.PublishAsync(ctx, "floor.x", []byte(fmt.Sprint(i)), "")
 		}
 	})
-	// until runs step over and over until stop is closed.
-	until := func(step func()) {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			step()
-		}
-	}
+	until := func(step func()) { repeatUntil(stop, step) }
 	wg.Go(func() {
 		until(func() {
 			if m, err := cons.Next(ctx, 100*time.Millisecond); err == nil {
@@ -221,16 +223,7 @@ func TestConcurrentStateReadsAreNotStale(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	until := func(step func()) {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			step()
-		}
-	}
+	until := func(step func()) { repeatUntil(stop, step) }
 	var published atomic.Int64
 	wg.Go(func() {
 		until(func() {
