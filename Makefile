@@ -38,7 +38,7 @@ export TAPLINE_LIBCHDB ?= $(ENGINE_LIB)
 # 15 s, cmd/tapline 35 -> 53 s), too little to split the suite.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help engine build demo loadtest clickhouse-server test bench bench-insert lint
+.PHONY: help engine build demo loadtest clickhouse-server test bench bench-insert bench-ceiling lint
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -82,6 +82,9 @@ bench: engine ## Every benchmark with allocation counts (ARGS='-count 5').
 
 bench-insert: engine ## The engine's insert of a drain-sized SOFARPC batch (57.5k rows, both views): tapline's ArrowStream vs the engine's JSONEachRow, side by side; rows/s and ratio (ARGS='-benchtime 40x -count 3').
 	$(GO) test -run '^$$' -bench 'BenchmarkInsertVersusJSON' -benchtime 20x $(ARGS) ./sink/embedded/
+
+bench-ceiling: engine ## The most issue 11's tapline ÷ engine ratio can reach with decoding and NATS free: each JSON format's batch inserted as tapline's Arrow records and as the engine baseline's JSONEachRow, side by side; json/arrow per format and over the loadtest's mix (ARGS='-count 3').
+	$(GO) test -run '^$$' -bench 'BenchmarkCeiling' -benchtime 8x $(ARGS) ./loadtest/baseline/
 
 lint: ## gofmt and go vet.
 	@files=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$files" ]; then echo "not gofmt-ed:" $$files >&2; exit 1; fi
