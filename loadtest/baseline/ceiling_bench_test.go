@@ -12,9 +12,7 @@ import (
 
 	"github.com/tapline/tapline/gen"
 	"github.com/tapline/tapline/ingest/decode"
-	"github.com/tapline/tapline/internal/embeddedtest"
 	"github.com/tapline/tapline/schema"
-	"github.com/tapline/tapline/sql"
 )
 
 // ceilingBatchLines is the lines of one batch of BenchmarkCeiling, about
@@ -91,12 +89,7 @@ func nextCeilingBatch(tb testing.TB, g gen.Generator, dec decode.Decoder, n int)
 // the same rows.
 func BenchmarkCeiling(b *testing.B) {
 	ctx := context.Background()
-	viaTapline := embeddedtest.Target(b, 2)
-	viaEngine := embeddedtest.Target(b, 2)
-	require.NoError(b, sql.Apply(ctx, viaTapline))
-	require.NoError(b, sql.Apply(ctx, viaEngine))
-	require.NoError(b, Prepare(ctx, viaEngine))
-	raw := poolInserter{viaEngine.Pool()}
+	viaTapline, _, raw := twoSchemas(b)
 	type side struct {
 		gen    gen.Generator
 		dec    decode.Decoder

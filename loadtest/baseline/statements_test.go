@@ -36,13 +36,8 @@ var decoders = map[string]decode.Constructor{
 // insert must skip them, not fail.
 func TestEngineMappingWritesWhatTaplineWrites(t *testing.T) {
 	ctx := context.Background()
-	viaTapline := embeddedtest.Target(t, 2)
-	viaEngine := embeddedtest.Target(t, 2)
-	require.NoError(t, sql.Apply(ctx, viaTapline))
-	require.NoError(t, sql.Apply(ctx, viaEngine))
-	require.NoError(t, Prepare(ctx, viaEngine))
+	viaTapline, viaEngine, raw := twoSchemas(t)
 	require.NoError(t, Prepare(ctx, viaEngine), "idempotent")
-	raw := poolInserter{viaEngine.Pool()}
 
 	for _, f := range JSONFormats() {
 		g, err := gen.New(f, gen.Options{Seed: 5, Malformed: 0.01})
@@ -126,6 +121,20 @@ func TestEngineMappingWritesWhatTaplineWrites(t *testing.T) {
 			require.NoError(t, raw.InsertRaw(ctx, stmt, "JSONEachRow", append(r.Data, '\n')), "%s: a malformed line is skipped: %s", f, r.Data)
 		}
 	}
+}
+
+// twoSchemas gives a test two databases with tapline's schema on the
+// shared engine: one for tapline's own inserts, and one prepared for the
+// engine's JSON ingestion (Prepare), with the inserter of raw lines into it.
+func twoSchemas(tb testing.TB) (viaTapline, viaEngine *embedded.Target, raw poolInserter) {
+	tb.Helper()
+	ctx := context.Background()
+	viaTapline = embeddedtest.Target(tb, 2)
+	viaEngine = embeddedtest.Target(tb, 2)
+	require.NoError(tb, sql.Apply(ctx, viaTapline))
+	require.NoError(tb, sql.Apply(ctx, viaEngine))
+	require.NoError(tb, Prepare(ctx, viaEngine))
+	return viaTapline, viaEngine, poolInserter{viaEngine.Pool()}
 }
 
 // poolInserter is the Inserter the loadtest wires for the embedded engine.
