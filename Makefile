@@ -83,7 +83,7 @@ bench: engine ## Every benchmark with allocation counts (ARGS='-count 5').
 bench-insert: engine ## The engine's insert of a drain-sized SOFARPC batch (57.5k rows, both views): tapline's ArrowStream vs the engine's JSONEachRow, side by side; rows/s and ratio (ARGS='-benchtime 40x -count 3').
 	$(GO) test -run '^$$' -bench 'BenchmarkInsertVersusJSON' -benchtime 20x $(ARGS) ./sink/embedded/
 
-bench-ceiling: engine ## The most issue 11's tapline ÷ engine ratio can reach with decoding and NATS free: each JSON format's batch inserted as tapline's Arrow records and as the engine baseline's JSONEachRow, side by side; json/arrow per format and over the loadtest's mix (ARGS='-count 3').
+bench-ceiling: engine ## What tapline's inserts alone save against the loadtest's engine baseline (issue 11's tapline ÷ engine with decoding and NATS free, one insert at a time): each JSON format's batch as tapline's Arrow records and through the baseline's JSONEachRow path, side by side; json/arrow per format and over the loadtest's mix (ARGS='-count 3').
 	$(GO) test -run '^$$' -bench 'BenchmarkCeiling' -benchtime 8x $(ARGS) ./loadtest/baseline/
 
 lint: ## gofmt and go vet.
