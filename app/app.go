@@ -159,6 +159,9 @@ func (c Config) Validate() error {
 	if c.Streams.MaxAge < 0 || c.Streams.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("--stream-max-age %v and --stream-max-bytes %d must not be negative", c.Streams.MaxAge, c.Streams.MaxBytes))
 	}
+	if err := c.Streams.validateDuplicates(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.AckWait != 0 {
 		maxAge := c.Pipeline.MaxAge
 		if maxAge == 0 {

@@ -97,6 +97,25 @@ type StreamLimits struct {
 	MaxAge time.Duration
 	// MaxBytes bounds each stream; 0 means no limit.
 	MaxBytes int64
+	// Duplicates is each stream's duplicate window; 0 means
+	// ingest.DefaultDuplicateWindow.
+	Duplicates time.Duration
+}
+
+// validateDuplicates checks the duplicate window against what NATS takes:
+// not negative, and not longer than the streams' max age.
+func (l StreamLimits) validateDuplicates() error {
+	if l.Duplicates < 0 {
+		return fmt.Errorf("--stream-dupe-window %v must not be negative (0 means the default, %v)", l.Duplicates, ingest.DefaultDuplicateWindow)
+	}
+	age := l.MaxAge
+	if age == 0 {
+		age = ingest.DefaultStreamMaxAge
+	}
+	if l.Duplicates > age {
+		return fmt.Errorf("--stream-dupe-window %v is longer than the streams' max age %v (--stream-max-age): NATS refuses a duplicate window longer than a stream keeps its messages; shorten the window or lengthen the age", l.Duplicates, age)
+	}
+	return nil
 }
 
 // EnsureStreams creates the streams of specs that are missing, with
@@ -104,7 +123,7 @@ type StreamLimits struct {
 // what tapline would create is written to warn, a line each.
 func EnsureStreams(ctx context.Context, b *ingest.Broker, specs []ingest.SourceSpec, limits StreamLimits, warn io.Writer) error {
 	for _, spec := range specs {
-		diff, err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects, Replicas: limits.Replicas, MaxAge: limits.MaxAge, MaxBytes: limits.MaxBytes})
+		diff, err := b.EnsureStream(ctx, ingest.StreamSpec{Name: spec.Stream, Subjects: spec.Subjects, Replicas: limits.Replicas, MaxAge: limits.MaxAge, MaxBytes: limits.MaxBytes, Duplicates: limits.Duplicates})
 		if err != nil {
 			return err
 		}

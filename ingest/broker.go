@@ -340,7 +340,7 @@ type StreamSpec struct {
 	Name string
 	// Subjects it captures, e.g. "logs.sofarpc.>".
 	Subjects []string
-	// MaxAge drops messages older than this; 0 means 7 days.
+	// MaxAge drops messages older than this; 0 means DefaultStreamMaxAge.
 	MaxAge time.Duration
 	// MaxBytes bounds the stream; 0 means no limit beyond the server's.
 	MaxBytes int64
@@ -348,7 +348,24 @@ type StreamSpec struct {
 	Replicas int
 	// Memory selects memory storage instead of file storage.
 	Memory bool
+	// Duplicates is the duplicate window: a message published again with
+	// the same message id within it is dropped. 0 means
+	// DefaultDuplicateWindow. Every id in the window is held by the NATS
+	// server; with the server embedded, that is tapline's own heap, which
+	// Go's collector marks on every cycle (docs/performance.md, "The
+	// duplicate window and Go's collector").
+	Duplicates time.Duration
 }
+
+// DefaultStreamMaxAge is how long the streams tapline creates keep their
+// messages unless told otherwise.
+const DefaultStreamMaxAge = 7 * 24 * time.Hour
+
+// DefaultDuplicateWindow is the duplicate window of the streams tapline
+// creates unless told otherwise: NATS's own default, within which a
+// follower restarted after a crash may publish its last messages again
+// and have them dropped (README, "Shipping log files").
+const DefaultDuplicateWindow = 2 * time.Minute
 
 // EnsureStream creates the stream when it is missing, with s's subjects and
 // limits. An existing stream is never changed: its configuration is the
@@ -395,11 +412,14 @@ func (s StreamSpec) config() jetstream.StreamConfig {
 		MaxBytes:    s.MaxBytes,
 		Replicas:    s.Replicas,
 		Storage:     jetstream.FileStorage,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  s.Duplicates,
 		AllowDirect: true,
 	}
+	if cfg.Duplicates == 0 {
+		cfg.Duplicates = DefaultDuplicateWindow
+	}
 	if cfg.MaxAge == 0 {
-		cfg.MaxAge = 7 * 24 * time.Hour
+		cfg.MaxAge = DefaultStreamMaxAge
 	}
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = -1

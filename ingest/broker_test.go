@@ -23,6 +23,7 @@ func TestEnsureStreamKeepsTheOperatorsConfiguration(t *testing.T) {
 	st, err := b.js.Stream(ctx, "FRESH")
 	require.NoError(t, err)
 	require.Equal(t, 7*24*time.Hour, st.CachedInfo().Config.MaxAge, "created with tapline's defaults")
+	require.Equal(t, DefaultDuplicateWindow, st.CachedInfo().Config.Duplicates, "created with tapline's defaults")
 	diff, err = b.EnsureStream(ctx, spec)
 	require.NoError(t, err)
 	require.Empty(t, diff, "its own stream differs in nothing")
@@ -41,6 +42,35 @@ func TestEnsureStreamKeepsTheOperatorsConfiguration(t *testing.T) {
 	require.Equal(t, time.Hour, got.MaxAge, "kept")
 	require.Equal(t, int64(1<<20), got.MaxBytes, "kept")
 	require.Equal(t, time.Minute, got.Duplicates, "kept")
+}
+
+// TestEnsureStreamCreatesTheDuplicateWindowAsked: a stream created with a
+// duplicate window of its own drops a message published again with the same
+// id within the window, and stores it once the window has passed.
+func TestEnsureStreamCreatesTheDuplicateWindowAsked(t *testing.T) {
+	ctx, b := embedded(t, time.Minute)
+	const window = time.Second
+	_, err := b.EnsureStream(ctx, StreamSpec{Name: "DUPE", Subjects: []string{"dupe.>"}, Duplicates: window})
+	require.NoError(t, err)
+	st, err := b.js.Stream(ctx, "DUPE")
+	require.NoError(t, err)
+	require.Equal(t, window, st.CachedInfo().Config.Duplicates)
+
+	pub, err := b.Publisher(0, nil)
+	require.NoError(t, err)
+	stored := func() uint64 {
+		t.Helper()
+		require.NoError(t, pub.Flush(ctx))
+		info, err := st.Info(ctx)
+		require.NoError(t, err)
+		return info.State.Msgs
+	}
+	require.NoError(t, pub.PublishAsync(ctx, "dupe.x", []byte("a"), "id-1"))
+	require.NoError(t, pub.PublishAsync(ctx, "dupe.x", []byte("a"), "id-1"))
+	require.Equal(t, uint64(1), stored(), "the same id within the window is dropped")
+	time.Sleep(window + window/2)
+	require.NoError(t, pub.PublishAsync(ctx, "dupe.x", []byte("a"), "id-1"))
+	require.Equal(t, uint64(2), stored(), "after the window the same id is stored again")
 }
 
 // embedded starts an embedded NATS server and broker for the test, closed

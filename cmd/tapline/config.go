@@ -72,11 +72,12 @@ type settings struct {
 	AckWait time.Duration
 	// Instance names this process among those sharing a consumer.
 	Instance string
-	// StreamReplicas, StreamMaxAge and StreamMaxBytes are the limits of
-	// streams tapline creates.
-	StreamReplicas int
-	StreamMaxAge   time.Duration
-	StreamMaxBytes int64
+	// StreamReplicas, StreamMaxAge, StreamMaxBytes and StreamDupeWindow
+	// are the limits of streams tapline creates.
+	StreamReplicas   int
+	StreamMaxAge     time.Duration
+	StreamMaxBytes   int64
+	StreamDupeWindow time.Duration
 
 	HTTP           string
 	HTTPUser       string
@@ -139,8 +140,9 @@ func (s *settings) newFlags(name, synopsis string, groups group, stderr io.Write
 		fs.StringVar(&s.NATSPassword, "nats-password", "", "NATS password (with --nats-user); prefer TAPLINE_NATS_PASSWORD")
 		fs.StringVar(&s.NATSToken, "nats-token", "", "NATS token (with --nats-url); prefer TAPLINE_NATS_TOKEN")
 		fs.IntVar(&s.StreamReplicas, "stream-replicas", 1, "replicas of the streams and the journal bucket tapline creates when missing (3 on a NATS cluster survives a node's loss); existing ones are never changed, only compared")
-		fs.DurationVar(&s.StreamMaxAge, "stream-max-age", 7*24*time.Hour, "streams tapline creates drop messages older than this")
+		fs.DurationVar(&s.StreamMaxAge, "stream-max-age", ingest.DefaultStreamMaxAge, "streams tapline creates drop messages older than this")
 		fs.Int64Var(&s.StreamMaxBytes, "stream-max-bytes", 0, "streams tapline creates keep at most this many bytes each, dropping the oldest; 0 means no limit")
+		fs.DurationVar(&s.StreamDupeWindow, "stream-dupe-window", ingest.DefaultDuplicateWindow, "streams tapline creates drop a message published again with the same message id within this window (a follower restarted after a crash republishes its last messages); the embedded NATS server holds every id of the window in tapline's heap, which costs Go's collector CPU at high message rates (README, Shipping log files)")
 		fs.StringVar(&s.NATSCA, "nats-ca", "", "CA file to verify the NATS server's TLS certificate")
 		fs.StringVar(&s.NATSCert, "nats-cert", "", "client certificate for NATS mutual TLS")
 		fs.StringVar(&s.NATSKey, "nats-key", "", "client key for NATS mutual TLS")
@@ -297,7 +299,7 @@ func (s *settings) appConfig(log io.Writer) app.Config {
 	}
 	c := app.Config{
 		DataDir: s.DataDir, ClickHouse: s.ClickHouse, Database: s.Database, Cluster: s.Cluster, Library: s.Library,
-		NATS: s.natsConfig(), Streams: app.StreamLimits{Replicas: s.StreamReplicas, MaxAge: s.StreamMaxAge, MaxBytes: s.StreamMaxBytes}, Sources: sources, Subjects: subjects, TimeZone: loc,
+		NATS: s.natsConfig(), Streams: app.StreamLimits{Replicas: s.StreamReplicas, MaxAge: s.StreamMaxAge, MaxBytes: s.StreamMaxBytes, Duplicates: s.StreamDupeWindow}, Sources: sources, Subjects: subjects, TimeZone: loc,
 		Pipeline: s.pipelineConfig(), AckWait: s.AckWait, HTTP: s.httpConfig(), Metrics: s.Metrics,
 		WaitForServer: s.waitForServer, CreateDatabase: s.createDatabase, Log: log,
 	}
