@@ -89,7 +89,8 @@ func OpenBroker(ctx context.Context, c Config) (*ingest.Broker, error) {
 
 // StreamLimits are the settings of the streams (and the journal bucket)
 // tapline creates when they are missing. The zero value gives the
-// defaults: one replica, seven days, no byte limit.
+// defaults: one replica, seven days, no byte limit, a two-minute
+// duplicate window.
 type StreamLimits struct {
 	// Replicas on a clustered NATS (3 survives a node's loss).
 	Replicas int
