@@ -86,6 +86,9 @@ func (c *child) waitAnnounced(t *testing.T, dir string, pid int) {
 	}, 60*time.Second, 50*time.Millisecond, "child run starts: %s", c.stderr)
 }
 
+// count returns the child's answer to a count query, or 0 when the child
+// does not answer with a number: for conditions that are polled. A count a
+// test decides on, or asserts, comes from answeredCount.
 func (c *child) count(t *testing.T, query string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(strings.TrimSpace(c.text(query)), 10, 64)
@@ -93,6 +96,31 @@ func (c *child) count(t *testing.T, query string) uint64 {
 		return 0
 	}
 	return n
+}
+
+// answeredCount returns the child's answer to a count query, asking again
+// for up to 30 s while the answer is not a number (the child busy or
+// refusing); the test fails with the last answer otherwise. count, which
+// reads a failed answer as 0, suits conditions that are polled.
+func (c *child) answeredCount(t *testing.T, query string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	logged := ""
+	for {
+		answer := strings.TrimSpace(c.text(query))
+		n, err := strconv.ParseUint(answer, 10, 64)
+		if err == nil {
+			return n
+		}
+		if answer != logged {
+			t.Logf("%s: the child answered %q; asking again", query, answer)
+			logged = answer
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(t, "the child does not answer a count", "%s: its last answer in 30 s: %q", query, answer)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // text returns what the child's HTTP interface answers to query (its error
@@ -133,34 +161,47 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	replayed := func() uint64 { return c.count(t, "SELECT count() FROM pipeline_batches WHERE replayed") }
 	var seen []string // what each kill saw, for the failure message
 	last := uint64(0)
-	left := func() uint64 { return uint64(p.digests) - min(digestRows(), uint64(p.digests)) }
+	// snapshot is one answered count and what is left from it. The guard
+	// and the target below come from the same count, and a count the child
+	// did not answer is asked again instead of read as zero rows: a target
+	// taken from two counts, one of them read as zero, can lie past the
+	// last line. CI failed so once: the first run drained every line and
+	// "made no progress" for 60 s.
+	snapshot := func() (rows, left uint64) {
+		rows = c.answeredCount(t, "SELECT count() FROM sofarpc_digest")
+		return rows, uint64(p.digests) - min(rows, uint64(p.digests))
+	}
 	for kill := 1; kill <= maxKills; kill++ {
 		// Keep the stream from running dry, so that there is always a
 		// batch to cut (a restarted run may have consumed all that was
 		// left), and let each run make progress before it is killed.
-		if left() < chunk {
+		if _, left := snapshot(); left < chunk {
 			p.publish(t, ctx, c.ep.NATS, chunk)
 		}
 		require.Eventually(t, func() bool { return digestRows() > last }, 60*time.Second, 20*time.Millisecond,
-			"run %d makes progress: %s", kill, c.stderr)
+			"run %d makes progress past %d rows: %s", kill, last, c.stderr)
 		if kill > randomKills && replayed() > 0 {
 			break
 		}
-		if left() < chunk {
+		rows, left := snapshot()
+		if left < chunk {
 			p.publish(t, ctx, c.ep.NATS, chunk)
+			left = uint64(p.digests) - min(rows, uint64(p.digests))
 		}
 		if kill <= randomKills {
-			// Somewhere in the first quarter of what is left.
-			target := digestRows() + left()/4
+			// Somewhere in the first quarter of what is left. rows is a
+			// lower bound of the rows now and left is at least a chunk's
+			// digests, so the target lies before the last line.
+			target := rows + max(left/4, 1)
 			require.Eventually(t, func() bool { return digestRows() > target }, 60*time.Second, 20*time.Millisecond,
-				"run %d makes progress: %s", kill, c.stderr)
+				"run %d makes progress past %d rows (%d counted, %d of %d left): %s", kill, target, rows, left, p.digests, c.stderr)
 		} else {
 			waitUncommitted(t, ctx, c)
 		}
 		require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
 		_ = c.cmd.Wait()
 		c = startRun(t, dir)
-		last = digestRows()
+		last, _ = snapshot()
 		seen = append(seen, fmt.Sprintf("kill %d: %d digest rows, %d replayed batches", kill, last, replayed()))
 	}
 	journal, closeJournal := journalOf(t, ctx, c)
@@ -191,10 +232,10 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	}, 120*time.Second, 100*time.Millisecond, "the last run catches up; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	// Give redeliveries time to arrive and be acked, then check exact counts.
 	time.Sleep(2 * time.Second)
-	require.Positive(t, replayed(), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))
-	require.Equal(t, uint64(p.digests), c.count(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
+	require.Positive(t, c.answeredCount(t, "SELECT count() FROM pipeline_batches WHERE replayed"), "no restarted run replayed a journaled batch in %d kills, so nothing here tested the journal:\n%s", maxKills, strings.Join(seen, "\n"))
+	require.Equal(t, uint64(p.digests), c.answeredCount(t, "SELECT count() FROM sofarpc_digest"), "every digest line once; kills:\n%s\nlast run:\n%s", strings.Join(seen, "\n"), c.stderr)
 	kills := strings.Join(seen, "\n")
-	require.Equal(t, uint64(p.stats), c.count(t, "SELECT count() FROM sofarpc_stat"), "every stat line once; kills:\n%s\nlast run:\n%s", kills, c.stderr)
+	require.Equal(t, uint64(p.stats), c.answeredCount(t, "SELECT count() FROM sofarpc_stat"), "every stat line once; kills:\n%s\nlast run:\n%s", kills, c.stderr)
 	// A view short of the table was seen about once in 25-30 runs, until
 	// Open released the tokens a kill leaves without their parts (README,
 	// "Delivery guarantees"; TestRunKilledInAViewsCommitReplaysIntoThatView
@@ -212,10 +253,10 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 		return "its batches: " + c.text("SELECT groupArray((first_seq, last_seq, rows, replayed, adopted)) FROM pipeline_batches WHERE source = 'sofarpc'") +
 			fmt.Sprintf("detached parts: %q", detached)
 	}
-	if calls := c.count(t, "SELECT sum(calls) FROM sofarpc_latency_1m"); calls != uint64(p.digests) {
+	if calls := c.answeredCount(t, "SELECT sum(calls) FROM sofarpc_latency_1m"); calls != uint64(p.digests) {
 		require.Equal(t, uint64(p.digests), calls, "every call counted once in the view; kills:\n%s\nlast run:\n%s\n%s", kills, c.stderr, engine())
 	}
-	if requests := c.count(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"); requests != uint64(p.digests) {
+	if requests := c.answeredCount(t, "SELECT sum(requests) FROM latency_1m WHERE source = 'sofarpc'"); requests != uint64(p.digests) {
 		require.Equal(t, uint64(p.digests), requests, "and once in the cross-source view; kills:\n%s\nlast run:\n%s\n%s", kills, c.stderr, engine())
 	}
 	t.Logf("%s\nreplayed batches: %d", strings.Join(seen, "\n"), replayed())
