@@ -161,12 +161,13 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 	replayed := func() uint64 { return c.count(t, "SELECT count() FROM pipeline_batches WHERE replayed") }
 	var seen []string // what each kill saw, for the failure message
 	last := uint64(0)
-	// snapshot is one answered count and what is left from it. The guard
-	// and the target below come from the same count, and a count the child
-	// did not answer is asked again instead of read as zero rows: a target
-	// taken from two counts, one of them read as zero, can lie past the
-	// last line. CI failed so once: the first run drained every line and
-	// "made no progress" for 60 s.
+	// snapshot is one answered count and what is left from it (a count the
+	// child did not answer is asked again, not read as zero rows). The
+	// kill target below comes from the count taken before the guard's
+	// publish: under -race a run consumes a chunk as fast as it is
+	// published, so a target counted after the publish could find nothing
+	// left and lie at the last line, and the run "made no progress" (CI,
+	// once: every line was committed 40 s into the first run).
 	snapshot := func() (rows, left uint64) {
 		rows = c.answeredCount(t, "SELECT count() FROM sofarpc_digest")
 		return rows, uint64(p.digests) - min(rows, uint64(p.digests))
@@ -189,9 +190,10 @@ func TestKilledRunLosesNothingAndCountsOnce(t *testing.T) {
 			left = uint64(p.digests) - min(rows, uint64(p.digests))
 		}
 		if kill <= randomKills {
-			// Somewhere in the first quarter of what is left. rows is a
-			// lower bound of the rows now and left is at least a chunk's
-			// digests, so the target lies before the last line.
+			// Somewhere in the first quarter of what was left before the
+			// publish (at least a chunk's digests): before the last line.
+			// The run may have passed it while the chunk was published;
+			// the kill then comes at once.
 			target := rows + max(left/4, 1)
 			require.Eventually(t, func() bool { return digestRows() > target }, 60*time.Second, 20*time.Millisecond,
 				"run %d makes progress past %d rows (%d counted, %d of %d left): %s", kill, target, rows, left, p.digests, c.stderr)

@@ -402,7 +402,7 @@ func TestScaleOutStaysExactlyOnce(t *testing.T) {
 	require.Positive(t, adopted, "no run adopted another's journaled batch:\n%s", strings.Join(seen, "\n"))
 
 	exact := func(what, q string, want int) {
-		if got := count(q); got != uint64(want) {
+		if got := sv.answeredCount(t, q); got != uint64(want) {
 			t.Errorf("%s (%s): %d, want %d\n%s", what, q, got, want, cleared.overlaps(sv, l))
 			t.FailNow()
 		}
