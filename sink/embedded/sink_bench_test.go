@@ -3,6 +3,8 @@ package embedded_test
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +44,11 @@ func digestRecord(tb testing.TB, n int) arrow.Record {
 // materialized views (views=on) and into a plain copy of the table
 // (views=off). Each insert carries its own deduplication token, as the
 // pipeline's do. rows=100 isolates what every insert pays before its rows
-// (docs/performance.md, "What an insert costs whatever its rows").
+// (docs/performance.md, "What an insert costs whatever its rows"). Besides
+// the time, it reports the engine's own CPU per insert from its counters
+// (system.events: user-ms/op and sys-ms/op, the kernel's share, both with
+// the merges that ran meanwhile; parts/op): the data directory is under
+// TMPDIR, so TMPDIR=/dev/shm and a disk's directory compare file systems.
 func BenchmarkInsert(b *testing.B) {
 	ctx := context.Background()
 	e, err := embedded.Open(ctx, embedded.Config{DataDir: b.TempDir()})
@@ -60,16 +66,40 @@ func BenchmarkInsert(b *testing.B) {
 		}{{"views=on", schema.SofarpcDigest}, {"views=off", plain}} {
 			b.Run(fmt.Sprintf("rows=%d/%s", rows, tc.name), func(b *testing.B) {
 				b.ReportAllocs()
+				before := engineEvents(b, t)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					tok := fmt.Sprintf("bench:%s:%d:%d", tc.name, rows, i)
+					// b.N in the token: the run of N=1 before must not
+					// deduplicate this run's first insert.
+					tok := fmt.Sprintf("bench:%s:%d:%d:%d", tc.name, rows, b.N, i)
 					if err := t.Insert(ctx, tc.table, rec, tok); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.StopTimer()
+				after := engineEvents(b, t)
 				b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
+				per := func(event string) float64 { return (after[event] - before[event]) / float64(b.N) }
+				b.ReportMetric(per("UserTimeMicroseconds")/1000, "user-ms/op")
+				b.ReportMetric(per("SystemTimeMicroseconds")/1000, "sys-ms/op")
+				b.ReportMetric(per("InsertedCompactParts")+per("InsertedWideParts"), "parts/op")
 			})
 		}
 		rec.Release()
 	}
+}
+
+// engineEvents reads the engine's cumulative counters (system.events).
+func engineEvents(b *testing.B, t *embedded.Target) map[string]float64 {
+	b.Helper()
+	out, err := t.Query(context.Background(), "SELECT event, value FROM system.events", "TSV", nil)
+	require.NoError(b, err)
+	m := map[string]float64{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, value, ok := strings.Cut(line, "\t")
+		if v, err := strconv.ParseFloat(value, 64); ok && err == nil {
+			m[name] = v
+		}
+	}
+	return m
 }
