@@ -1,23 +1,32 @@
 package loadtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tapline/tapline/app"
+	"github.com/tapline/tapline/loadtest/procstat"
 	"github.com/tapline/tapline/loadtest/publish"
 	"github.com/tapline/tapline/loadtest/report"
 )
 
 // PublishOnly publishes cfg's mix to the NATS of stack (its URL, or the
-// tapline running on its data directory) for another tapline to consume,
-// with progress on cfg.Progress, and writes what it published to stdout.
+// tapline running on its data directory, or else a NATS server embedded in
+// this process on that directory) for another tapline to consume, with
+// progress on cfg.Progress, and writes what it published to stdout, with
+// the CPU it took: this process's, split by part (the embedded NATS
+// server's included when it runs here), and the machine's. It publishes
+// asynchronously unless cfg.SyncPublish, as the live loadtest does; an
+// asynchronous publish the stream refused or never acknowledged fails it.
 // Nothing waits for the records to be committed.
 func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Writer) error {
 	formats := cfg.Formats()
@@ -29,15 +38,32 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Wr
 	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), app.StreamLimits{}, os.Stderr); err != nil {
 		return err
 	}
+	var (
+		failed  atomic.Int64
+		failure atomic.Value
+	)
+	onErr := func(subject string, err error) {
+		if failed.Add(1) == 1 {
+			failure.Store(fmt.Errorf("%s: %w", subject, err))
+		}
+	}
 	var senders []publish.Sender
 	for i := 0; i < max(cfg.Publishers, 1); i++ {
-		p, err := b.Publisher(0, nil)
+		p, err := b.Publisher(0, onErr)
 		if err != nil {
 			return err
 		}
 		senders = append(senders, p)
 	}
-	fmt.Fprintf(stdout, "tapline loadtest --publish-only: %s to %s; seed %d\n", strings.Join(formats, ", "), b.URL(), cfg.Seed)
+	async := !cfg.SyncPublish
+	where, mode := "", "synchronous publishes (--sync-publish)"
+	if async {
+		mode = "asynchronous publishes"
+	}
+	if b.Embedded() {
+		where = " (a NATS server embedded in this process, no tapline running there: `tapline run --data-dir " + stack.DataDir + "` consumes what it stores)"
+	}
+	fmt.Fprintf(stdout, "tapline loadtest --publish-only: %s to %s%s; %s; seed %d\n", strings.Join(formats, ", "), b.URL(), where, mode, cfg.Seed)
 	var live publish.Counters
 	done := make(chan struct{})
 	if cfg.Progress != nil {
@@ -57,11 +83,31 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Wr
 			}
 		}()
 	}
-	res, err := publish.Run(ctx, publish.Config{
-		Formats: cfg.Mix, Seed: cfg.Seed, Malformed: cfg.Malformed, Rate: cfg.Rate, Duration: cfg.Duration, Count: cfg.Count,
-		Senders: senders, PerMessage: cfg.PerMessage, MaxMessageBytes: cfg.MaxMessageBytes, RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
-	}, &live)
+	// The CPU of publishing: the process's and the machine's, and a CPU
+	// profile to split the process's by part.
+	var prof bytes.Buffer
+	profiling := pprof.StartCPUProfile(&prof) == nil
+	defer func() {
+		if profiling {
+			pprof.StopCPUProfile()
+		}
+	}()
+	proc0, perr := procstat.Read()
+	mach0, merr := procstat.ReadMachine()
+	var res *publish.Result
+	pprof.Do(ctx, pprof.Labels(labelKey, partLoad), func(ctx context.Context) {
+		res, err = publish.Run(ctx, publish.Config{
+			Formats: cfg.Mix, Seed: cfg.Seed, Malformed: cfg.Malformed, Rate: cfg.Rate, Duration: cfg.Duration, Count: cfg.Count,
+			Senders: senders, Async: async, PerMessage: cfg.PerMessage, MaxMessageBytes: cfg.MaxMessageBytes,
+			RunID: strconv.FormatInt(time.Now().UnixNano(), 36),
+		}, &live)
+	})
+	proc1, perr1 := procstat.Read()
+	mach1, merr1 := procstat.ReadMachine()
 	close(done)
+	if err == nil && failed.Load() > 0 {
+		err = fmt.Errorf("%d messages were refused by the stream or never acknowledged (first: %v); they may or may not be stored: check the broker, or publish with --sync-publish, which retries", failed.Load(), failure.Load())
+	}
 	if err != nil {
 		return err
 	}
@@ -74,5 +120,33 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Wr
 		x := res.Formats[f]
 		fmt.Fprintf(stdout, "  %-9s %d records (%d malformed) in %d messages\n", f, x.Records, x.Malformed, x.Messages)
 	}
+	if perr != nil || perr1 != nil {
+		return nil
+	}
+	var split map[string]time.Duration
+	if profiling {
+		pprof.StopCPUProfile()
+		profiling = false
+		split, _ = procstat.CPUByLabel(prof.Bytes(), labelKey, natsFrames...)
+	}
+	machine := ""
+	if merr == nil && merr1 == nil {
+		machine = fmt.Sprintf("; the machine %.0f%% busy", procstat.MachinePercent(mach0, mach1))
+	}
+	fmt.Fprintf(stdout, "CPU while publishing: this process %.0f%% of one core%s%s\n", procstat.CPUPercent(proc0, proc1), cpuParts(split, proc1.At.Sub(proc0.At), b.Embedded()), machine)
 	return nil
+}
+
+// cpuParts says how a publish-only run's CPU profile splits by part, in
+// percent of one core over wall, or nothing without a profile.
+func cpuParts(split map[string]time.Duration, wall time.Duration, embedded bool) string {
+	if split == nil || wall <= 0 {
+		return ""
+	}
+	pct := func(label string) float64 { return 100 * split[label].Seconds() / wall.Seconds() }
+	server := "the NATS server runs elsewhere: not counted"
+	if embedded {
+		server = fmt.Sprintf("the NATS server, embedded here, %.0f%%", pct(partNATSServer))
+	}
+	return fmt.Sprintf(" (%s; the load generator %.0f%%, the NATS client %.0f%%, the Go runtime and GC %.0f%%)", server, pct(partLoad), pct(partNATSClient), pct(""))
 }

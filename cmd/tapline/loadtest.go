@@ -60,7 +60,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&lf.baselines, "baselines", true, "after the live phase, run the baselines on the same messages: the broker alone, the engine's own JSON ingestion, tapline draining the same lines")
 	fs.StringVar(&lf.cpuProfile, "cpu-profile", "", "write the Go CPU profile of the live phase to this file (go tool pprof; goroutines carry the label tapline-loadtest=pipeline, load generator or measurement; the embedded engine's work shows as [libchdb.so])")
 	fs.BoolVar(&lf.quiet, "quiet", false, "print only the summary (no live progress)")
-	fs.BoolVar(&lf.publishOnly, "publish-only", false, "only publish (to --nats-url, or to the tapline running on --data-dir) and report the publish rate: another tapline consumes")
+	fs.BoolVar(&lf.publishOnly, "publish-only", false, "only publish (to --nats-url, or to the tapline running on --data-dir, or else to a NATS server embedded in this process on --data-dir) and report the publish rate and the CPU it took: another tapline consumes")
 	// The loadtest's own default directory, so it never wipes a real one.
 	s.DataDir = app.LoadtestDataDir
 	fs.Lookup("data-dir").DefValue = s.DataDir

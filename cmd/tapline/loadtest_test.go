@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapline/tapline/internal/syncbuf"
@@ -153,12 +154,59 @@ func TestLoadtestPublishOnlyFeedsARunningTapline(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "3000", "--mix", "sofarpc=1,django=1", "--malformed", "0", "--quiet"}, &out, &errb), errb.String())
 	require.Contains(t, out.String(), "published 3000 records (0 malformed)")
+	require.Contains(t, out.String(), "; asynchronous publishes;", "publishes as the live loadtest does unless --sync-publish")
+	require.Contains(t, out.String(), "CPU while publishing: this process ")
+	require.Contains(t, out.String(), "the NATS server runs elsewhere: not counted", "its NATS is the running tapline's")
 
 	require.Eventually(t, func() bool {
 		out.Reset()
 		err := runSQL(ctx, []string{"--data-dir", dir, "--format", "TabSeparated", "SELECT (SELECT count() FROM sofarpc_digest) + (SELECT count() FROM sofarpc_stat) + (SELECT count() FROM django_events)"}, &out, &errb)
 		return err == nil && strings.TrimSpace(out.String()) == "3000"
 	}, 30*time.Second, 100*time.Millisecond, "every record arrives: %s %s", out.String(), errb.String())
+	cancel()
+	require.NoError(t, <-runDone, runErr.String())
+}
+
+// TestLoadtestPublishOnlyStoresEveryRecordInItsOwnNATS: with no tapline
+// running on the data directory, the loadtest publishes into a NATS server
+// embedded in its own process, asynchronously unless --sync-publish, and
+// counts that server's CPU as its own. Every record it reports is stored
+// before it exits: a tapline run started afterwards on the directory
+// commits them all.
+func TestLoadtestPublishOnlyStoresEveryRecordInItsOwnNATS(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "400", "--mix", "webdebug=1", "--malformed", "0", "--quiet"}, &out, &errb), errb.String())
+	t.Log(out.String())
+	require.Contains(t, out.String(), "(a NATS server embedded in this process, no tapline running there")
+	require.Contains(t, out.String(), "; asynchronous publishes;")
+	require.Contains(t, out.String(), "published 400 records (0 malformed) in 400 messages")
+	require.Regexp(t, `CPU while publishing: this process \d+% of one core \(the NATS server, embedded here, \d+%; the load generator \d+%`, out.String())
+	out.Reset()
+	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "100", "--mix", "webdebug=1", "--malformed", "0", "--sync-publish", "--quiet"}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "; synchronous publishes (--sync-publish);")
+
+	var runOut, runErr syncbuf.Buffer // written by the run goroutine while the test reads
+	runDone := make(chan error, 1)
+	go func() {
+		runDone <- runRun(ctx, []string{"--data-dir", dir, "--http", "127.0.0.1:0", "--batch-age", "100ms", "--sources", "webdebug"}, &runOut, &runErr)
+	}()
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(endpointPath(dir))
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "run announces its endpoint: %s", runErr.String())
+	var answer string
+	if !assert.Eventually(t, func() bool {
+		out.Reset()
+		errb.Reset()
+		err := runSQL(ctx, []string{"--data-dir", dir, "--format", "TabSeparated", "SELECT count() FROM webdebug_documents"}, &out, &errb)
+		answer = strings.TrimSpace(out.String() + errb.String())
+		return err == nil && answer == "500"
+	}, 60*time.Second, 100*time.Millisecond, "every published record is stored and committed") {
+		t.Fatalf("the last count: %s; the run's log:\n%s", answer, runErr.String())
+	}
 	cancel()
 	require.NoError(t, <-runDone, runErr.String())
 }
