@@ -91,7 +91,8 @@ type Config struct {
 	// Command is the command line, for the report.
 	Command string
 	// CPUProfile, when set, receives the Go CPU profile of the live phase
-	// (Run profiles it anyway, to split the CPU by part).
+	// (Run profiles it anyway, to split the CPU by part), or with
+	// PublishOnly of the publishing.
 	CPUProfile io.Writer
 	// Banner, when set, receives the stack's description once it is open.
 	Banner io.Writer

@@ -27,6 +27,7 @@ import (
 // server's included when it runs here), and the machine's. It publishes
 // asynchronously unless cfg.SyncPublish, as the live loadtest does; an
 // asynchronous publish the stream refused or never acknowledged fails it.
+// cfg.CPUProfile, when set, receives the CPU profile of the publishing.
 // Nothing waits for the records to be committed.
 func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Writer) error {
 	formats := cfg.Formats()
@@ -120,14 +121,19 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Wr
 		x := res.Formats[f]
 		fmt.Fprintf(stdout, "  %-9s %d records (%d malformed) in %d messages\n", f, x.Records, x.Malformed, x.Messages)
 	}
-	if perr != nil || perr1 != nil {
-		return nil
-	}
 	var split map[string]time.Duration
 	if profiling {
 		pprof.StopCPUProfile()
 		profiling = false
 		split, _ = procstat.CPUByLabel(prof.Bytes(), labelKey, natsFrames...)
+		if cfg.CPUProfile != nil {
+			if _, err := cfg.CPUProfile.Write(prof.Bytes()); err != nil {
+				return fmt.Errorf("loadtest: write the CPU profile: %w", err)
+			}
+		}
+	}
+	if perr != nil || perr1 != nil {
+		return nil
 	}
 	machine := ""
 	if merr == nil && merr1 == nil {

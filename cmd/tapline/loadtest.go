@@ -58,7 +58,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&lf.drainTimeout, "drain-timeout", 5*time.Minute, "after publishing, wait at most this long for tapline to finish every published record")
 	fs.StringVar(&lf.reportDir, "report-dir", "reports/loadtest", "directory for report.md, report.html (charts) and report.json")
 	fs.BoolVar(&lf.baselines, "baselines", true, "after the live phase, run the baselines on the same messages: the broker alone, the engine's own JSON ingestion, tapline draining the same lines")
-	fs.StringVar(&lf.cpuProfile, "cpu-profile", "", "write the Go CPU profile of the live phase to this file (go tool pprof; goroutines carry the label tapline-loadtest=pipeline, load generator or measurement; the embedded engine's work shows as [libchdb.so])")
+	fs.StringVar(&lf.cpuProfile, "cpu-profile", "", "write the Go CPU profile of the live phase (with --publish-only: of the publishing) to this file (go tool pprof; goroutines carry the label tapline-loadtest=pipeline, load generator or measurement; the embedded engine's work shows as [libchdb.so])")
 	fs.BoolVar(&lf.quiet, "quiet", false, "print only the summary (no live progress)")
 	fs.BoolVar(&lf.publishOnly, "publish-only", false, "only publish (to --nats-url, or to the tapline running on --data-dir, or else to a NATS server embedded in this process on --data-dir) and report the publish rate and the CPU it took: another tapline consumes")
 	// The loadtest's own default directory, so it never wipes a real one.
@@ -116,6 +116,14 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	if !lf.quiet {
 		cfg.Progress, cfg.InPlace = stderr, isTerminal(stderr)
 	}
+	if lf.cpuProfile != "" {
+		f, err := os.Create(lf.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
+	}
 	if lf.publishOnly {
 		return loadtest.PublishOnly(ctx, cfg, s.appConfig(stderr), stdout)
 	}
@@ -140,14 +148,6 @@ Flags (each also TAPLINE_<NAME> in the environment):
 	}
 	fmt.Fprintf(stdout, "tapline loadtest: %s; seed %d\n", strings.Join(formats, ", "), lf.seed)
 	cfg.Banner = stdout
-	if lf.cpuProfile != "" {
-		f, err := os.Create(lf.cpuProfile)
-		if err != nil {
-			return fmt.Errorf("--cpu-profile: %w", err)
-		}
-		defer f.Close()
-		cfg.CPUProfile = f
-	}
 	rep, err := loadtest.Run(ctx, cfg, stack)
 	if errors.Is(err, app.ErrBadDSN) {
 		return usageError{err}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -178,8 +179,15 @@ func TestLoadtestPublishOnlyStoresEveryRecordInItsOwnNATS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb bytes.Buffer
-	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "400", "--mix", "webdebug=1", "--malformed", "0", "--quiet"}, &out, &errb), errb.String())
+	cpu := filepath.Join(t.TempDir(), "publish.pprof")
+	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "400", "--mix", "webdebug=1", "--malformed", "0", "--quiet", "--cpu-profile", cpu}, &out, &errb), errb.String())
 	t.Log(out.String())
+	f, err := os.Open(cpu)
+	require.NoError(t, err)
+	prof, err := profile.Parse(f)
+	f.Close()
+	require.NoError(t, err, "--cpu-profile receives the publishing's profile")
+	require.NotEmpty(t, prof.SampleType)
 	require.Contains(t, out.String(), "(a NATS server embedded in this process, no tapline running there")
 	require.Contains(t, out.String(), "; asynchronous publishes;")
 	require.Contains(t, out.String(), "published 400 records (0 malformed) in 400 messages")
