@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -28,15 +27,17 @@ import (
 // asynchronously unless cfg.SyncPublish, as the live loadtest does; an
 // asynchronous publish the stream refused or never acknowledged fails it.
 // cfg.CPUProfile, when set, receives the CPU profile of the publishing.
-// Nothing waits for the records to be committed.
-func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout io.Writer) error {
+// The streams it creates when missing take stack.Streams' limits; how
+// existing ones differ goes to stderr. Nothing waits for the records to be
+// committed.
+func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout, stderr io.Writer) error {
 	formats := cfg.Formats()
 	b, err := app.OpenBroker(ctx, stack)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), app.StreamLimits{}, os.Stderr); err != nil {
+	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), stack.Streams, stderr); err != nil {
 		return err
 	}
 	var (

@@ -125,7 +125,7 @@ Flags (each also TAPLINE_<NAME> in the environment):
 		cfg.CPUProfile = f
 	}
 	if lf.publishOnly {
-		return loadtest.PublishOnly(ctx, cfg, s.appConfig(stderr), stdout)
+		return loadtest.PublishOnly(ctx, cfg, s.appConfig(stderr), stdout, stderr)
 	}
 
 	stack, err := app.EnsureEngine(ctx, s.appConfig(stderr), stderr)

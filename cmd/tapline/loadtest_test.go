@@ -180,7 +180,7 @@ func TestLoadtestPublishOnlyStoresEveryRecordInItsOwnNATS(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	cpu := filepath.Join(t.TempDir(), "publish.pprof")
-	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "400", "--mix", "webdebug=1", "--malformed", "0", "--quiet", "--cpu-profile", cpu}, &out, &errb), errb.String())
+	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "400", "--mix", "webdebug=1", "--malformed", "0", "--quiet", "--cpu-profile", cpu, "--stream-dupe-window", "45s"}, &out, &errb), errb.String())
 	t.Log(out.String())
 	f, err := os.Open(cpu)
 	require.NoError(t, err)
@@ -195,6 +195,7 @@ func TestLoadtestPublishOnlyStoresEveryRecordInItsOwnNATS(t *testing.T) {
 	out.Reset()
 	require.NoError(t, runLoadtest(ctx, []string{"--publish-only", "--data-dir", dir, "--count", "100", "--mix", "webdebug=1", "--malformed", "0", "--sync-publish", "--quiet"}, &out, &errb), errb.String())
 	require.Contains(t, out.String(), "; synchronous publishes (--sync-publish);")
+	require.Contains(t, errb.String(), "has duplicate window 45s where tapline would create 2m0s: kept as it is", "the first run created the stream with its --stream-dupe-window")
 
 	var runOut, runErr syncbuf.Buffer // written by the run goroutine while the test reads
 	runDone := make(chan error, 1)
