@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/tapline/tapline/app"
@@ -40,18 +39,10 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout, stde
 	if err := app.EnsureStreams(ctx, b, app.SourceSpecs(formats, nil), stack.Streams, stderr); err != nil {
 		return err
 	}
-	var (
-		failed  atomic.Int64
-		failure atomic.Value
-	)
-	onErr := func(subject string, err error) {
-		if failed.Add(1) == 1 {
-			failure.Store(fmt.Errorf("%s: %w", subject, err))
-		}
-	}
+	var failed publishFailures
 	var senders []publish.Sender
 	for i := 0; i < max(cfg.Publishers, 1); i++ {
-		p, err := b.Publisher(0, onErr)
+		p, err := b.Publisher(0, failed.add)
 		if err != nil {
 			return err
 		}
@@ -107,8 +98,8 @@ func PublishOnly(ctx context.Context, cfg Config, stack app.Config, stdout, stde
 	proc1, perr1 := procstat.Read()
 	mach1, merr1 := procstat.ReadMachine()
 	close(done)
-	if err == nil && failed.Load() > 0 {
-		err = fmt.Errorf("%d messages were refused by the stream or never acknowledged (first: %v); they may or may not be stored: check the broker, or publish with --sync-publish, which retries", failed.Load(), failure.Load())
+	if err == nil {
+		err = failed.err("so how many were stored is not known")
 	}
 	if err != nil {
 		return err

@@ -33,9 +33,8 @@ type run struct {
 	done       atomic.Uint64
 	doneFormat map[string]*atomic.Uint64
 	// failed counts asynchronous publishes that were refused or never
-	// acknowledged; failure is the first such error.
-	failed  atomic.Uint64
-	failure atomic.Value
+	// acknowledged.
+	failed publishFailures
 
 	before map[string]uint64 // measures before publishing
 	after  map[string]uint64 // and after the pipeline finished
@@ -93,7 +92,7 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 		for i := 0; i <= r.cfg.publishers() && err == nil; i++ {
 			var s publish.Sender
 			var closeFn func()
-			if s, closeFn, err = r.env.Connect(ctx, r.publishFailed); err != nil {
+			if s, closeFn, err = r.env.Connect(ctx, r.failed.add); err != nil {
 				err = fmt.Errorf("loadtest: connect publisher %d: %w", i, err)
 				break
 			}
@@ -147,8 +146,8 @@ func (r *run) run(ctx context.Context) (*report.Report, error) {
 	select {
 	case out := <-pubDone:
 		r.pub = out.res
-		if out.err == nil && r.failed.Load() > 0 {
-			out.err = fmt.Errorf("%d messages were refused by the stream or never acknowledged (first: %v); they may or may not be stored, so no loss check can be exact: check the broker, or publish with --sync-publish, which retries", r.failed.Load(), r.failure.Load())
+		if out.err == nil {
+			out.err = r.failed.err("so no loss check can be exact")
 		}
 		if out.err != nil {
 			stopAll()
@@ -264,12 +263,30 @@ func (r *run) splitCPU(profile []byte) error {
 	return nil
 }
 
-// publishFailed counts an asynchronous publish the stream refused or never
-// acknowledged.
-func (r *run) publishFailed(subject string, err error) {
-	if r.failed.Add(1) == 1 {
-		r.failure.Store(fmt.Errorf("%s: %w", subject, err))
+// publishFailures counts the asynchronous publishes a stream refused or
+// never acknowledged, and keeps the first one's error. Safe for concurrent
+// use; the zero value counts none.
+type publishFailures struct {
+	n     atomic.Uint64
+	first atomic.Value
+}
+
+// add counts a publish to subject given up on with err; it is the
+// publishers' error handler.
+func (f *publishFailures) add(subject string, err error) {
+	if f.n.Add(1) == 1 {
+		f.first.Store(fmt.Errorf("%s: %w", subject, err))
 	}
+}
+
+// err is nil when none failed, else an error counting them, with the
+// first's reason, what that means (consequence) and what to do.
+func (f *publishFailures) err(consequence string) error {
+	n := f.n.Load()
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d messages were refused by the stream or never acknowledged (first: %v); they may or may not be stored, %s: check the broker, or publish with --sync-publish, which retries", n, f.first.Load(), consequence)
 }
 
 func pipelineStopped(err error) error {
